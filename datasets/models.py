@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+# Names and versions end up in paths, URLs and config files: keep them plain.
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+name_validator = RegexValidator(
+    NAME_PATTERN, "Use only letters, digits, '_', '.' and '-' (no spaces or slashes)."
+)
+
+
+class Dataset(models.Model):
+    name = models.CharField(max_length=100, unique=True, validators=[name_validator])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DatasetVersion(models.Model):
+    """One immutable, registered file. Nothing updates these rows after insert."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
+    version = models.CharField(max_length=50, validators=[name_validator])
+    path = models.CharField(max_length=500, help_text="Relative to DATA_ROOT.")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    row_count = models.BigIntegerField()
+    columns = models.JSONField(help_text='[{"name": ..., "dtype": ...}, ...] in file order.')
+    target = models.CharField(max_length=200)
+    class_counts = models.JSONField(help_text='{"<class>": count} of the target column.')
+    description = models.TextField(blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="registered_dataset_versions",
+    )
+    registered_by_name = models.CharField(
+        max_length=150, help_text="Username, or 'cli:<os user>' for an anonymous command run."
+    )
+    registered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset__name", "-registered_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "version"], name="dataset_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name}:{self.version}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset.name}:{self.version}"
+
+
+class DatasetFileCheck(models.Model):
+    """The file's identity when its digest was last verified. If size, mtime and
+    inode still match, the load path can skip re-hashing; the version row itself
+    stays immutable."""
+
+    version = models.OneToOneField(
+        DatasetVersion, on_delete=models.CASCADE, related_name="file_check"
+    )
+    size_bytes = models.BigIntegerField()
+    mtime_ns = models.BigIntegerField()
+    inode = models.BigIntegerField()
+    verified_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"check of {self.version_id} at {self.verified_at:%Y-%m-%d %H:%M}"
