@@ -160,8 +160,12 @@ STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise serves static files from the app itself, DEBUG or not, so the
 # demo and production need no separate file server and nothing from a CDN.
+# Model artifacts go through the "artifacts" storage: point its BACKEND at a
+# shared or object store (e.g. django-storages' S3 backend) to let workers on
+# several hosts share them.
 STORAGES = {
-    "default": {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "artifacts": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(ARTIFACT_ROOT)},
     },
@@ -192,6 +196,8 @@ RQ_QUEUES = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},
 }
 RQ_SHOW_ADMIN_LINK = True
+# While an experiment runs, its row's heartbeat is refreshed this often.
+EXPERIMENT_HEARTBEAT_SECONDS = env_int("EXPERIMENT_HEARTBEAT_SECONDS", 10)
 
 LOGGING = {
     "version": 1,

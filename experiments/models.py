@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from datasets.models import DatasetVersion
+
+
+class Status(models.TextChoices):
+    CREATED = "created", "Created"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (Status.CREATED, Status.RUNNING)
+FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+
+class Phase(models.TextChoices):
+    NONE = "", "-"
+    QUEUED = "queued", "Queued"
+    LOADING = "loading data", "Loading data"
+    FITTING = "fitting", "Fitting"
+    EVALUATING = "evaluating", "Evaluating"
+    SAVING = "saving", "Saving"
+    REGISTERING = "registering", "Registering"
+
+
+class Experiment(models.Model):
+    """One run of one config. Status changes only through the claims in
+    experiments.services (conditional updates), never by saving the row."""
+
+    name = models.CharField(max_length=200)
+    config_text = models.TextField(help_text="The YAML exactly as submitted.")
+    config = models.JSONField(help_text="The parsed config with defaults filled in.")
+    config_sha256 = models.CharField(max_length=64)
+    dataset_version = models.ForeignKey(
+        DatasetVersion, on_delete=models.PROTECT, related_name="experiments"
+    )
+    model_type = models.CharField(max_length=50)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
+    phase = models.CharField(max_length=20, choices=Phase.choices, blank=True, default="")
+    source = models.CharField(max_length=20, default="cli", help_text="cli, web or rerun.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="experiments",
+    )
+    created_by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    job_id = models.CharField(max_length=100, blank=True)
+    worker_name = models.CharField(max_length=200, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    timeout_seconds = models.PositiveIntegerField(default=3600)
+    environment = models.JSONField(default=dict, blank=True)
+    target = models.CharField(max_length=200, blank=True)
+    feature_columns = models.JSONField(default=list, blank=True)
+    artifact_path = models.CharField(max_length=500, blank=True)
+    artifact_sha256 = models.CharField(max_length=64, blank=True)
+    artifact_size = models.BigIntegerField(null=True, blank=True)
+    curves = models.JSONField(default=dict, blank=True)
+    holdout = models.BinaryField(
+        null=True, blank=True, help_text="Compressed row ids, labels and scores."
+    )
+    holdout_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="experiment_status_created"),
+            models.Index(fields=["-created_at", "-id"], name="experiment_created"),
+            models.Index(fields=["model_type"], name="experiment_model_type"),
+            models.Index(fields=["name"], name="experiment_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class Metric(models.Model):
+    """A recorded value; step is set for per-iteration series (e.g. validation_loss)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="metrics")
+    name = models.CharField(max_length=100)
+    value = models.FloatField()
+    step = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["experiment_id", "name", "step"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "name"],
+                condition=models.Q(step__isnull=True),
+                name="metric_unique_scalar",
+            ),
+            models.UniqueConstraint(
+                fields=["experiment", "name", "step"],
+                condition=models.Q(step__isnull=False),
+                name="metric_unique_step",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["name", "value"], name="metric_name_value"),
+        ]
+
+    def __str__(self) -> str:
+        suffix = f"@{self.step}" if self.step is not None else ""
+        return f"{self.name}{suffix}={self.value:.6g}"

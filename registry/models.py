@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from experiments.models import Experiment
+
+
+class Stage(models.TextChoices):
+    NONE = "none", "None"
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+    ARCHIVED = "archived", "Archived"
+
+
+class RegisteredModel(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("request_stage_change", "Can request a stage change of a model version"),
+            ("approve_stage_change", "Can approve or reject a stage change request"),
+            ("override_gate", "Can approve a production request whose gate failed"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GateEvaluation(models.Model):
+    """One run of the regression gate, kept whatever its outcome."""
+
+    class Purpose(models.TextChoices):
+        REGISTRATION = "registration", "Registration"
+        PROMOTION = "promotion", "Promotion request"
+
+    registered_model = models.ForeignKey(
+        RegisteredModel, on_delete=models.PROTECT, related_name="gate_evaluations"
+    )
+    candidate = models.ForeignKey(
+        Experiment, on_delete=models.PROTECT, related_name="gate_evaluations"
+    )
+    baseline_version = models.ForeignKey(
+        "ModelVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The production version compared against, if there was one.",
+    )
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    passed = models.BooleanField()
+    report = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        outcome = "passed" if self.passed else "failed"
+        return f"gate {outcome} for experiment #{self.candidate_id}"
+
+
+class ModelVersion(models.Model):
+    registered_model = models.ForeignKey(
+        RegisteredModel, on_delete=models.PROTECT, related_name="versions"
+    )
+    version = models.PositiveIntegerField()
+    experiment = models.OneToOneField(
+        Experiment, on_delete=models.PROTECT, related_name="model_version"
+    )
+    artifact_sha256 = models.CharField(max_length=64)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NONE)
+    registration_gate = models.ForeignKey(
+        GateEvaluation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    stage_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["registered_model__name", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registered_model", "version"], name="model_version_unique"
+            ),
+            # The database, not only the code, guarantees one production version.
+            models.UniqueConstraint(
+                fields=["registered_model"],
+                condition=models.Q(stage="production"),
+                name="one_production_version_per_model",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registered_model.name} v{self.version}"
+
+
+class StageRequest(models.Model):
+    """A request to move a version to a stage; decided once by an approver."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="stage_requests"
+    )
+    from_stage = models.CharField(max_length=20, choices=Stage.choices)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    gate = models.ForeignKey(
+        GateEvaluation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    override = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "-requested_at"], name="stage_request_status")]
+
+    def __str__(self) -> str:
+        return f"request #{self.pk}: {self.model_version} -> {self.to_stage} ({self.status})"
+
+
+class StageTransition(models.Model):
+    """Append-only history of every decision on a stage: applied changes and
+    rejected requests. Rows are inserted, never updated or deleted."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        AUTOMATIC = "automatic", "Automatic"
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="transitions"
+    )
+    from_stage = models.CharField(max_length=20, choices=Stage.choices)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    request = models.ForeignKey(
+        StageRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=200, blank=True, help_text="Who acted when no user did (e.g. the gate)."
+    )
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    reason = models.TextField()
+    gate_report = models.JSONField(null=True, blank=True)
+    override = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.model_version}: {self.from_stage} -> {self.to_stage}"
