@@ -75,6 +75,7 @@ class Experiment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("cancel_experiment", "Can cancel a queued or running experiment")]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="experiment_status_created"),
             models.Index(fields=["-created_at", "-id"], name="experiment_created"),

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlplatform.users import user_for_command
+from registry.management.commands.request_promotion import _messages
+from registry.services import stage_request_decide
+
+
+class Command(BaseCommand):
+    help = "Approve (and apply) or reject a pending stage change request."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("request_id", type=int)
+        parser.add_argument("--user", required=True, help="Username of the approver.")
+        parser.add_argument("--reject", action="store_true")
+        parser.add_argument("--reason", default="")
+        parser.add_argument(
+            "--override-justification",
+            default="",
+            help="Approve although the gate failed (needs the override permission).",
+        )
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user, _ = user_for_command(options["user"])
+        try:
+            request = stage_request_decide(
+                request_id=options["request_id"],
+                user=user,
+                approve=not options["reject"],
+                reason=options["reason"],
+                override_justification=options["override_justification"],
+            )
+        except (ValidationError, PermissionDenied) as error:
+            raise CommandError(_messages(error)) from None
+        version = request.model_version
+        version.refresh_from_db()
+        result = {
+            "request_id": request.pk,
+            "status": request.status,
+            "model": version.registered_model.name,
+            "version": version.version,
+            "stage": version.stage,
+            "decided_by": user.get_username(),
+            "override": request.override,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(result, indent=2))
+            return
+        self.stdout.write(
+            f"request #{request.pk} {request.status} by {result['decided_by']}: "
+            f"{version} is now {version.stage}"
+        )

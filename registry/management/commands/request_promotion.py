@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlplatform.users import user_for_command
+from registry import gate
+from registry.models import Stage
+from registry.services import model_version_get, stage_request_create
+
+GATE_FAILED_EXIT = 3
+
+
+class Command(BaseCommand):
+    help = (
+        "Request a stage change for a model version. A request to production runs the "
+        "regression gate first. Exit 0: pending approval; 3: the gate failed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("model")
+        parser.add_argument("version", type=int)
+        parser.add_argument(
+            "--stage", required=True, choices=[Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED]
+        )
+        parser.add_argument("--user", required=True, help="Username of the requester.")
+        parser.add_argument("--reason", required=True)
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user, _ = user_for_command(options["user"])
+        try:
+            version = model_version_get(model_name=options["model"], version=options["version"])
+            request = stage_request_create(
+                model_version=version,
+                to_stage=options["stage"],
+                user=user,
+                reason=options["reason"],
+            )
+        except (ValidationError, PermissionDenied) as error:
+            raise CommandError(_messages(error)) from None
+        report = request.gate.report if request.gate else None
+        if options["json"]:
+            self.stdout.write(json.dumps(_as_json(request, report), indent=2))
+        else:
+            self._print(request, report)
+        if request.gate is not None and not request.gate.passed:
+            raise SystemExit(GATE_FAILED_EXIT)
+
+    def _print(self, request: Any, report: dict | None) -> None:
+        self.stdout.write(
+            f"request #{request.pk}: {request.model_version} "
+            f"{request.from_stage} -> {request.to_stage}, pending approval"
+        )
+        if report is not None:
+            self.stdout.write(gate.format_report(report))
+
+
+def _as_json(request: Any, report: dict | None) -> dict[str, Any]:
+    return {
+        "request_id": request.pk,
+        "model": request.model_version.registered_model.name,
+        "version": request.model_version.version,
+        "from_stage": request.from_stage,
+        "to_stage": request.to_stage,
+        "status": request.status,
+        "gate_passed": None if report is None else report["passed"],
+        "gate_report": report,
+    }
+
+
+def _messages(error: ValidationError | PermissionDenied) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(error.messages)
+    return str(error)
