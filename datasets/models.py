@@ -5,9 +5,12 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 # Names and versions end up in paths, URLs and config files: keep them plain.
-NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+# The first character may not be '.' or '-', so '..' and '-x' are refused too.
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 name_validator = RegexValidator(
-    NAME_PATTERN, "Use only letters, digits, '_', '.' and '-' (no spaces or slashes)."
+    NAME_PATTERN,
+    "Use only letters, digits, '_', '.' and '-' (no spaces or slashes), "
+    "starting with a letter, digit or '_'.",
 )
 
 

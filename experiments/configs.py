@@ -11,7 +11,7 @@ import copy
 import difflib
 import math
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -206,11 +206,13 @@ class _ConfigLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str | int | float | bool) and key in seen:
+            if not isinstance(key, str | int | float | bool):
+                continue  # SafeConstructor reports unhashable keys itself
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
-            seen.add(key) if isinstance(key, str | int | float | bool) else None
+            seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -260,12 +262,20 @@ class _Interval:
         return above and below
 
     def __str__(self) -> str:
+        low, high = _plain(self.low), _plain(self.high)
         if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
+            return f"{'>' if self.low_open else '>='} {low}"
         if self.low is None:
-            return f"{'<' if self.high_open else '<='} {self.high:g}"
+            return f"{'<' if self.high_open else '<='} {high}"
         left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-        return f"in {left}{self.low:g}, {self.high:g}{right}"
+        return f"in {left}{low}, {high}{right}"
+
+
+def _plain(number: float | None) -> str:
+    """4294967295 rather than 4.29497e+09; 0.5 rather than 0.5000."""
+    if number is not None and float(number).is_integer():
+        return str(int(number))
+    return f"{number:g}" if number is not None else ""
 
 
 UNIT = _Interval(0, 1)
@@ -354,7 +364,8 @@ class _Section:
         if not math.isfinite(value):
             self.fail(key, f"must be a finite number, got {value}")
             return default
-        return self._in_range(key, float(value), allowed, default)
+        checked = self._in_range(key, value, allowed, default)
+        return None if checked is None else float(checked)
 
     def _in_range(self, key: str, value: Any, allowed: _Interval, default: Any) -> Any:
         if value not in allowed:
@@ -454,7 +465,9 @@ def _parse_registry(section: _Section) -> RegistrySpec:
 def _parse_run(section: _Section) -> RunSpec:
     section.reject_unknown_keys(("timeout_seconds",))
     allowed = _Interval(1, MAX_TIMEOUT_SECONDS)
-    return RunSpec(timeout_seconds=section.integer("timeout_seconds", default=3600, allowed=allowed))
+    return RunSpec(
+        timeout_seconds=section.integer("timeout_seconds", default=3600, allowed=allowed)
+    )
 
 
 # -------------------------------------------------------------------------- Model
@@ -466,7 +479,7 @@ def _parse_model(section: _Section) -> ModelSpec:
     params = section.section("params")
     if model_type is _MISSING:
         return ModelSpec(type="", params=MappingProxyType({}))
-    if model_type not in MODEL_TYPES:
+    if not isinstance(model_type, str) or model_type not in MODEL_TYPES:
         known = ", ".join(MODEL_TYPES)
         hint = suggestion(str(model_type), MODEL_TYPES)
         section.fail("type", f"unknown model type {model_type!r}{hint}; known types: {known}")
@@ -520,9 +533,7 @@ def _parse_gate(section: _Section) -> GateSpec:
         resamples=bootstrap.integer(
             "resamples", default=defaults.resamples, allowed=_Interval(100, 100_000)
         ),
-        confidence=bootstrap.number(
-            "confidence", default=defaults.confidence, allowed=OPEN_UNIT
-        ),
+        confidence=bootstrap.number("confidence", default=defaults.confidence, allowed=OPEN_UNIT),
         seed=bootstrap.integer("seed", default=defaults.seed, allowed=_Interval(0, MAX_SEED)),
         min_positives=section.integer(
             "min_positives", default=defaults.min_positives, allowed=_Interval(1, 1_000_000)
@@ -532,7 +543,7 @@ def _parse_gate(section: _Section) -> GateSpec:
 
 def _parse_primary_metric(section: _Section, default: str) -> str:
     primary = section.raw("primary_metric", default)
-    if primary not in GATE_METRICS:
+    if not isinstance(primary, str) or primary not in GATE_METRICS:
         hint = suggestion(str(primary), GATE_METRICS)
         known = ", ".join(sorted(GATE_METRICS))
         section.fail("primary_metric", f"unknown metric {primary!r}{hint}; known: {known}")
@@ -575,15 +586,8 @@ def _direction_word(greater_is_better: bool) -> str:
 
 def _require_one_limit(section: _Section, rule: MetricRule) -> None:
     limits: tuple[float | None, ...] = (rule.threshold, rule.max_drop, rule.max_relative_drop)
-    if all(limit is None for limit in limits) and section.path not in _failed_paths(section):
+    already_reported = any(path.startswith(section.path + ".") for path, _ in section.errors)
+    if all(limit is None for limit in limits) and not already_reported:
         section.errors.append(
             (section.path, "set at least one of threshold, max_drop, max_relative_drop")
         )
-
-
-def _failed_paths(section: _Section) -> set[str]:
-    prefix = section.path + "."
-    return {path for path, _ in section.errors if path.startswith(prefix)}
-
-
-Validator = Callable[[Any], None]

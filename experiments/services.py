@@ -9,16 +9,20 @@ import threading
 import traceback as traceback_module
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
+from rq.timeouts import JobTimeoutException
 
 from datasets.models import DatasetVersion
 from datasets.services import dataset_version_load
-from experiments import training
+from experiments import queue, training
 from experiments.artifacts import artifact_delete, artifact_write
 from experiments.configs import ConfigError, ExperimentConfig, parse_config
 from experiments.environment import runtime_environment
@@ -59,11 +63,13 @@ def experiment_create(
     user: Any = None,
     user_name: str | None = None,
     source: str = "cli",
+    phase: str = Phase.NONE,
 ) -> Experiment:
     """Validate a config and record a CREATED experiment; runs nothing."""
     config = config_parse_or_invalid(config_text)
     dataset_version = dataset_version_for_config(config)
     return Experiment.objects.create(
+        phase=phase,
         name=config.experiment_name,
         config_text=config_text,
         config=config.to_dict(),
@@ -103,9 +109,7 @@ def experiment_start(*, experiment_id: int, job_id: str = "", worker_name: str =
 
 
 def experiment_set_phase(*, experiment_id: int, phase: str) -> bool:
-    return _claim(
-        experiment_id, (Status.RUNNING,), phase=phase, heartbeat_at=timezone.now()
-    )
+    return _claim(experiment_id, (Status.RUNNING,), phase=phase, heartbeat_at=timezone.now())
 
 
 def experiment_heartbeat(*, experiment_id: int) -> bool:
@@ -124,16 +128,42 @@ def experiment_fail(*, experiment_id: int, message: str, traceback: str = "") ->
     )
 
 
-def experiment_cancel(*, experiment_id: int, user: Any = None) -> bool:
-    """CREATED or RUNNING -> CANCELLED. Stopping the job is the caller's part."""
-    who = user.get_username() if user else "cli"
+def experiment_fail_running(*, experiment_id: int, message: str) -> bool:
+    """RUNNING -> FAILED, for a run whose worker is gone. A CREATED row is left
+    alone: its job failed before claiming it, and the reconciler queues it again."""
     return _claim(
+        experiment_id,
+        (Status.RUNNING,),
+        status=Status.FAILED,
+        finished_at=timezone.now(),
+        error_message=message[:5000],
+    )
+
+
+def experiment_cancel(*, experiment_id: int, user: Any = None) -> bool:
+    """CREATED or RUNNING -> CANCELLED; after commit its queued job is removed
+    or its running job stopped. If Redis is down the row is CANCELLED all the
+    same, and a job that runs later loses its claim and does nothing."""
+    who = user.get_username() if user else "cli"
+    cancelled = _claim(
         experiment_id,
         ACTIVE_STATUSES,
         status=Status.CANCELLED,
         finished_at=timezone.now(),
         error_message=f"cancelled by {who}",
     )
+    if cancelled:
+        transaction.on_commit(lambda: _job_stop_quietly(experiment_id))
+    return cancelled
+
+
+def _job_stop_quietly(experiment_id: int) -> None:
+    try:
+        queue.job_stop(experiment_id=experiment_id)
+    except queue.QueueUnavailable as error:
+        logger.warning(
+            "experiment #%s cancelled; its job was not stopped: %s", experiment_id, error
+        )
 
 
 def _metric_rows(experiment_id: int, metrics: list[training.MetricValue]) -> list[Metric]:
@@ -199,7 +229,10 @@ def _heartbeat(experiment_id: int) -> Iterator[None]:
         thread.join(timeout=interval + 5)
 
 
-def _failure_message(error: BaseException) -> str:
+def failure_message(error: BaseException, *, timeout_seconds: int | None = None) -> str:
+    """What went wrong, in one line, as the experiment's error message."""
+    if isinstance(error, JobTimeoutException):
+        return f"timed out after {timeout_seconds} s"
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (KeyboardInterrupt)"
     text = str(error).strip()
@@ -239,9 +272,7 @@ def experiment_execute(
     """
     if not experiment_start(experiment_id=experiment_id, job_id=job_id, worker_name=worker_name):
         return None
-    experiment = Experiment.objects.select_related("dataset_version__dataset").get(
-        pk=experiment_id
-    )
+    experiment = Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id)
 
     def report(phase: str) -> None:
         if not experiment_set_phase(experiment_id=experiment_id, phase=phase):
@@ -256,10 +287,166 @@ def experiment_execute(
     except BaseException as error:
         experiment_fail(
             experiment_id=experiment_id,
-            message=_failure_message(error),
+            message=failure_message(error, timeout_seconds=experiment.timeout_seconds),
             traceback=traceback_module.format_exc(),
         )
         if not isinstance(error, Exception):
             raise
     experiment.refresh_from_db()
     return experiment
+
+
+# ------------------------------------------------------------------- The queue
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A recorded experiment and whether its job is on the queue yet; message
+    is what to tell the user."""
+
+    experiment: Experiment
+    enqueued: bool
+    message: str
+
+
+def experiment_submit(
+    *,
+    config_text: str,
+    user: Any = None,
+    user_name: str | None = None,
+    source: str = "web",
+) -> Submission:
+    """Validate a config, record a CREATED experiment and queue its job once the
+    row is committed. A Redis outage does not fail the submission: the row stays
+    CREATED and the reconciler queues it when Redis is back."""
+    outcome: dict[str, bool] = {}
+    with transaction.atomic():
+        experiment = experiment_create(
+            config_text=config_text,
+            user=user,
+            user_name=user_name,
+            source=source,
+            phase=Phase.QUEUED,
+        )
+        transaction.on_commit(
+            lambda: outcome.update(enqueued=experiment_enqueue(experiment_id=experiment.pk))
+        )
+    if outcome.get("enqueued"):
+        experiment.refresh_from_db(fields=["enqueued_at", "job_id"])
+    return Submission(
+        experiment=experiment,
+        enqueued=outcome.get("enqueued", False),
+        message=_submission_message(experiment.pk, outcome.get("enqueued")),
+    )
+
+
+def _submission_message(experiment_id: int, enqueued: bool | None) -> str:
+    if enqueued is None:  # an outer transaction has not committed yet
+        return (
+            f"Experiment #{experiment_id} is recorded; it is queued when the transaction commits."
+        )
+    if enqueued:
+        return f"Experiment #{experiment_id} is queued; a worker will start it shortly."
+    return (
+        f"The queue is unavailable right now; experiment #{experiment_id} is recorded "
+        "and will run when the queue is back."
+    )
+
+
+def experiment_enqueue(*, experiment_id: int) -> bool:
+    """Put a CREATED experiment's job on the training queue, unless a job that
+    will still run is there already. True when the job is on the queue; False
+    when the experiment is no longer CREATED, or (with a warning logged) when
+    Redis cannot be reached."""
+    try:
+        return _enqueue(experiment_id, queue.redis_connection()) is not None
+    except queue.QueueUnavailable as error:
+        logger.warning("experiment #%s recorded but not queued: %s", experiment_id, error)
+        return False
+
+
+def _enqueue(experiment_id: int, redis_connection: Any) -> bool | None:
+    """True: this call added the job; False: a pending job was there already;
+    None: the experiment is no longer CREATED (started, finished or cancelled)."""
+    experiment = Experiment.objects.filter(pk=experiment_id, status=Status.CREATED).first()
+    if experiment is None:
+        return None
+    added = queue.job_enqueue(
+        experiment_id=experiment_id,
+        timeout_seconds=experiment.timeout_seconds,
+        connection=redis_connection,
+    )
+    if added:
+        # A timestamp, not a status: written whatever the worker did meanwhile.
+        Experiment.objects.filter(pk=experiment_id).update(
+            enqueued_at=timezone.now(), job_id=queue.job_id_for(experiment_id)
+        )
+    return added
+
+
+@dataclass
+class Reconciliation:
+    """What one reconciliation pass changed."""
+
+    queue_available: bool = True
+    enqueued: list[int] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def experiment_reconcile() -> Reconciliation:
+    """Make the database and the queue agree; the database is the truth.
+
+    CREATED experiments submitted for the queue whose job is missing (never
+    queued, or Redis lost its data) are queued. RUNNING experiments whose
+    heartbeat is stale and whose job or worker is gone are FAILED with the
+    reason. Every change is a claim or an atomic unique enqueue, so any
+    number of reconcilers may run at once, as often as they like. With Redis
+    unreachable nothing is changed: a silent worker cannot be told from a
+    silent queue."""
+    report = Reconciliation()
+    redis_connection = queue.redis_connection()
+    try:
+        queue.queue_ping(connection=redis_connection)
+        _enqueue_missing(report, redis_connection)
+        _fail_dead(report, redis_connection)
+    except queue.QueueUnavailable as error:
+        logger.warning("reconciliation stopped: %s", error)
+        report.queue_available = False
+    return report
+
+
+def _enqueue_missing(report: Reconciliation, redis_connection: Any) -> None:
+    waiting = Experiment.objects.filter(status=Status.CREATED, phase=Phase.QUEUED)
+    for experiment_id in waiting.order_by("pk").values_list("pk", flat=True):
+        if _enqueue(experiment_id, redis_connection):
+            report.enqueued.append(experiment_id)
+
+
+def _fail_dead(report: Reconciliation, redis_connection: Any) -> None:
+    stale_before = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS)
+    silent = Experiment.objects.filter(status=Status.RUNNING).filter(
+        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True)
+    )
+    for experiment in silent.order_by("pk").only("pk", "job_id", "worker_name", "heartbeat_at"):
+        reason = _death_reason(experiment, stale_before, redis_connection)
+        if reason and experiment_fail_running(experiment_id=experiment.pk, message=reason):
+            report.failed.append((experiment.pk, reason))
+
+
+def _death_reason(experiment: Experiment, stale_before: Any, redis_connection: Any) -> str | None:
+    """Why a silent RUNNING experiment is dead, or None if its worker may still
+    be at it (alive in Redis and running the job, e.g. in a long native call)."""
+    beat = experiment.heartbeat_at
+    silence = f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC" if beat else "no heartbeat"
+    if not experiment.job_id:
+        return f"worker died: the process running it stopped ({silence})"
+    state = queue.job_state(experiment_id=experiment.pk, connection=redis_connection)
+    if not state.exists:
+        return f"worker died: its job is gone from the queue ({silence})"
+    if state.status != queue.STARTED:
+        return f"worker died: {state.failure or 'job ' + state.status} ({silence})"
+    worker_name = state.worker_name or experiment.worker_name
+    seen = queue.worker_last_seen(worker_name=worker_name, connection=redis_connection)
+    if seen is None or seen < stale_before:
+        return f"worker died: worker {worker_name} stopped sending heartbeats ({silence})"
+    return None

@@ -64,7 +64,7 @@ SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set when DJANGO_ENV=production")
-    SECRET_KEY = "local-only-insecure-key-set-SECRET_KEY-in-production"
+    SECRET_KEY = "local-only-insecure-key-set-SECRET_KEY-in-production"  # noqa: S105
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
 )
@@ -136,7 +136,9 @@ def database_config(url: str | None) -> dict:
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
         }
-        config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+        # A file, not memory, so that worker processes started by tests share
+        # it; one per test process, so that concurrent test runs never collide.
+        config["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
     return config
 
 
@@ -196,8 +198,22 @@ RQ_QUEUES = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},
 }
 RQ_SHOW_ADMIN_LINK = True
+# `manage.py rqworker training` runs this worker class: it reconciles the
+# database with the queue in its maintenance and reports killed work-horses.
+RQ = {"WORKER_CLASS": "experiments.worker.TrainingWorker"}
 # While an experiment runs, its row's heartbeat is refreshed this often.
 EXPERIMENT_HEARTBEAT_SECONDS = env_int("EXPERIMENT_HEARTBEAT_SECONDS", 10)
+# A RUNNING experiment silent for this long, whose job or worker is gone, is FAILED.
+EXPERIMENT_STALE_SECONDS = env_int(
+    "EXPERIMENT_STALE_SECONDS", 3 * EXPERIMENT_HEARTBEAT_SECONDS + 15
+)
+# How often each worker compares the database with the queue.
+EXPERIMENT_RECONCILE_SECONDS = env_int("EXPERIMENT_RECONCILE_SECONDS", 15)
+# A web request gives up on an unreachable Redis after this long and says so.
+REDIS_CONNECT_TIMEOUT_SECONDS = env_int("REDIS_CONNECT_TIMEOUT_SECONDS", 2)
+REDIS_SOCKET_TIMEOUT_SECONDS = env_int("REDIS_SOCKET_TIMEOUT_SECONDS", 5)
+# How long RQ keeps a finished or failed training job (the database keeps the outcome).
+TRAINING_JOB_RESULT_TTL = env_int("TRAINING_JOB_RESULT_TTL", 7 * 24 * 3600)
 
 LOGGING = {
     "version": 1,

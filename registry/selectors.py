@@ -2,13 +2,20 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from registry.models import ModelVersion, RegisteredModel, StageRequest, StageTransition
+from experiments.selectors import KEY_METRICS, metric_value
+from registry.models import (
+    GateEvaluation,
+    ModelVersion,
+    RegisteredModel,
+    StageRequest,
+    StageTransition,
+)
 
 
 def registered_models_with_versions() -> QuerySet[RegisteredModel]:
-    versions = ModelVersion.objects.select_related(
-        "experiment", "registration_gate"
-    ).order_by("-version")
+    versions = ModelVersion.objects.select_related("experiment", "registration_gate").order_by(
+        "-version"
+    )
     return RegisteredModel.objects.prefetch_related(Prefetch("versions", queryset=versions))
 
 
@@ -33,3 +40,67 @@ def latest_transitions(*, model_version_ids: list[int], limit: int = 5) -> dict[
         if len(entries) < limit:
             entries.append(transition)
     return by_version
+
+
+# --------------------------------------------------------------- web pages
+
+
+def _versions_with_metrics(stages: tuple[str, ...] | None = None) -> QuerySet[ModelVersion]:
+    versions = ModelVersion.objects.select_related("experiment", "registration_gate")
+    if stages is not None:
+        versions = versions.filter(stage__in=stages)
+    metrics = {
+        f"metric_{name}": metric_value(name, experiment_ref="experiment_id") for name in KEY_METRICS
+    }
+    return (
+        versions.annotate(**metrics)
+        .defer(
+            "experiment__config_text",
+            "experiment__config",
+            "experiment__curves",
+            "experiment__holdout",
+            "experiment__traceback",
+            "experiment__environment",
+        )
+        .order_by("-version")
+    )
+
+
+def registered_models_overview(
+    *, stages: tuple[str, ...] | None = None
+) -> QuerySet[RegisteredModel]:
+    """Every model with its versions (only those in `stages` if given), each
+    version annotated with the key metrics as `metric_<name>`."""
+    versions = _versions_with_metrics(stages)
+    return RegisteredModel.objects.prefetch_related(
+        Prefetch("versions", queryset=versions, to_attr="listed_versions")
+    ).order_by("name")
+
+
+def registered_model_versions(*, model_name: str) -> RegisteredModel:
+    """One model with all its versions and their key metrics; DoesNotExist if unknown."""
+    return registered_models_overview().get(name=model_name)
+
+
+def model_version_page(*, model_name: str, version: int) -> ModelVersion:
+    """A version with its experiment, stage history, requests and every gate
+    run on its experiment; DoesNotExist if unknown."""
+    transitions = StageTransition.objects.select_related("requested_by", "approved_by")
+    requests = StageRequest.objects.select_related(
+        "requested_by", "decided_by", "gate__baseline_version"
+    )
+    gates = GateEvaluation.objects.select_related("baseline_version", "registered_model")
+    return (
+        ModelVersion.objects.select_related(
+            "registered_model",
+            "experiment__dataset_version__dataset",
+            "created_by",
+            "registration_gate",
+        )
+        .prefetch_related(
+            Prefetch("transitions", queryset=transitions.order_by("-created_at", "-id")),
+            Prefetch("stage_requests", queryset=requests.order_by("-requested_at", "-id")),
+            Prefetch("experiment__gate_evaluations", queryset=gates.order_by("-created_at")),
+        )
+        .get(registered_model__name=model_name, version=version)
+    )

@@ -15,6 +15,7 @@ from experiments import training
 from experiments.artifacts import ArtifactIntegrityError, artifact_read
 from experiments.configs import parse_config
 from experiments.models import Experiment, Status
+from experiments.services import ProgressCallback, experiment_execute
 from registry import gate
 from registry.models import (
     GateEvaluation,
@@ -24,6 +25,7 @@ from registry.models import (
     StageRequest,
     StageTransition,
 )
+from registry.roles import roles_ensure
 
 REQUESTABLE_STAGES = (Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
 
@@ -77,14 +79,12 @@ def _failed_report(reason: str, holdout: training.Holdout | None) -> dict[str, A
         "reasons": [reason],
         "comparison": "not run",
         "metrics": [],
-        "holdout_rows": int(len(holdout.y_true)) if holdout is not None else None,
+        "holdout_rows": len(holdout.y_true) if holdout is not None else None,
         "holdout_positives": int(holdout.y_true.sum()) if holdout is not None else None,
     }
 
 
-def _gate_report(
-    candidate: Experiment, production: ModelVersion | None
-) -> dict[str, Any]:
+def _gate_report(candidate: Experiment, production: ModelVersion | None) -> dict[str, Any]:
     config = parse_config(candidate.config_text)
     holdout = training.holdout_from_bytes(bytes(candidate.holdout))
     production_scores = None
@@ -158,9 +158,7 @@ def model_version_register(
 
     Returns (None, None) when the config names no registry model.
     """
-    experiment = Experiment.objects.select_related("dataset_version__dataset").get(
-        pk=experiment_id
-    )
+    experiment = Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id)
     model_name = parse_config(experiment.config_text).registry.model_name
     if not model_name:
         return None, None
@@ -320,9 +318,7 @@ def _claim_request(
     request: StageRequest, user: Any, approve: bool, reason: str, override: bool
 ) -> None:
     status = StageRequest.Status.APPROVED if approve else StageRequest.Status.REJECTED
-    claimed = StageRequest.objects.filter(
-        pk=request.pk, status=StageRequest.Status.PENDING
-    ).update(
+    claimed = StageRequest.objects.filter(pk=request.pk, status=StageRequest.Status.PENDING).update(
         status=status,
         decided_by=user,
         decided_at=timezone.now(),
@@ -396,3 +392,36 @@ def _record(
         gate_report=request.gate.report if request.gate else None,
         override=override,
     )
+
+
+def experiment_run_and_register(
+    *,
+    experiment_id: int,
+    job_id: str = "",
+    worker_name: str = "",
+    on_progress: ProgressCallback | None = None,
+) -> tuple[Experiment | None, GateEvaluation | None, ModelVersion | None]:
+    """The whole run, shared by the command line and the queue workers: train,
+    then gate and stage the model if its config names a registry model."""
+    experiment = experiment_execute(
+        experiment_id=experiment_id,
+        job_id=job_id,
+        worker_name=worker_name,
+        on_progress=on_progress,
+    )
+    if experiment is None or experiment.status != Status.COMPLETED:
+        return experiment, None, None
+    evaluation, version = model_version_register(experiment_id=experiment.pk)
+    return experiment, evaluation, version
+
+
+def role_user_ensure(*, username: str, password: str, role: str) -> Any:
+    """A local demo account in one role group; its password is reset each time."""
+    from django.contrib.auth.models import Group, User
+
+    roles_ensure()
+    user, _ = User.objects.get_or_create(username=username)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    user.groups.set([Group.objects.get(name=role)])
+    return user

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             name='Dataset',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_.-]+$', "Use only letters, digits, '_', '.' and '-' (no spaces or slashes).")])),
+                ('name', models.CharField(max_length=100, unique=True, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_][A-Za-z0-9_.-]*$', "Use only letters, digits, '_', '.' and '-' (no spaces or slashes), starting with a letter, digit or '_'.")])),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
             name='DatasetVersion',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=50, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_.-]+$', "Use only letters, digits, '_', '.' and '-' (no spaces or slashes).")])),
+                ('version', models.CharField(max_length=50, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_][A-Za-z0-9_.-]*$', "Use only letters, digits, '_', '.' and '-' (no spaces or slashes), starting with a letter, digit or '_'.")])),
                 ('path', models.CharField(help_text='Relative to DATA_ROOT.', max_length=500)),
                 ('sha256', models.CharField(max_length=64)),
                 ('size_bytes', models.BigIntegerField()),

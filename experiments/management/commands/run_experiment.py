@@ -10,36 +10,76 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from experiments.models import Experiment, Status
 from experiments.selectors import experiment_scalar_metrics
-from experiments.services import experiment_create, experiment_execute
+from experiments.services import experiment_create, experiment_submit
 from mlplatform.users import user_for_command
+from registry import gate
+from registry.services import experiment_run_and_register
 
 KEY_METRICS = ("average_precision", "roc_auc", "f1", "precision", "recall", "fit_time_seconds")
 
 
 class Command(BaseCommand):
-    help = "Validate a YAML experiment config, record the experiment and run it in-process."
+    help = (
+        "Validate a YAML experiment config, record the experiment and run it in-process "
+        "(or, with --enqueue, queue it for the workers)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--config", required=True, help="Path to a YAML config.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
         parser.add_argument("--user", help="Username to record as the creator.")
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="Queue the experiment for the RQ workers and return at once with its id.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.as_json = options["json"]
         config_text = read_config_text(Path(options["config"]))
         user, user_name = user_for_command(options["user"])
+        if options["enqueue"]:
+            self.submit(config_text, user, user_name, options["config"])
+            return
         try:
             experiment = experiment_create(config_text=config_text, user=user, user_name=user_name)
         except ValidationError as error:
-            raise CommandError(f"invalid config {options['config']}: " + "; ".join(error.messages))
+            raise CommandError(
+                f"invalid config {options['config']}: " + "; ".join(error.messages)
+            ) from None
         self.started = time.monotonic()
         self.log(f"experiment #{experiment.pk} {experiment.name} created")
         try:
-            experiment_execute(experiment_id=experiment.pk, on_progress=self.progress)
+            _, evaluation, version = experiment_run_and_register(
+                experiment_id=experiment.pk, on_progress=self.progress
+            )
         except KeyboardInterrupt:
-            self.finish(experiment.pk)
+            self.finish(experiment.pk, registration=None)
             raise SystemExit(130) from None
-        self.finish(experiment.pk)
+        self.finish(experiment.pk, registration=_registration(evaluation, version))
+
+    def submit(self, config_text: str, user: Any, user_name: str, path: str) -> None:
+        """Record and queue; exit 0 once recorded, even if Redis is down (the
+        workers queue it when Redis is back), and say so."""
+        try:
+            submission = experiment_submit(
+                config_text=config_text, user=user, user_name=user_name, source="cli"
+            )
+        except ValidationError as error:
+            raise CommandError(f"invalid config {path}: " + "; ".join(error.messages)) from None
+        experiment = submission.experiment
+        if self.as_json:
+            payload = {
+                "id": experiment.pk,
+                "name": experiment.name,
+                "status": experiment.status,
+                "enqueued": submission.enqueued,
+                "message": submission.message,
+            }
+            self.stdout.write(json.dumps(payload, indent=2, sort_keys=True))
+            return
+        self.stdout.write(f"experiment #{experiment.pk} {experiment.name} created")
+        (self.stdout if submission.enqueued else self.stderr).write(submission.message)
 
     def log(self, line: str) -> None:
         if not self.as_json:
@@ -48,18 +88,19 @@ class Command(BaseCommand):
     def progress(self, experiment: Experiment, phase: str) -> None:
         self.log(f"[{time.monotonic() - self.started:7.1f}s] {phase}")
 
-    def finish(self, experiment_id: int) -> None:
+    def finish(self, experiment_id: int, registration: dict[str, Any] | None) -> None:
         experiment = Experiment.objects.get(pk=experiment_id)
         metrics = experiment_scalar_metrics(experiment_id=experiment_id)
         summary = {
             "id": experiment.pk,
             "name": experiment.name,
             "status": experiment.status,
-            "dataset": experiment.dataset_version_id and str(experiment.dataset_version),
+            "dataset": str(experiment.dataset_version),
             "metrics": metrics,
             "artifact_sha256": experiment.artifact_sha256 or None,
             "error": experiment.error_message or None,
             "elapsed_seconds": round(time.monotonic() - self.started, 3),
+            "registration": registration,
         }
         if self.as_json:
             self.stdout.write(json.dumps(summary, indent=2, sort_keys=True))
@@ -78,6 +119,17 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {name:<20} {summary['metrics'][name]:.4f}")
         if summary["error"]:
             self.stderr.write(f"  error: {summary['error']}")
+        registration = summary["registration"]
+        if registration is None:
+            return
+        if registration["version"] is not None:
+            self.stdout.write(
+                f"registered {registration['model']} v{registration['version']} in staging "
+                "(regression gate passed)"
+            )
+        else:
+            self.stdout.write(f"not registered in {registration['model']}: regression gate failed")
+        self.stdout.write(gate.format_report(registration["gate_report"]))
 
 
 def read_config_text(path: Path) -> str:
@@ -87,3 +139,15 @@ def read_config_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise CommandError(f"cannot read config file {path}: {error}") from None
+
+
+def _registration(evaluation: Any, version: Any) -> dict[str, Any] | None:
+    if evaluation is None:
+        return None
+    return {
+        "model": evaluation.registered_model.name,
+        "version": version.version if version is not None else None,
+        "stage": version.stage if version is not None else None,
+        "gate_passed": evaluation.passed,
+        "gate_report": evaluation.report,
+    }

@@ -1,0 +1,59 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytest_django.fixtures import Settings
+
+from datasets.models import DatasetVersion
+from datasets.services import dataset_register
+from datasets.synthetic import write_fraud_csv
+
+pytest_plugins = ["mlplatform.testing", "experiments.tests.rq_helpers"]
+
+SMALL_FRAUD_ROWS = 4000
+SMALL_FRAUD_FRAUDS = 120
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, settings: Settings) -> Path:
+    """A private DATA_ROOT; the dataset cache and artifacts live beside it."""
+    root = tmp_path / "data"
+    root.mkdir()
+    settings.DATA_ROOT = root
+    settings.DATASET_CACHE_ROOT = tmp_path / "cache" / "datasets"
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(settings.ARTIFACT_ROOT)},
+        },
+    }
+    return root
+
+
+@pytest.fixture
+def small_fraud_csv(data_root: Path) -> Path:
+    """A 4,000-row synthetic fraud CSV (120 frauds) under DATA_ROOT."""
+    return write_fraud_csv(
+        data_root / "small_fraud" / "v1" / "small_fraud.csv",
+        rows=SMALL_FRAUD_ROWS,
+        frauds=SMALL_FRAUD_FRAUDS,
+        seed=0,
+    )
+
+
+@pytest.fixture
+def registered_dataset(small_fraud_csv: Path, db: None) -> DatasetVersion:
+    """small_fraud_csv registered as small_fraud:v1 with target Class."""
+    return dataset_register(
+        name="small_fraud",
+        version="v1",
+        path=small_fraud_csv,
+        target="Class",
+        description="Synthetic fraud data for tests.",
+        user_name="pytest",
+    )

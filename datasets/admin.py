@@ -1,0 +1,99 @@
+"""Registered datasets are immutable records: the admin shows them, never edits them.
+
+Datasets are registered with `manage.py register_dataset` (or the upload page).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from datasets.models import Dataset, DatasetVersion
+from datasets.profiling import class_counts_text, human_size
+
+
+class ViewOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.display(description="size", ordering="size_bytes")
+def size_display(version: DatasetVersion) -> str:
+    return human_size(version.size_bytes)
+
+
+@admin.display(description="class counts")
+def class_counts_display(version: DatasetVersion) -> str:
+    return class_counts_text(version.class_counts)
+
+
+@admin.display(description="sha256")
+def short_sha256(version: DatasetVersion) -> str:
+    return f"{version.sha256[:12]}…"
+
+
+@admin.display(description="columns")
+def columns_display(version: DatasetVersion) -> str:
+    return ", ".join(f"{column['name']} ({column['dtype']})" for column in version.columns)
+
+
+class DatasetVersionInline(ViewOnlyMixin, admin.TabularInline):
+    model = DatasetVersion
+    fields = ["version", "row_count", size_display, class_counts_display, "registered_at"]
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+
+
+@admin.register(Dataset)
+class DatasetAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = ["name", "version_count", "created_at"]
+    search_fields = ["name"]
+    inlines = [DatasetVersionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
+        return super().get_queryset(request).annotate(version_count=Count("versions"))
+
+    @admin.display(description="versions", ordering="version_count")
+    def version_count(self, dataset: Dataset) -> int:
+        return dataset.version_count
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "dataset",
+        "version",
+        "row_count",
+        size_display,
+        class_counts_display,
+        short_sha256,
+        "registered_by_name",
+        "registered_at",
+    ]
+    list_select_related = ["dataset"]
+    list_filter = ["dataset"]
+    search_fields = ["dataset__name", "version", "sha256"]
+    fields = [
+        "dataset",
+        "version",
+        "description",
+        "path",
+        "sha256",
+        size_display,
+        "row_count",
+        "target",
+        class_counts_display,
+        columns_display,
+        "registered_by",
+        "registered_by_name",
+        "registered_at",
+    ]
+    readonly_fields = fields

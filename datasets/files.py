@@ -1,0 +1,98 @@
+"""Dataset files on disk: identity, hashing, parsing and the Parquet cache. No Django."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+# Large chunks let hashlib release the GIL, so hashing overlaps the CSV parse.
+HASH_CHUNK_BYTES = 1 << 20
+SNIFF_BYTES = 64 * 1024
+
+
+class CsvError(ValueError):
+    """The file cannot be read as a CSV table; the text completes 'PATH ...'."""
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What changes when a file is rewritten, without reading it."""
+
+    size_bytes: int
+    mtime_ns: int
+    inode: int
+
+
+def file_identity(path: Path) -> FileIdentity:
+    status = path.stat()
+    return FileIdentity(size_bytes=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_csv_frame(path: Path) -> pd.DataFrame:
+    """The one CSV reader: registration and loading must parse identically."""
+    _refuse_binary(path)
+    try:
+        # The default low_memory=True parses in chunks on several threads; False
+        # would double the time of a registration.
+        return pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CsvError("is not UTF-8 text; save it as UTF-8 CSV") from None
+    except pd.errors.EmptyDataError:
+        raise CsvError("has no header row") from None
+    except pd.errors.ParserError as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise CsvError(f"could not be parsed as CSV: {reason}") from None
+
+
+def hash_and_read_csv(path: Path) -> tuple[str, pd.DataFrame]:
+    """SHA-256 and parsed frame of one file, hashing on a thread while pandas parses."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+        digest = pool.submit(file_sha256, path)
+        frame = read_csv_frame(path)
+        return digest.result(), frame
+
+
+def read_parquet_frame(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temp:
+        frame.to_parquet(temp, index=False)
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of target to write; rename it over target on success.
+
+    Readers never see a half-written file, and a failed write leaves nothing behind.
+    """
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield temp
+        temp.replace(target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _refuse_binary(path: Path) -> None:
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if b"\0" in head:
+        raise CsvError("looks like a binary file (it contains NUL bytes), not CSV text")

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from datasets.profiling import human_size
+from datasets.synthetic import write_fraud_csv
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a synthetic credit-card fraud CSV with the columns of Kaggle's "
+        "creditcard.csv (Time, V1..V28, Amount, Class). The same seed gives the same bytes."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--out", required=True, help="File to write; folders are created.")
+        parser.add_argument("--rows", type=int, default=284_807)
+        parser.add_argument("--frauds", type=int, default=492)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--force", action="store_true", help="Replace the file if it already exists."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        out = Path(options["out"]).absolute()
+        if out.exists() and not options["force"]:
+            raise CommandError(
+                f"{out} already exists; a registered version of it would stop matching. "
+                "Use --force to replace it."
+            )
+        rows, frauds, seed = options["rows"], options["frauds"], options["seed"]
+        try:
+            write_fraud_csv(out, rows=rows, frauds=frauds, seed=seed)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(
+            f"Wrote {out} ({rows:,} rows, {frauds:,} frauds, seed {seed}, "
+            f"{human_size(out.stat().st_size)})"
+        )

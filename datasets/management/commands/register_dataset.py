@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from datasets.models import DatasetVersion
+from datasets.profiling import class_counts_text, human_size
+from datasets.services import dataset_register
+
+
+class Command(BaseCommand):
+    help = (
+        "Register a CSV file under DATA_ROOT as NAME:VERSION and print its SHA-256 and "
+        "profile. PATH is relative to the current directory or absolute."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name", help="Dataset name, e.g. credit_card_fraud.")
+        parser.add_argument("version", help="Version name, e.g. v1. Versions never change.")
+        parser.add_argument("path", help="The CSV file; it must lie under DATA_ROOT.")
+        parser.add_argument("--target", required=True, help="Binary target column, e.g. Class.")
+        parser.add_argument("--description", default="", help="Free text shown with the version.")
+        parser.add_argument("--user", help="Username to record as registrant (must exist).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        user = _user_or_none(options["user"])
+        try:
+            registered = dataset_register(
+                name=options["name"],
+                version=options["version"],
+                path=Path(options["path"]).absolute(),
+                target=options["target"],
+                description=options["description"],
+                user=user,
+                user_name=None if user else f"cli:{_os_user()}",
+            )
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
+        self.stdout.write("\n".join(_summary_lines(registered)))
+
+
+def _user_or_none(username: str | None) -> AbstractBaseUser | None:
+    if username is None:
+        return None
+    user_model = get_user_model()
+    try:
+        return user_model.objects.get(**{user_model.USERNAME_FIELD: username})
+    except user_model.DoesNotExist:
+        raise CommandError(
+            f"No user named {username!r}; create it first (createsuperuser) or leave out --user"
+        ) from None
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _summary_lines(version: DatasetVersion) -> list[str]:
+    names = [column["name"] for column in version.columns]
+    return [
+        f"Registered {version.label}",
+        f"  path     {version.path} (under DATA_ROOT)",
+        f"  sha256   {version.sha256}",
+        f"  size     {human_size(version.size_bytes)} ({version.size_bytes:,} bytes)",
+        f"  rows     {version.row_count:,}",
+        f"  columns  {len(names)}: {', '.join(names)}",
+        f"  target   {version.target} ({class_counts_text(version.class_counts)})",
+    ]

@@ -1,0 +1,364 @@
+"""Writes for datasets: registering a file, verifying it, and loading it for training."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from datasets import files
+from datasets.models import Dataset, DatasetFileCheck, DatasetVersion
+from datasets.profiling import FrameProfile, ProfileError, column_specs, frame_profile
+from datasets.selectors import dataset_file_check_get, dataset_version_exists
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+AUTHORITATIVE = "the database record is authoritative — restore the file or register a new version"
+
+
+class VerifyStatus(enum.StrEnum):
+    OK = "OK"
+    MISMATCH = "MISMATCH"
+    MISSING = "MISSING"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    version: DatasetVersion
+    status: VerifyStatus
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is VerifyStatus.OK
+
+
+def dataset_register(
+    *,
+    name: str,
+    version: str,
+    path: str | os.PathLike[str],
+    target: str,
+    description: str = "",
+    user: AbstractBaseUser | None = None,
+    user_name: str | None = None,
+) -> DatasetVersion:
+    """Hash and profile a CSV under DATA_ROOT and record it as name:version.
+
+    `path` is absolute or relative to DATA_ROOT. The slow hash and parse run
+    before the transaction, so no database write lock is held meanwhile.
+    """
+    _validate_label(name=name, version=version)
+    registered_by_name = _registered_by_name(user=user, user_name=user_name)
+    if dataset_version_exists(name=name, version=version):
+        raise ValidationError(_duplicate_message(name=name, version=version))
+    file_path = _registrable_file(path)
+    identity = files.file_identity(file_path)
+    digest, frame = _hash_and_read(file_path)
+    if files.file_identity(file_path) != identity:
+        raise ValidationError(
+            f"{_display(file_path)} changed while it was being read; "
+            "register it again once it is complete"
+        )
+    profile = _profile(frame, target=target, file_path=file_path)
+    row = DatasetVersion(
+        version=version,
+        path=file_path.relative_to(_data_root()).as_posix(),
+        sha256=digest,
+        size_bytes=identity.size_bytes,
+        row_count=profile.row_count,
+        columns=profile.columns,
+        target=target,
+        class_counts=profile.class_counts,
+        description=description,
+        registered_by=user,
+        registered_by_name=registered_by_name,
+    )
+    return _save_new_version(row, name=name, identity=identity)
+
+
+def dataset_version_load(*, version: DatasetVersion) -> pd.DataFrame:
+    """The one way training reads a dataset version.
+
+    Refuses (ValidationError) when the file is missing or no longer matches its
+    registered size and SHA-256. Re-hashes only when the file's size, mtime or
+    inode changed since the last check. Reads the Parquet cache (keyed by
+    digest) when present, else the CSV, which it then caches. The frame has the
+    registered columns and dtypes and a RangeIndex 0..n-1: row positions are
+    row identities for training.
+    """
+    cache_path = _cache_path(version)
+    if cache_path.is_file():
+        _check_file(version, full=False)
+        frame = _read_cache(cache_path, version)
+        if frame is not None:
+            return _with_row_positions(frame)
+    return _with_row_positions(_read_csv_and_cache(version, cache_path))
+
+
+def dataset_version_verify(*, version: DatasetVersion, full: bool) -> VerifyResult:
+    """Check the file against its registration; `full` re-hashes even if it looks unchanged."""
+    try:
+        _check_file(version, full=full)
+    except ValidationError as error:
+        return VerifyResult(
+            version=version, status=VerifyStatus(error.code), message=error.messages[0]
+        )
+    return VerifyResult(version=version, status=VerifyStatus.OK)
+
+
+def dataset_file_check_record(
+    *, version: DatasetVersion, identity: files.FileIdentity
+) -> DatasetFileCheck:
+    """Remember the identity of a file whose digest was just verified."""
+    check, _ = DatasetFileCheck.objects.update_or_create(
+        version=version,
+        defaults={
+            "size_bytes": identity.size_bytes,
+            "mtime_ns": identity.mtime_ns,
+            "inode": identity.inode,
+            "verified_at": timezone.now(),
+        },
+    )
+    return check
+
+
+# Registration ---------------------------------------------------------------
+
+
+def _validate_label(*, name: str, version: str) -> None:
+    # Checked before the file is touched: names end up in paths and URLs.
+    fields = [(Dataset._meta.get_field("name"), name)]
+    fields.append((DatasetVersion._meta.get_field("version"), version))
+    for field, value in fields:
+        try:
+            field.clean(value, None)
+        except ValidationError as error:
+            message = " ".join(error.messages)
+            raise ValidationError(f"Dataset {field.name} {value!r}: {message}") from None
+
+
+def _registered_by_name(*, user: AbstractBaseUser | None, user_name: str | None) -> str:
+    if user is not None:
+        return user.get_username()
+    if user_name:
+        return user_name
+    raise ValidationError("Say who registers the dataset: give a user or a user name.")
+
+
+def _duplicate_message(*, name: str, version: str) -> str:
+    return (
+        f"{name}:{version} is already registered, and versions never change; "
+        "register the file under a new version name"
+    )
+
+
+def _registrable_file(path: str | os.PathLike[str]) -> Path:
+    candidate, resolved = _resolve(path)
+    if not resolved.is_relative_to(_data_root()):
+        raise ValidationError(
+            f"{_display(candidate)}{_resolution(candidate, resolved)} is outside DATA_ROOT "
+            f"({_data_root()}); move or copy the file under DATA_ROOT and register it there"
+        )
+    if not resolved.exists():
+        raise ValidationError(f"File not found: {_display(candidate)}")
+    if resolved.is_dir():
+        raise ValidationError(f"{_display(candidate)} is a directory; give the path of a CSV file")
+    if not resolved.is_file():
+        raise ValidationError(f"{_display(candidate)} is not a regular file")
+    if resolved.stat().st_size == 0:
+        raise ValidationError(f"{_display(candidate)} is empty (0 bytes)")
+    return resolved
+
+
+def _hash_and_read(file_path: Path) -> tuple[str, pd.DataFrame]:
+    try:
+        return files.hash_and_read_csv(file_path)
+    except files.CsvError as error:
+        raise ValidationError(f"{_display(file_path)} {error}") from None
+    except OSError as error:
+        raise ValidationError(f"Cannot read {_display(file_path)}: {error.strerror}") from None
+
+
+def _profile(frame: pd.DataFrame, *, target: str, file_path: Path) -> FrameProfile:
+    try:
+        return frame_profile(frame, target=target)
+    except ProfileError as error:
+        raise ValidationError(f"{_display(file_path)} {error}") from None
+
+
+def _save_new_version(
+    row: DatasetVersion, *, name: str, identity: files.FileIdentity
+) -> DatasetVersion:
+    try:
+        with transaction.atomic():
+            row.dataset, _ = Dataset.objects.get_or_create(name=name)
+            row.save(force_insert=True)
+            dataset_file_check_record(version=row, identity=identity)
+    except IntegrityError:
+        # Someone registered the same name:version since our first check.
+        if dataset_version_exists(name=name, version=row.version):
+            raise ValidationError(_duplicate_message(name=name, version=row.version)) from None
+        raise
+    return row
+
+
+# Verification and loading ---------------------------------------------------
+
+
+def _check_file(version: DatasetVersion, *, full: bool) -> None:
+    """Raise ValidationError (code MISSING or MISMATCH) unless the file is as registered."""
+    path = _version_file(version)
+    identity = _identity_of_registered(version, path)
+    if not full and _identity_unchanged(version, identity):
+        return
+    _require_digest(version, path, files.file_sha256(path))
+    _record_if_unchanged(version, path, identity)
+
+
+def _version_file(version: DatasetVersion) -> Path:
+    candidate, resolved = _resolve(version.path)
+    if not resolved.is_relative_to(_data_root()):
+        raise ValidationError(
+            f"{version.label}: file {_display(candidate)} now resolves to {resolved}, "
+            f"outside DATA_ROOT; {AUTHORITATIVE}",
+            code=VerifyStatus.MISMATCH,
+        )
+    if not resolved.is_file():
+        raise ValidationError(
+            f"{version.label}: file {_display(candidate)} is missing; "
+            "restore it or register a new version",
+            code=VerifyStatus.MISSING,
+        )
+    return resolved
+
+
+def _identity_of_registered(version: DatasetVersion, path: Path) -> files.FileIdentity:
+    identity = files.file_identity(path)
+    if identity.size_bytes != version.size_bytes:
+        raise ValidationError(
+            f"{version.label}: file {_display(path)} no longer matches its registered size "
+            f"(registered {version.size_bytes:,} bytes, now {identity.size_bytes:,}); "
+            f"{AUTHORITATIVE}",
+            code=VerifyStatus.MISMATCH,
+        )
+    return identity
+
+
+def _identity_unchanged(version: DatasetVersion, identity: files.FileIdentity) -> bool:
+    check = dataset_file_check_get(version=version)
+    if check is None:
+        return False
+    return identity == files.FileIdentity(
+        size_bytes=check.size_bytes, mtime_ns=check.mtime_ns, inode=check.inode
+    )
+
+
+def _require_digest(version: DatasetVersion, path: Path, digest: str) -> None:
+    if digest != version.sha256:
+        raise ValidationError(
+            f"{version.label}: file {_display(path)} no longer matches its registered "
+            f"SHA-256 (registered {version.sha256[:12]}…, now {digest[:12]}…); "
+            f"{AUTHORITATIVE}",
+            code=VerifyStatus.MISMATCH,
+        )
+
+
+def _record_if_unchanged(version: DatasetVersion, path: Path, identity: files.FileIdentity) -> None:
+    # A file rewritten while it was being hashed must not be marked as verified.
+    if files.file_identity(path) == identity:
+        dataset_file_check_record(version=version, identity=identity)
+
+
+def _read_csv_and_cache(version: DatasetVersion, cache_path: Path) -> pd.DataFrame:
+    path = _version_file(version)
+    identity = _identity_of_registered(version, path)
+    frame = _parse_registered(version, path)
+    _record_if_unchanged(version, path, identity)
+    try:
+        files.write_parquet_atomic(frame, cache_path)
+    except OSError:
+        logger.warning("Could not write dataset cache %s", cache_path, exc_info=True)
+    return frame
+
+
+def _parse_registered(version: DatasetVersion, path: Path) -> pd.DataFrame:
+    try:
+        digest, frame = files.hash_and_read_csv(path)
+    except files.CsvError:
+        digest, frame = files.file_sha256(path), None
+    _require_digest(version, path, digest)
+    if frame is None or not _has_registered_shape(frame, version):
+        raise ValidationError(
+            f"{version.label}: file {_display(path)} matches its SHA-256 but no longer "
+            "parses to the registered columns, types and rows (was pandas upgraded?); "
+            "register a new version",
+            code=VerifyStatus.MISMATCH,
+        )
+    return frame
+
+
+def _read_cache(cache_path: Path, version: DatasetVersion) -> pd.DataFrame | None:
+    """The cached frame, or None when the cache is unreadable or not what was registered."""
+    try:
+        frame = files.read_parquet_frame(cache_path)
+    except (OSError, ValueError):
+        logger.warning("Ignoring unreadable dataset cache %s", cache_path, exc_info=True)
+        return None
+    return frame if _has_registered_shape(frame, version) else None
+
+
+def _has_registered_shape(frame: pd.DataFrame, version: DatasetVersion) -> bool:
+    return len(frame) == version.row_count and column_specs(frame) == version.columns
+
+
+def _with_row_positions(frame: pd.DataFrame) -> pd.DataFrame:
+    frame.index = pd.RangeIndex(len(frame))
+    return frame
+
+
+def _cache_path(version: DatasetVersion) -> Path:
+    return Path(settings.DATASET_CACHE_ROOT) / f"{version.sha256}.parquet"
+
+
+# Paths ----------------------------------------------------------------------
+
+
+def _data_root() -> Path:
+    return Path(settings.DATA_ROOT).resolve()
+
+
+def _resolve(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """(the path as given, anchored at DATA_ROOT if relative; its real path)."""
+    given = Path(path)
+    candidate = given if given.is_absolute() else _data_root() / given
+    try:
+        return candidate, candidate.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: there is no file to read
+        raise ValidationError(
+            f"{_display(candidate)} cannot be resolved (symlink loop?)", code=VerifyStatus.MISSING
+        ) from None
+
+
+def _resolution(candidate: Path, resolved: Path) -> str:
+    return "" if os.path.normpath(candidate) == str(resolved) else f" (resolves to {resolved})"
+
+
+def _display(path: Path) -> str:
+    """Relative to the working directory when below it: what a user would type."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

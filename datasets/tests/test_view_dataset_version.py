@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+
+from datasets.models import DatasetVersion
+from mlplatform.tests.factories import make_dataset_version, make_experiment
+
+
+def test_it_shows_the_profile_and_the_experiments_that_used_it(
+    client: Client, viewer: Any, registered_dataset: DatasetVersion
+) -> None:
+    used = make_experiment(registered_dataset, name="used_it")
+    make_experiment(make_dataset_version(name="other"), name="did_not")
+    client.force_login(viewer)
+    response = client.get("/datasets/small_fraud/v1/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert registered_dataset.sha256 in content
+    assert '<dd id="row-count">4000</dd>' in content
+    assert "<code>float64</code>" in content
+    assert "1: 120 (3.00%)" in content
+    assert f'href="/experiments/{used.pk}/"' in content
+    assert "did_not" not in content
+
+
+def test_it_answers_404_for_an_unknown_version(client: Client, viewer: Any) -> None:
+    client.force_login(viewer)
+    assert client.get("/datasets/small_fraud/v9/").status_code == 404
+
+
+def test_it_refuses_an_outsider(client: Client, outsider: Any) -> None:
+    make_dataset_version()
+    client.force_login(outsider)
+    assert client.get("/datasets/fraud/v1/").status_code == 403

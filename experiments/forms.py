@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from datasets.models import DatasetVersion
+from experiments.configs import MAX_DOCUMENT_BYTES, MODEL_TYPES, ConfigError, parse_config
+from experiments.models import Status
+from experiments.selectors import FIELD_SORTS
+
+MIN_COMPARE, MAX_COMPARE = 2, 10
+
+
+def config_files() -> list[str]:
+    """The shipped configs: file names in configs/, never a path."""
+    directory = Path(settings.BASE_DIR) / "configs"
+    return sorted(path.name for path in directory.glob("*.yaml") if path.is_file())
+
+
+def config_file_text(name: str) -> str:
+    if name not in config_files():  # only names listed above, so no path tricks
+        raise ValueError(f"no config named {name!r}")
+    return (Path(settings.BASE_DIR) / "configs" / name).read_text(encoding="utf-8")
+
+
+class ExperimentFilterForm(forms.Form):
+    """The list's query string. Choices are checked, so ?status=bogus or
+    ?sort=nonsense is an error message, not a crash."""
+
+    name = forms.CharField(required=False, max_length=200)
+    status = forms.ChoiceField(required=False, choices=[("", "any status"), *Status.choices])
+    dataset_version = forms.ModelChoiceField(
+        required=False,
+        queryset=DatasetVersion.objects.select_related("dataset").order_by(
+            "dataset__name", "version"
+        ),
+        empty_label="any dataset",
+    )
+    model_type = forms.ChoiceField(
+        required=False, choices=[("", "any model"), *((name, name) for name in MODEL_TYPES)]
+    )
+    sort = forms.ChoiceField(required=False)
+    order = forms.ChoiceField(
+        required=False, choices=[("desc", "descending"), ("asc", "ascending")]
+    )
+
+    def __init__(self, *args: Any, metric_names: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        columns = [(key, key) for key in FIELD_SORTS]
+        metrics = [(name, name) for name in metric_names]
+        self.fields["sort"].choices = [("Columns", columns), ("Metrics", metrics)]
+        self.fields["dataset_version"].label_from_instance = lambda version: version.label
+
+    def filters(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        version = data.get("dataset_version")
+        return {
+            "status": data.get("status") or "",
+            "dataset_version_id": version.pk if version else None,
+            "model_type": data.get("model_type") or "",
+            "name": (data.get("name") or "").strip(),
+            "sort": data.get("sort") or "created",
+            "descending": (data.get("order") or "desc") == "desc",
+        }
+
+
+class LaunchForm(forms.Form):
+    config_file = forms.ChoiceField(
+        required=False, label="Start from a config in configs/", choices=[]
+    )
+    config_text = forms.CharField(
+        label="Config (YAML)",
+        max_length=MAX_DOCUMENT_BYTES,
+        strip=False,  # stored as submitted
+        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false", "class": "code"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["config_file"].choices = [("", "(paste your own)")] + [
+            (name, name) for name in config_files()
+        ]
+
+    def clean_config_text(self) -> str:
+        # Browsers send textarea lines ending in CRLF; a file has LF. Keep the
+        # file's form so that the same config has the same digest either way.
+        text = self.cleaned_data["config_text"].replace("\r\n", "\n")
+        try:
+            parse_config(text)  # the same parser the service and the command use
+        except ConfigError as error:
+            raise forms.ValidationError(
+                [f"{path}: {message}" for path, message in error.errors]
+            ) from None
+        return text
+
+
+class CompareForm(forms.Form):
+    """?ids=1&ids=2...: between 2 and 10 distinct experiment ids."""
+
+    ids = forms.TypedMultipleChoiceField(coerce=int, required=True)
+    only_differences = forms.BooleanField(required=False)
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        raw = data.getlist("ids") if data is not None else []
+        self.fields["ids"].choices = [(value, value) for value in raw if value.isdigit()]
+
+    def clean_ids(self) -> list[int]:
+        ids = list(dict.fromkeys(self.cleaned_data["ids"]))
+        if not MIN_COMPARE <= len(ids) <= MAX_COMPARE:
+            raise forms.ValidationError(
+                f"Select between {MIN_COMPARE} and {MAX_COMPARE} experiments to compare "
+                f"(got {len(ids)})."
+            )
+        return ids

@@ -1,0 +1,478 @@
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from experiments.configs import (
+    DOCUMENT,
+    GATE_METRICS,
+    MAX_DOCUMENT_BYTES,
+    MODEL_TYPES,
+    ConfigError,
+    ExperimentConfig,
+    MetricRule,
+    load_config_file,
+    parse_config,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+MINIMAL: dict[str, Any] = {
+    "experiment_name": "small",
+    "dataset": {"name": "credit_card_fraud", "version": "v1"},
+    "model": {"type": "logistic_regression", "params": {"max_iter": 200}},
+}
+
+
+def document(**changes: Any) -> dict[str, Any]:
+    """MINIMAL with dotted-path changes applied: document(**{"split.seed": 3})."""
+    result = copy.deepcopy(MINIMAL)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = result
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    return result
+
+
+def dump(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def errors_of(text: str) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    return dict(caught.value.errors)
+
+
+def error_at(path: str, text: str) -> str:
+    errors = errors_of(text)
+    assert path in errors, errors
+    return errors[path]
+
+
+# ---------------------------------------------------------------- valid input
+
+
+def test_it_parses_a_minimal_config_and_fills_in_defaults():
+    config = parse_config(dump(MINIMAL))
+
+    assert config.experiment_name == "small"
+    assert config.dataset.label == "credit_card_fraud:v1"
+    assert config.model.type == "logistic_regression"
+    assert dict(config.model.params) == {"max_iter": 200}
+    assert (config.split.test_size, config.split.seed) == (0.2, 42)
+    assert config.threshold == 0.5
+    assert config.registry.model_name is None
+    assert config.gate.primary_metric == "average_precision"
+    assert config.gate.rules == (MetricRule("average_precision", True, max_drop=0.02),)
+    assert (config.gate.resamples, config.gate.confidence, config.gate.seed) == (1000, 0.95, 0)
+    assert config.gate.min_positives == 20
+    assert config.run.timeout_seconds == 3600
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda path: path.name)
+def test_it_parses_every_shipped_config(path: Path):
+    text, config = load_config_file(path)
+
+    assert text == path.read_text()
+    assert config.experiment_name == path.stem
+    assert config.registry.model_name == "fraud_detector"
+
+
+def test_it_ships_the_four_fraud_configs():
+    names = {path.stem for path in CONFIG_DIR.glob("*.yaml")}
+
+    assert {"fraud_baseline", "fraud_random_forest", "fraud_hgb", "fraud_underfit"} <= names
+
+
+def test_it_round_trips_the_canonical_dict():
+    _, config = load_config_file(CONFIG_DIR / "fraud_hgb.yaml")
+
+    canonical = config.to_dict()
+
+    assert json.loads(json.dumps(canonical)) == canonical
+    assert parse_config(dump(canonical)) == config
+    assert canonical["gate"]["metrics"]["log_loss"]["greater_is_better"] is False
+
+
+def test_it_keeps_hyperparameters_read_only():
+    config = parse_config(dump(MINIMAL))
+
+    with pytest.raises(TypeError):
+        config.model.params["max_iter"] = 5  # type: ignore[index]
+
+
+def test_it_reads_exponents_without_a_decimal_point_as_numbers():
+    config = parse_config(dump(MINIMAL).replace("max_iter: 200", "C: 1e-5"))
+
+    assert config.model.params["C"] == 1e-5
+
+
+def test_it_reads_a_whole_number_version_as_text():
+    config = parse_config(dump(document(**{"dataset.version": 3})))
+
+    assert config.dataset.version == "3"
+
+
+def test_it_treats_null_as_absent():
+    config = parse_config(dump(document(threshold=None, **{"registry.model_name": None})))
+
+    assert config.threshold == 0.5
+    assert config.registry.model_name is None
+
+
+def test_it_accepts_booleans_for_boolean_hyperparameters():
+    text = dump(
+        document(model={"type": "hist_gradient_boosting", "params": {"early_stopping": False}})
+    )
+
+    assert parse_config(text).model.params["early_stopping"] is False
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("split.test_size", 0.5),
+        ("threshold", 0),
+        ("threshold", 1),
+        ("gate.bootstrap.resamples", 100),
+        ("gate.bootstrap.resamples", 100_000),
+        ("gate.metrics.log_loss.threshold", 3.5),
+        ("gate.metrics.roc_auc.max_relative_drop", 1),
+        ("split.seed", 2**32 - 1),
+    ],
+)
+def test_it_accepts_values_at_the_edges_of_their_ranges(path: str, value: Any):
+    assert isinstance(parse_config(dump(document(**{path: value}))), ExperimentConfig)
+
+
+def test_it_adds_a_default_rule_for_the_primary_metric():
+    text = dump(
+        document(gate={"primary_metric": "roc_auc", "metrics": {"log_loss": {"max_drop": 0.1}}})
+    )
+
+    rules = parse_config(text).gate.rules
+
+    assert [rule.metric for rule in rules] == ["roc_auc", "log_loss"]
+    assert rules[0].max_drop == 0.02
+    assert rules[1].greater_is_better is False
+
+
+def test_it_takes_the_direction_of_a_rule_from_its_metric():
+    text = dump(document(**{"gate.metrics.log_loss.threshold": 0.1}))
+
+    assert parse_config(text).gate.rule_for("log_loss").greater_is_better is False
+
+
+def test_it_uses_scikit_learns_own_parameter_validation():
+    for estimator_class in MODEL_TYPES.values():
+        assert callable(estimator_class()._validate_params)
+
+
+# ------------------------------------------------------------ document errors
+
+
+def test_it_reports_yaml_syntax_errors_with_their_line():
+    text = "experiment_name: small\ndataset: {name: x\nmodel: 3\n"
+
+    message = error_at(DOCUMENT, text)
+
+    assert "line 3" in message
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n"])
+def test_it_refuses_an_empty_document(text: str):
+    assert error_at(DOCUMENT, text) == "is empty"
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just words\n", "42\n"])
+def test_it_refuses_a_document_that_is_not_a_mapping(text: str):
+    assert "must be a mapping" in error_at(DOCUMENT, text)
+
+
+def test_it_refuses_a_document_larger_than_the_limit():
+    text = dump(MINIMAL) + "#" * MAX_DOCUMENT_BYTES
+
+    assert "256 KiB" in error_at(DOCUMENT, text)
+
+
+def test_it_refuses_deep_nesting():
+    text = dump(MINIMAL).replace("max_iter: 200", "class_weight: " + "[" * 25 + "]" * 25)
+
+    assert "nested more than 20 levels" in error_at(DOCUMENT, text)
+
+
+def test_it_refuses_aliases_so_billion_laughs_cannot_expand():
+    bomb = "\n".join(
+        ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        + [
+            f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]"
+            for i in range(8)
+        ]
+    )
+
+    assert "anchors and aliases" in error_at(DOCUMENT, bomb)
+
+
+def test_it_refuses_an_alias_even_to_a_scalar():
+    text = dump(MINIMAL) + "threshold: *t\n"
+    text = text.replace("experiment_name: small", "experiment_name: &t small")
+
+    assert "line 1" in error_at(DOCUMENT, text)
+
+
+def test_it_refuses_duplicate_keys():
+    text = dump(MINIMAL) + "experiment_name: again\n"
+
+    assert "duplicate key 'experiment_name'" in error_at(DOCUMENT, text)
+
+
+def test_it_refuses_python_object_tags():
+    text = dump(MINIMAL) + "threshold: !!python/object/apply:os.system ['true']\n"
+
+    assert "YAML error" in error_at(DOCUMENT, text)
+
+
+def test_it_refuses_several_documents_in_one_file():
+    assert "YAML error" in error_at(DOCUMENT, dump(MINIMAL) + "---\n" + dump(MINIMAL))
+
+
+def test_it_refuses_a_file_that_is_not_utf8(tmp_path: Path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("experiment_name: caf\xe9\n".encode("latin-1"))
+
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config_file(path)
+
+
+# ---------------------------------------------------------------- key errors
+
+
+@pytest.mark.parametrize(
+    ("bad_path", "hint"),
+    [
+        ("experiment_nam", "experiment_name"),
+        ("dataset.nmae", "name"),
+        ("model.typ", "type"),
+        ("split.test_sise", "test_size"),
+        ("registry.model", "model_name"),
+        ("gate.bootstrp", "bootstrap"),
+        ("gate.bootstrap.resample", "resamples"),
+        ("gate.metrics.roc_auc.max_dorp", "max_drop"),
+        ("run.timeout", "timeout_seconds"),
+    ],
+)
+def test_it_refuses_unknown_keys_and_suggests_the_close_one(bad_path: str, hint: str):
+    changes: dict[str, Any] = {bad_path: 1}
+    if bad_path.startswith("gate.metrics.roc_auc"):
+        changes["gate.metrics.roc_auc.max_drop"] = 0.1
+
+    message = error_at(bad_path, dump(document(**changes)))
+
+    assert f"'{hint}'" in message
+
+
+def test_it_lists_the_allowed_keys_when_nothing_is_close():
+    message = error_at("zzz", dump(document(zzz=1)))
+
+    assert "allowed: experiment_name, dataset, model" in message
+
+
+@pytest.mark.parametrize(
+    "missing", ["experiment_name", "dataset", "dataset.version", "model", "model.type"]
+)
+def test_it_requires_the_required_keys(missing: str):
+    data = copy.deepcopy(MINIMAL)
+    *parents, last = missing.split(".")
+    node = data
+    for key in parents:
+        node = node[key]
+    del node[last]
+
+    assert error_at(missing, dump(data)) == "is required"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("split.test_size", True, "must be a number, got boolean True"),
+        ("split.test_size", "0.2", "must be a number"),
+        ("split.seed", 1.5, "must be a whole number"),
+        ("threshold", False, "must be a number, got boolean"),
+        ("experiment_name", ["a"], "must be a string"),
+        ("dataset", "credit_card_fraud:v1", "must be a mapping"),
+        ("model.params", [1, 2], "must be a mapping"),
+        ("gate.bootstrap.resamples", True, "must be a whole number"),
+        ("gate.metrics.log_loss.greater_is_better", "no way", "must be true or false"),
+        ("run.timeout_seconds", 1.5, "must be a whole number"),
+        ("registry.model_name", {"a": 1}, "must be a string"),
+    ],
+)
+def test_it_refuses_values_of_the_wrong_type(path: str, value: Any, expected: str):
+    changes: dict[str, Any] = {path: value}
+    if path.startswith("gate.metrics"):
+        changes["gate.metrics.log_loss.max_drop"] = 0.1
+
+    assert expected in error_at(path, dump(document(**changes)))
+
+
+@pytest.mark.parametrize("name", ["has space", "a/b", "", "x" * 101])
+def test_it_refuses_names_that_do_not_fit_paths_and_urls(name: str):
+    message = error_at("experiment_name", dump(document(experiment_name=name)))
+
+    assert "letters, digits" in message
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("split.test_size", 0, "must be in (0, 1), got 0"),
+        ("split.test_size", 1, "must be in (0, 1)"),
+        ("split.test_size", 1.5, "must be in (0, 1)"),
+        ("split.seed", -1, "must be in [0, 4294967295], got -1"),
+        ("threshold", -0.1, "must be in [0, 1]"),
+        ("threshold", 1.1, "must be in [0, 1]"),
+        ("threshold", float("nan"), "must be a finite number"),
+        ("threshold", float("inf"), "must be a finite number"),
+        ("gate.bootstrap.resamples", 99, "must be in [100, 100000]"),
+        ("gate.bootstrap.resamples", 100_001, "must be in [100, 100000]"),
+        ("gate.bootstrap.confidence", 0, "must be in (0, 1)"),
+        ("gate.bootstrap.confidence", 1, "must be in (0, 1)"),
+        ("gate.bootstrap.seed", -3, "must be in [0,"),
+        ("gate.min_positives", 0, "must be in [1,"),
+        ("gate.metrics.roc_auc.max_drop", -0.1, "must be >= 0"),
+        ("gate.metrics.roc_auc.max_relative_drop", 1.5, "must be in [0, 1]"),
+        ("gate.metrics.roc_auc.threshold", 1.2, "must be in [0, 1]"),
+        ("gate.metrics.log_loss.threshold", -1, "must be >= 0"),
+        ("run.timeout_seconds", 0, "must be in [1, 604800]"),
+        ("run.timeout_seconds", -5, "must be in [1, 604800]"),
+    ],
+)
+def test_it_refuses_values_out_of_range(path: str, value: Any, expected: str):
+    assert expected in error_at(path, dump(document(**{path: value})))
+
+
+# --------------------------------------------------------------- model errors
+
+
+def test_it_refuses_an_unknown_model_type_and_lists_the_known_ones():
+    message = error_at("model.type", dump(document(**{"model.type": "random_forrest"})))
+
+    assert "did you mean 'random_forest'" in message
+    assert "logistic_regression, random_forest, hist_gradient_boosting" in message
+
+
+def test_it_refuses_a_model_type_that_is_not_a_string():
+    assert "unknown model type" in error_at("model.type", dump(document(**{"model.type": [1]})))
+
+
+def test_it_refuses_an_unknown_hyperparameter_and_suggests_a_close_one():
+    message = error_at("model.params.max_iters", dump(document(**{"model.params.max_iters": 5})))
+
+    assert "unknown hyperparameter for LogisticRegression (did you mean 'max_iter'?)" in message
+
+
+def test_it_lists_the_valid_hyperparameters_when_nothing_is_close():
+    message = error_at("model.params.zzz", dump(document(**{"model.params.zzz": 5})))
+
+    assert "valid: C, class_weight, dual" in message
+
+
+def test_it_checks_hyperparameters_against_the_chosen_estimator():
+    text = dump(document(model={"type": "random_forest", "params": {"max_iter": 10}}))
+
+    assert "RandomForestClassifier" in error_at("model.params.max_iter", text)
+
+
+@pytest.mark.parametrize(
+    ("model_type", "name", "value", "expected"),
+    [
+        ("logistic_regression", "C", -1, "must be a float in the range (0.0, inf]"),
+        ("logistic_regression", "class_weight", "balancd", "a str among {'balanced'}"),
+        ("logistic_regression", "max_iter", 10.5, "must be an int"),
+        ("random_forest", "n_estimators", 0, "must be an int in the range [1, inf)"),
+        ("hist_gradient_boosting", "learning_rate", -0.1, "must be a float in the range"),
+        ("hist_gradient_boosting", "early_stopping", "sometimes", "among {'auto'}"),
+    ],
+)
+def test_it_refuses_invalid_hyperparameter_values(
+    model_type: str, name: str, value: Any, expected: str
+):
+    text = dump(document(model={"type": model_type, "params": {name: value}}))
+
+    assert expected in error_at(f"model.params.{name}", text)
+
+
+@pytest.mark.parametrize("name", ["max_iter", "C", "random_state"])
+def test_it_refuses_booleans_for_hyperparameters_that_are_not_booleans(name: str):
+    message = error_at(f"model.params.{name}", dump(document(**{f"model.params.{name}": True})))
+
+    assert message == "must not be a boolean (true/false), got True"
+
+
+# ---------------------------------------------------------------- gate errors
+
+
+def test_it_refuses_an_unknown_gate_metric():
+    text = dump(document(**{"gate.metrics.roc_aux.max_drop": 0.1}))
+
+    assert "did you mean 'roc_auc'" in error_at("gate.metrics.roc_aux", text)
+
+
+def test_it_refuses_an_unknown_primary_metric_and_lists_the_gate_metrics():
+    message = error_at("gate.primary_metric", dump(document(**{"gate.primary_metric": "auc"})))
+
+    assert all(metric in message for metric in GATE_METRICS)
+
+
+def test_it_refuses_a_rule_without_any_limit():
+    text = dump(document(**{"gate.metrics.roc_auc": {"greater_is_better": True}}))
+
+    assert "set at least one of threshold" in error_at("gate.metrics.roc_auc", text)
+
+
+def test_it_refuses_a_direction_contrary_to_the_metric():
+    text = dump(document(**{"gate.metrics.log_loss": {"greater_is_better": True, "max_drop": 0.1}}))
+
+    assert error_at("gate.metrics.log_loss.greater_is_better", text) == (
+        "log_loss is lower-is-better"
+    )
+
+
+# ------------------------------------------------------------------ reporting
+
+
+def test_it_collects_several_errors_at_once():
+    text = dump(
+        document(
+            threshold=2,
+            split={"test_size": True, "sed": 1},
+            run={"timeout_seconds": 0},
+            **{"model.params.C": -1, "gate.bootstrap.resamples": 5},
+        )
+    )
+
+    assert set(errors_of(text)) == {
+        "threshold",
+        "split.test_size",
+        "split.sed",
+        "run.timeout_seconds",
+        "model.params.C",
+        "gate.bootstrap.resamples",
+    }
+
+
+def test_it_formats_the_message_as_path_then_problem():
+    with pytest.raises(ConfigError) as caught:
+        parse_config(dump(document(threshold=2, run={"timeout_seconds": 0})))
+
+    assert str(caught.value) == (
+        "threshold: must be in [0, 1], got 2; run.timeout_seconds: must be in [1, 604800], got 0"
+    )

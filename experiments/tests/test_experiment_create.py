@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from experiments.models import Experiment, Status
+from experiments.services import experiment_create
+
+
+def test_it_records_a_created_experiment_with_the_config_as_submitted(make_config, experimenter):
+    text = make_config(name="first_try")
+
+    experiment = experiment_create(config_text=text, user=experimenter, source="web")
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.CREATED
+    assert experiment.name == "first_try"
+    assert experiment.config_text == text
+    assert experiment.config_sha256 == hashlib.sha256(text.encode()).hexdigest()
+    assert experiment.config["model"]["type"] == "logistic_regression"
+    assert experiment.model_type == "logistic_regression"
+    assert experiment.dataset_version.version == "v1"
+    assert experiment.created_by == experimenter
+    assert experiment.created_by_name == "erin"
+    assert experiment.target == "Class"
+    assert experiment.started_at is None
+
+
+def test_it_refuses_an_unregistered_dataset_and_writes_nothing(make_config):
+    text = make_config().replace("small_fraud", "no_such_data")
+
+    with pytest.raises(ValidationError) as caught:
+        experiment_create(config_text=text)
+
+    assert "dataset: no_such_data:v1 is not registered" in caught.value.messages[0]
+    assert not Experiment.objects.exists()
+
+
+def test_it_refuses_an_invalid_config_naming_the_key_path(make_config):
+    text = make_config(params={"C": -1.0})
+
+    with pytest.raises(ValidationError) as caught:
+        experiment_create(config_text=text)
+
+    assert any(m.startswith("model.params.C:") for m in caught.value.messages)
+    assert not Experiment.objects.exists()
+
+
+def test_it_refuses_yaml_that_does_not_parse(db):
+    with pytest.raises(ValidationError) as caught:
+        experiment_create(config_text="experiment_name: [unclosed\n")
+
+    assert "line" in " ".join(caught.value.messages)
+    assert not Experiment.objects.exists()

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+
+from experiments import training
+from experiments.artifacts import artifact_read
+from experiments.models import Metric, Status
+from experiments.selectors import experiment_scalar_metrics, experiment_stepped_metrics
+from experiments.services import (
+    experiment_cancel,
+    experiment_complete,
+    experiment_create,
+    experiment_execute,
+    experiment_fail,
+    experiment_start,
+)
+
+
+def test_it_trains_and_records_metrics_curves_holdout_and_artifact(make_config):
+    experiment = experiment_create(config_text=make_config())
+
+    result = experiment_execute(experiment_id=experiment.pk)
+
+    assert result is not None
+    experiment.refresh_from_db()
+    assert experiment.status == Status.COMPLETED, experiment.error_message
+    assert experiment.started_at <= experiment.finished_at
+    assert experiment.phase == ""
+    metrics = experiment_scalar_metrics(experiment_id=experiment.pk)
+    for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision"):
+        assert 0.0 <= metrics[name] <= 1.0
+    for name in ("log_loss", "fit_time_seconds", "tn", "fp", "fn", "tp"):
+        assert name in metrics
+    assert set(experiment.curves) >= {"pr", "roc"}
+    holdout = training.holdout_from_bytes(bytes(experiment.holdout))
+    assert len(holdout.row_ids) == metrics["holdout_rows"]
+    assert experiment.holdout_sha256 == hashlib.sha256(bytes(experiment.holdout)).hexdigest()
+    data = artifact_read(path=experiment.artifact_path, sha256=experiment.artifact_sha256)
+    assert len(data) == experiment.artifact_size
+    assert (Path(settings.ARTIFACT_ROOT) / experiment.artifact_path).is_file()
+    assert experiment.environment["scikit_learn"]
+    assert experiment.environment["python"]
+
+
+def test_it_logs_the_per_iteration_loss_of_iterative_models(make_config):
+    config = make_config(
+        model_type="hist_gradient_boosting", params={"max_iter": 15, "early_stopping": False}
+    )
+    experiment = experiment_create(config_text=config)
+
+    experiment_execute(experiment_id=experiment.pk)
+
+    series = experiment_stepped_metrics(experiment_id=experiment.pk)
+    assert [step for step, _ in series["validation_loss"]] == list(range(1, 16))
+
+
+def test_it_gives_identical_metrics_for_the_same_config_and_dataset(make_config):
+    config = make_config(model_type="random_forest", params={"n_estimators": 20})
+    first = experiment_create(config_text=config)
+    second = experiment_create(config_text=config)
+
+    experiment_execute(experiment_id=first.pk)
+    experiment_execute(experiment_id=second.pk)
+
+    timing = {"fit_time_seconds", "predict_time_seconds"}
+    first_metrics = experiment_scalar_metrics(experiment_id=first.pk)
+    second_metrics = experiment_scalar_metrics(experiment_id=second.pk)
+    assert {k: v for k, v in first_metrics.items() if k not in timing} == {
+        k: v for k, v in second_metrics.items() if k not in timing
+    }
+
+
+def test_it_does_nothing_when_the_claim_was_already_taken(make_config):
+    experiment = experiment_create(config_text=make_config())
+    assert experiment_start(experiment_id=experiment.pk, worker_name="other")
+
+    assert experiment_execute(experiment_id=experiment.pk, worker_name="me") is None
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING
+    assert experiment.worker_name == "other"
+    assert not Metric.objects.exists()
+
+
+def test_it_ends_failed_with_the_reason_when_the_dataset_file_changed(
+    make_config, registered_dataset
+):
+    experiment = experiment_create(config_text=make_config())
+    path = Path(settings.DATA_ROOT) / registered_dataset.path
+    path.write_bytes(path.read_bytes() + b"0,0\n")
+
+    experiment_execute(experiment_id=experiment.pk)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FAILED
+    assert "SHA-256" in experiment.error_message or "size" in experiment.error_message
+    assert "Traceback" in experiment.traceback
+    assert experiment.finished_at is not None
+    assert not Metric.objects.exists()
+
+
+def test_it_records_a_keyboard_interrupt_as_failed_and_reraises_it(make_config, monkeypatch):
+    experiment = experiment_create(config_text=make_config())
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        experiment_execute(experiment_id=experiment.pk)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FAILED
+    assert experiment.error_message == "interrupted (KeyboardInterrupt)"
+
+
+def test_it_stops_and_keeps_cancelled_when_cancelled_while_running(make_config):
+    experiment = experiment_create(config_text=make_config())
+
+    def cancel_when_fitting(running, phase):
+        if phase == "loading data":
+            experiment_cancel(experiment_id=running.pk)
+
+    experiment_execute(experiment_id=experiment.pk, on_progress=cancel_when_fitting)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.CANCELLED
+    assert not Metric.objects.exists()
+    assert experiment.artifact_path == ""
+
+
+def test_it_refuses_illegal_transitions(make_config):
+    experiment = experiment_create(config_text=make_config())
+    experiment_execute(experiment_id=experiment.pk)
+
+    assert not experiment_start(experiment_id=experiment.pk)
+    assert not experiment_fail(experiment_id=experiment.pk, message="late failure")
+    assert not experiment_cancel(experiment_id=experiment.pk)
+    experiment.refresh_from_db()
+    assert experiment.status == Status.COMPLETED
+    assert experiment.error_message == ""
+
+
+def test_it_refuses_to_complete_an_experiment_that_is_not_running(make_config):
+    experiment = experiment_create(config_text=make_config())
+    experiment_cancel(experiment_id=experiment.pk)
+    holdout = training.Holdout(
+        row_ids=np.array([0, 1]),
+        y_true=np.array([0, 1], dtype="int8"),
+        y_score=np.array([0.1, 0.9]),
+    )
+    result = training.TrainingResult(
+        model=None, feature_columns=["a"], metrics=[], curves={}, holdout=holdout, train_rows=2
+    )
+
+    assert not experiment_complete(experiment_id=experiment.pk, result=result, artifact_data=b"x")
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.CANCELLED
+    assert experiment.artifact_path == ""

@@ -1,0 +1,105 @@
+"""experiments.jobs: run by real `rqworker` processes against a private Redis,
+and the failure callback RQ calls."""
+
+from __future__ import annotations
+
+import pytest
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+
+from experiments.jobs import experiment_job_failed
+from experiments.models import Metric, Status
+from experiments.queue import JOB_FUNCTION, job_id_for, training_queue
+from experiments.services import experiment_start, experiment_submit
+from experiments.tests.rq_helpers import wait_for
+from experiments.tests.worker_helpers import slow_config, wait_for_job_end, wait_until_finished
+from registry.models import GateEvaluation
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.slow
+def test_it_trains_gates_and_registers_a_submitted_experiment_on_a_worker(
+    make_config, start_worker, redis_server
+):
+    worker = start_worker()
+
+    experiment = experiment_submit(config_text=make_config()).experiment
+
+    experiment = wait_until_finished(experiment.pk)
+    assert experiment.status == Status.COMPLETED, experiment.error_message
+    assert wait_for_job_end(redis_server.client(), experiment.pk).return_value() == "completed"
+    assert experiment.job_id == job_id_for(experiment.pk)
+    assert experiment.worker_name == worker.name
+    assert experiment.phase == ""
+    assert experiment.enqueued_at <= experiment.started_at <= experiment.finished_at
+    assert Metric.objects.filter(experiment=experiment, name="average_precision").exists()
+    assert GateEvaluation.objects.filter(candidate=experiment).count() == 1
+
+
+@pytest.mark.slow
+def test_it_does_nothing_when_its_experiment_was_already_claimed(
+    make_config, start_worker, redis_server
+):
+    start_worker()
+    experiment = wait_until_finished(experiment_submit(config_text=make_config()).experiment.pk)
+    wait_for_job_end(redis_server.client(), experiment.pk)
+    metric_count = Metric.objects.filter(experiment=experiment).count()
+
+    # A second delivery of the same experiment, as a retry or a duplicate would be.
+    duplicate = training_queue().enqueue_call(JOB_FUNCTION, args=(experiment.pk,))
+
+    wait_for(
+        lambda: duplicate.get_status(refresh=True) == "finished", timeout=30, what="the duplicate"
+    )
+    assert duplicate.return_value() == "claim lost"
+    finished = wait_until_finished(experiment.pk)
+    assert finished.finished_at == experiment.finished_at
+    assert Metric.objects.filter(experiment=experiment).count() == metric_count
+    assert GateEvaluation.objects.filter(candidate=experiment).count() == 1
+
+
+@pytest.mark.slow
+def test_it_ends_failed_with_timed_out_after_n_s_past_its_timeout(
+    make_config, start_worker, redis_server
+):
+    start_worker()
+    config = slow_config(make_config, extra={"run": {"timeout_seconds": 2}})
+
+    experiment = experiment_submit(config_text=config).experiment
+
+    experiment = wait_until_finished(experiment.pk)
+    assert experiment.status == Status.FAILED
+    assert experiment.error_message == "timed out after 2 s"
+    assert 2 <= (experiment.finished_at - experiment.started_at).total_seconds() < 30
+    assert not Metric.objects.filter(experiment=experiment).exists()
+    job = Job.fetch(job_id_for(experiment.pk), connection=redis_server.client())
+    assert job.timeout == 2
+
+
+def test_it_fails_a_running_experiment_that_rq_found_abandoned(
+    make_config, queue_settings, redis_server
+):
+    experiment = experiment_submit(config_text=make_config()).experiment
+    assert experiment_start(experiment_id=experiment.pk, job_id=experiment.job_id)
+    job = Job.fetch(experiment.job_id, connection=redis_server.client())
+
+    # What RQ's StartedJobRegistry.cleanup calls when a job's worker died.
+    experiment_job_failed(job, job.connection, AbandonedJobError, AbandonedJobError(), None)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FAILED
+    assert experiment.error_message == "worker died: RQ found the job abandoned (AbandonedJobError)"
+
+
+def test_it_leaves_a_created_experiment_for_the_reconciler_when_its_job_failed(
+    make_config, queue_settings, redis_server
+):
+    experiment = experiment_submit(config_text=make_config()).experiment
+    job = Job.fetch(experiment.job_id, connection=redis_server.client())
+    error = RuntimeError("database unreachable")
+
+    experiment_job_failed(job, job.connection, RuntimeError, error, None)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.CREATED

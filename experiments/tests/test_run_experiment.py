@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from experiments.models import Experiment, Status
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_it_runs_the_experiment_and_prints_phases_and_a_summary(make_config, tmp_path):
+    out = StringIO()
+
+    call_command("run_experiment", config=write(tmp_path, make_config()), stdout=out)
+
+    experiment = Experiment.objects.get()
+    assert experiment.status == Status.COMPLETED
+    text = out.getvalue()
+    assert f"experiment #{experiment.pk}" in text
+    for phase in ("loading data", "fitting", "evaluating", "saving"):
+        assert phase in text
+    assert "COMPLETED" in text
+    assert "average_precision" in text
+
+
+def test_it_prints_one_json_object_with_json(make_config, tmp_path):
+    out = StringIO()
+
+    call_command("run_experiment", config=write(tmp_path, make_config()), json=True, stdout=out)
+
+    payload = json.loads(out.getvalue())
+    assert payload["id"] == Experiment.objects.get().pk
+    assert payload["status"] == "completed"
+    assert 0 < payload["metrics"]["average_precision"] <= 1
+
+
+def test_it_refuses_an_invalid_config_and_writes_nothing(make_config, tmp_path):
+    path = write(tmp_path, make_config(extra={"thresold": 0.4}))
+
+    with pytest.raises(CommandError, match="thresold"):
+        call_command("run_experiment", config=path)
+
+    assert not Experiment.objects.exists()
+
+
+def test_it_refuses_a_missing_config_file(db, tmp_path):
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("run_experiment", config=str(tmp_path / "nope.yaml"))
+
+
+def test_it_exits_non_zero_when_the_experiment_fails(make_config, tmp_path, settings):
+    path = write(tmp_path, make_config())
+    for csv in Path(settings.DATA_ROOT).rglob("*.csv"):
+        csv.write_text("changed\n")
+
+    with pytest.raises(SystemExit) as caught:
+        call_command("run_experiment", config=path, stdout=StringIO(), stderr=StringIO())
+
+    assert caught.value.code == 1
+    assert Experiment.objects.get().status == Status.FAILED
+
+
+def test_it_records_the_named_user(make_config, tmp_path, experimenter):
+    call_command(
+        "run_experiment", config=write(tmp_path, make_config()), user="erin", stdout=StringIO()
+    )
+
+    assert Experiment.objects.get().created_by == experimenter
+
+
+def test_it_refuses_an_unknown_user(make_config, tmp_path):
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("run_experiment", config=write(tmp_path, make_config()), user="ghost")
+
+    assert not Experiment.objects.exists()

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from experiments.models import Experiment, Metric, Status
+from experiments.services import experiment_create, experiment_execute
+from mlplatform.tests.factories import make_dataset_version, make_experiment
+from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage
+
+
+@pytest.fixture
+def trained(make_config: Callable[..., str]) -> Experiment:
+    experiment = experiment_create(config_text=make_config(name="trained_lr"))
+    experiment_execute(experiment_id=experiment.pk)
+    experiment.refresh_from_db()
+    assert experiment.status == Status.COMPLETED, experiment.error_message
+    return experiment
+
+
+@pytest.fixture
+def version(db: Any) -> Any:
+    return make_dataset_version()
+
+
+def test_it_shows_config_metrics_confusion_matrix_and_curves(
+    client: Client, viewer: Any, trained: Experiment
+) -> None:
+    client.force_login(viewer)
+    response = client.get(f"/experiments/{trained.pk}/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "experiment_name: trained_lr" in content  # the config exactly as submitted
+    assert "average_precision" in content
+    assert "true positives" in content
+    confusion = response.context["confusion"]
+    metrics = dict(response.context["metrics"])
+    assert confusion["tp"] == metrics["tp"]
+    assert confusion["tp"] + confusion["fn"] == metrics["holdout_positives"]
+    titles = [chart.title for chart in response.context["charts"]]
+    assert titles == ["Precision-recall", "ROC"]
+    assert content.count('class="series"') == 2
+    assert 'hx-trigger="every 2s"' not in content  # finished: no polling
+
+
+def test_it_draws_the_per_iteration_loss_curve_when_logged(
+    client: Client, viewer: Any, version: Any
+) -> None:
+    experiment = make_experiment(version, model_type="hist_gradient_boosting")
+    Metric.objects.bulk_create(
+        Metric(experiment=experiment, name="validation_loss", value=1 / step, step=step)
+        for step in range(1, 11)
+    )
+    client.force_login(viewer)
+    response = client.get(f"/experiments/{experiment.pk}/")
+    (chart,) = response.context["charts"]
+    assert chart.title == "validation_loss per iteration"
+    assert len(chart.lines[0].points.split()) == 10
+
+
+def test_it_polls_and_offers_cancel_while_running(
+    client: Client, experimenter: Any, version: Any
+) -> None:
+    experiment = make_experiment(version, status=Status.RUNNING, phase="fitting")
+    client.force_login(experimenter)
+    content = client.get(f"/experiments/{experiment.pk}/").content.decode()
+    assert f'hx-get="/experiments/{experiment.pk}/status/"' in content
+    assert 'hx-trigger="every 2s"' in content
+    assert f'action="/experiments/{experiment.pk}/cancel/"' in content
+    assert f'action="/experiments/{experiment.pk}/rerun/"' in content
+    assert "Fitting" in content
+
+
+def test_it_hides_the_buttons_from_a_viewer(client: Client, viewer: Any, version: Any) -> None:
+    experiment = make_experiment(version, status=Status.RUNNING)
+    client.force_login(viewer)
+    content = client.get(f"/experiments/{experiment.pk}/").content.decode()
+    assert "/cancel/" not in content
+    assert "/rerun/" not in content
+
+
+def test_it_shows_the_error_and_traceback_of_a_failure(
+    client: Client, viewer: Any, version: Any
+) -> None:
+    experiment = make_experiment(
+        version,
+        status=Status.FAILED,
+        error_message="ValueError: the target has one class",
+        traceback="Traceback (most recent call last):\n  File 'x.py'\nValueError: boom",
+    )
+    client.force_login(viewer)
+    content = client.get(f"/experiments/{experiment.pk}/").content.decode()
+    assert "ValueError: the target has one class" in content
+    assert "Traceback (most recent call last):" in content
+
+
+def test_it_links_the_registered_version_and_its_gate(
+    client: Client, viewer: Any, version: Any
+) -> None:
+    experiment = make_experiment(version)
+    model = RegisteredModel.objects.create(name="fraud_detector")
+    gate = GateEvaluation.objects.create(
+        registered_model=model,
+        candidate=experiment,
+        purpose=GateEvaluation.Purpose.REGISTRATION,
+        passed=True,
+        report={"passed": True, "summary": "Passed: all floors met.", "metrics": []},
+    )
+    ModelVersion.objects.create(
+        registered_model=model,
+        version=3,
+        experiment=experiment,
+        artifact_sha256="0" * 64,
+        stage=Stage.STAGING,
+        registration_gate=gate,
+    )
+    client.force_login(viewer)
+    content = client.get(f"/experiments/{experiment.pk}/").content.decode()
+    assert 'href="/registry/models/fraud_detector/versions/3/"' in content
+    assert "Passed: all floors met." in content
+    assert "gate passed" in content
+
+
+def test_it_answers_404_for_an_unknown_experiment(client: Client, viewer: Any) -> None:
+    client.force_login(viewer)
+    assert client.get("/experiments/424242/").status_code == 404
+
+
+def test_it_refuses_an_outsider(client: Client, outsider: Any, version: Any) -> None:
+    experiment = make_experiment(version)
+    client.force_login(outsider)
+    assert client.get(f"/experiments/{experiment.pk}/").status_code == 403

@@ -1,0 +1,414 @@
+"""The training engine: splits, fits, scores and serialises models. No Django.
+
+Stateless: a frame and an ExperimentConfig go in, a TrainingResult comes out.
+The same frame and config always give the same split, model, scores and
+metrics (timings aside). Models travel as skops bytes, never pickle.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import io
+import warnings
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import skops.io
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    log_loss,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from experiments.configs import MODEL_TYPES, ExperimentConfig, ModelSpec, SplitSpec
+
+FITTING = "fitting"
+EVALUATING = "evaluating"
+SCALED_MODEL_TYPES = frozenset({"logistic_regression"})
+MAX_CURVE_POINTS = 300
+MAX_LOSS_STEPS = 200
+MAX_WARNINGS = 20
+TRUSTED_PACKAGES = ("sklearn", "numpy")
+TIMING_METRICS = frozenset({"fit_time_seconds", "predict_time_seconds"})
+
+
+class TrainingError(Exception):
+    """The data or the configured model cannot be trained; the message says why."""
+
+
+class FeatureMismatchError(ValueError):
+    """A frame does not hold the columns a model was trained on."""
+
+
+class UnsafeArtifactError(Exception):
+    """A model artifact is unreadable or would load types we do not trust."""
+
+
+@dataclass(frozen=True, eq=False)
+class Holdout:
+    """The held-out rows (positions in the dataset, ascending), labels and scores."""
+
+    row_ids: np.ndarray
+    y_true: np.ndarray
+    y_score: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "row_ids", np.asarray(self.row_ids, dtype=np.int64))
+        object.__setattr__(self, "y_true", np.asarray(self.y_true, dtype=np.int8))
+        object.__setattr__(self, "y_score", np.asarray(self.y_score, dtype=np.float64))
+        shapes = {self.row_ids.shape, self.y_true.shape, self.y_score.shape}
+        if len(shapes) != 1 or self.row_ids.ndim != 1:
+            raise ValueError(f"holdout arrays must be 1-D and equally long, got {shapes}")
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    name: str
+    value: float
+    step: int | None = None
+
+
+@dataclass
+class TrainingResult:
+    model: Any
+    feature_columns: list[str]
+    metrics: list[MetricValue]
+    curves: dict[str, Any]
+    holdout: Holdout
+    train_rows: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def _ignore_progress(phase: str) -> None:
+    return None
+
+
+# ------------------------------------------------------------------------ Training
+
+
+def train(
+    frame: pd.DataFrame,
+    *,
+    config: ExperimentConfig,
+    target: str,
+    progress: Callable[[str], None] = _ignore_progress,
+) -> TrainingResult:
+    """Split, fit and evaluate. Row ids are positions in `frame`."""
+    features = feature_columns(frame, target)
+    labels = binary_labels(frame, target)
+    train_ids, holdout_ids = split_rows(labels, config.split)
+    model = build_model(config.model, seed=config.split.seed)
+    progress(FITTING)
+    fit_seconds, fit_warnings = _fit(model, frame.iloc[train_ids][features], labels[train_ids])
+    progress(EVALUATING)
+    holdout_features = frame.iloc[holdout_ids][features]
+    started = perf_counter()
+    scores = predict_scores(model, holdout_features, features)
+    predict_seconds = perf_counter() - started
+    holdout = Holdout(row_ids=holdout_ids, y_true=labels[holdout_ids], y_score=scores)
+    metrics = [
+        *compute_metrics(holdout.y_true, holdout.y_score, config.threshold),
+        MetricValue("train_rows", float(len(train_ids))),
+        MetricValue("fit_time_seconds", fit_seconds),
+        MetricValue("predict_time_seconds", predict_seconds),
+        *_iteration_metrics(model, holdout_features, holdout.y_true),
+    ]
+    return TrainingResult(
+        model=model,
+        feature_columns=features,
+        metrics=metrics,
+        curves=compute_curves(holdout.y_true, holdout.y_score),
+        holdout=holdout,
+        train_rows=len(train_ids),
+        warnings=fit_warnings,
+    )
+
+
+def feature_columns(frame: pd.DataFrame, target: str) -> list[str]:
+    """Every column but the target, in frame order; all must be numeric."""
+    if target not in frame.columns:
+        raise TrainingError(f"target column {target!r} is not in the data")
+    features = [str(column) for column in frame.columns if column != target]
+    if not features:
+        raise TrainingError("the data has no feature columns besides the target")
+    non_numeric = [name for name in features if not pd.api.types.is_numeric_dtype(frame[name])]
+    if non_numeric:
+        raise TrainingError(f"feature columns must be numeric: {', '.join(non_numeric)}")
+    return features
+
+
+def binary_labels(frame: pd.DataFrame, target: str) -> np.ndarray:
+    """The target as int8 0/1; anything else is refused."""
+    values = frame[target]
+    if values.isna().any():
+        raise TrainingError(f"target column {target!r} has missing values")
+    found = set(pd.unique(values).tolist())
+    if not found <= {0, 1}:
+        shown = ", ".join(sorted(map(repr, found))[:5])
+        raise TrainingError(f"target column {target!r} must hold only 0 and 1, found {shown}")
+    return values.to_numpy().astype(np.int8)
+
+
+def split_rows(labels: np.ndarray, split: SplitSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train, holdout) row positions, each ascending."""
+    counts = np.bincount(labels, minlength=2)
+    if counts.min() < 2:
+        raise TrainingError(f"need at least 2 rows of each class, found {counts.tolist()}")
+    try:
+        train_ids, holdout_ids = train_test_split(
+            np.arange(len(labels)),
+            test_size=split.test_size,
+            random_state=split.seed,
+            stratify=labels,
+        )
+    except ValueError as error:
+        raise TrainingError(f"split.test_size {split.test_size}: {error}") from None
+    for name, ids in (("training set", train_ids), ("holdout", holdout_ids)):
+        if len(np.unique(labels[ids])) < 2:
+            raise TrainingError(f"the {name} lacks one class; change split.test_size")
+    return np.sort(train_ids), np.sort(holdout_ids)
+
+
+def build_model(spec: ModelSpec, *, seed: int) -> Any:
+    """The configured estimator, seeded unless the config sets random_state itself."""
+    estimator_class = MODEL_TYPES[spec.type]
+    params = copy.deepcopy(dict(spec.params))
+    if "random_state" in estimator_class().get_params():
+        params.setdefault("random_state", seed)
+    estimator = estimator_class(**params)
+    if spec.type in SCALED_MODEL_TYPES:
+        return Pipeline([("scale", StandardScaler()), ("model", estimator)])
+    return estimator
+
+
+def _fit(model: Any, features: pd.DataFrame, labels: np.ndarray) -> tuple[float, list[str]]:
+    """Fit; return the seconds taken and the distinct warnings raised (non-convergence...)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        started = perf_counter()
+        try:
+            model.fit(features, labels)
+        except ValueError as error:
+            raise TrainingError(f"the model could not be fitted: {error}") from None
+        seconds = perf_counter() - started
+    messages = dict.fromkeys(f"{item.category.__name__}: {item.message}" for item in caught)
+    return seconds, list(messages)[:MAX_WARNINGS]
+
+
+# ----------------------------------------------------------------------- Scoring
+
+
+def predict_scores(model: Any, frame: pd.DataFrame, feature_columns: list[str]) -> np.ndarray:
+    """Probability of class 1 for every row of `frame`, as float64."""
+    _check_features(model, frame, feature_columns)
+    probabilities = model.predict_proba(frame[list(feature_columns)])
+    positive = list(model.classes_).index(1)
+    return np.ascontiguousarray(probabilities[:, positive], dtype=np.float64)
+
+
+def _check_features(model: Any, frame: pd.DataFrame, feature_columns: Sequence[str]) -> None:
+    trained_on = [str(name) for name in getattr(model, "feature_names_in_", feature_columns)]
+    if list(feature_columns) != trained_on:
+        raise FeatureMismatchError(
+            "the feature columns given differ from those the model was trained on: "
+            f"given {_column_list(feature_columns)}, trained on {_column_list(trained_on)}"
+        )
+    present = {str(column) for column in frame.columns}
+    missing = [name for name in feature_columns if name not in present]
+    if missing:
+        extra = sorted(present - set(feature_columns))
+        raise FeatureMismatchError(
+            f"the data lacks {len(missing)} of the model's {len(feature_columns)} feature "
+            f"columns: {_column_list(missing)}; columns the model does not know: "
+            f"{_column_list(extra) or 'none'}"
+        )
+
+
+def _column_list(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+# ----------------------------------------------------------------------- Metrics
+
+
+def compute_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> list[MetricValue]:
+    """Holdout metrics. A row is predicted positive when its score >= threshold."""
+    y_true = np.asarray(y_true, dtype=np.int8)
+    y_score = np.asarray(y_score, dtype=np.float64)
+    if len(np.unique(y_true)) < 2:
+        raise ValueError("metrics need both classes among the labels")
+    predicted = (y_score >= threshold).astype(np.int8)
+    tn, fp, fn, tp = confusion_matrix(y_true, predicted, labels=[0, 1]).ravel()
+    values = {
+        "accuracy": accuracy_score(y_true, predicted),
+        "precision": precision_score(y_true, predicted, zero_division=0),
+        "recall": recall_score(y_true, predicted, zero_division=0),
+        "f1": f1_score(y_true, predicted, zero_division=0),
+        "roc_auc": roc_auc_score(y_true, y_score),
+        "average_precision": average_precision_score(y_true, y_score),
+        "log_loss": log_loss(y_true, y_score, labels=[0, 1]),
+        "tn": tn,
+        "fp": fp,
+        "fn": fn,
+        "tp": tp,
+        "holdout_rows": len(y_true),
+        "holdout_positives": int(y_true.sum()),
+    }
+    return [MetricValue(name, float(value)) for name, value in values.items()]
+
+
+def _iteration_metrics(
+    model: Any, holdout_features: pd.DataFrame, y_true: np.ndarray
+) -> list[MetricValue]:
+    estimator = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    if not hasattr(estimator, "n_iter_"):
+        return []
+    n_iter = MetricValue("n_iter", float(np.max(estimator.n_iter_)))
+    if not hasattr(estimator, "staged_predict_proba"):
+        return [n_iter]
+    return [n_iter, *_validation_losses(model, holdout_features, y_true)]
+
+
+def _validation_losses(
+    model: Any, holdout_features: pd.DataFrame, y_true: np.ndarray
+) -> list[MetricValue]:
+    """Holdout log loss after boosting iterations 1..n, at most MAX_LOSS_STEPS of them."""
+    wanted = set(evenly_spaced_steps(int(model.n_iter_), MAX_LOSS_STEPS))
+    stages = model.staged_predict_proba(holdout_features)
+    return [
+        MetricValue("validation_loss", float(log_loss(y_true, proba[:, 1], labels=[0, 1])), step)
+        for step, proba in enumerate(stages, start=1)
+        if step in wanted
+    ]
+
+
+def evenly_spaced_steps(count: int, limit: int) -> list[int]:
+    """Up to `limit` steps from 1..count, always including the first and the last."""
+    if count <= limit:
+        return list(range(1, count + 1))
+    return np.unique(np.linspace(1, count, limit).round().astype(int)).tolist()
+
+
+# ------------------------------------------------------------------------ Curves
+
+
+def compute_curves(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, dict[str, list[float]]]:
+    """PR and ROC curves, at most MAX_CURVE_POINTS each, as JSON-safe floats.
+
+    Arrays within a curve are equally long. The point where nothing is predicted
+    positive gets a finite threshold just above every score (scikit-learn uses inf,
+    or no threshold at all for the PR curve)."""
+    above_all = _threshold_above(y_score)
+    precision, recall, pr_thresholds = precision_recall_curve(y_true, y_score)
+    fpr, tpr, roc_thresholds = roc_curve(y_true, y_score)
+    pr_thresholds = np.append(pr_thresholds, above_all)
+    roc_thresholds = np.where(np.isfinite(roc_thresholds), roc_thresholds, above_all)
+    pr_kept = downsample_curve(recall, precision, MAX_CURVE_POINTS)
+    roc_kept = downsample_curve(fpr, tpr, MAX_CURVE_POINTS)
+    return {
+        "pr": {
+            "precision": _json_floats(precision[pr_kept]),
+            "recall": _json_floats(recall[pr_kept]),
+            "threshold": _json_floats(pr_thresholds[pr_kept]),
+        },
+        "roc": {
+            "fpr": _json_floats(fpr[roc_kept]),
+            "tpr": _json_floats(tpr[roc_kept]),
+            "threshold": _json_floats(roc_thresholds[roc_kept]),
+        },
+    }
+
+
+def _threshold_above(y_score: np.ndarray) -> float:
+    highest = float(np.max(y_score))
+    return 1.0 if highest < 1.0 else float(np.nextafter(highest, np.inf))
+
+
+def downsample_curve(x: np.ndarray, y: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of at most `limit` points spread evenly along the curve's length,
+    so that steep and flat stretches keep their shape; endpoints always kept."""
+    if len(x) <= limit:
+        return np.arange(len(x))
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+    targets = np.linspace(0.0, along[-1], limit - 1)
+    picked = np.searchsorted(along, targets, side="left")
+    return np.unique(np.concatenate([[0], picked, [len(x) - 1]]))
+
+
+def _json_floats(values: np.ndarray) -> list[float]:
+    if not np.all(np.isfinite(values)):
+        raise ValueError("curve values must be finite")
+    return [float(value) for value in values]
+
+
+# -------------------------------------------------------------------- Artifacts
+
+
+def model_to_bytes(model: Any) -> bytes:
+    return skops.io.dumps(model, compression=zipfile.ZIP_DEFLATED)
+
+
+def model_from_bytes(data: bytes) -> Any:
+    """Load a skops artifact, trusting only scikit-learn and numpy classes."""
+    try:
+        untrusted = skops.io.get_untrusted_types(data=data)
+    except Exception as error:
+        raise UnsafeArtifactError(f"not a readable skops model artifact: {error}") from None
+    refused = [name for name in untrusted if not is_trusted_type(name)]
+    if refused:
+        raise UnsafeArtifactError(
+            "the model artifact contains types outside scikit-learn and numpy, refused: "
+            + ", ".join(refused)
+        )
+    return skops.io.loads(data, trusted=untrusted)
+
+
+def is_trusted_type(dotted_name: str) -> bool:
+    """A class (not a function) defined in scikit-learn or numpy."""
+    module_name, _, attribute = dotted_name.rpartition(".")
+    if module_name.split(".")[0] not in TRUSTED_PACKAGES:
+        return False
+    try:
+        candidate = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return isinstance(candidate, type)
+
+
+def holdout_to_bytes(holdout: Holdout) -> bytes:
+    """Compressed .npz; scores stay float64 so metrics recompute exactly."""
+    fits_int32 = len(holdout.row_ids) == 0 or holdout.row_ids.max() < 2**31
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        row_ids=holdout.row_ids.astype(np.int32 if fits_int32 else np.int64),
+        y_true=holdout.y_true,
+        y_score=holdout.y_score,
+    )
+    return buffer.getvalue()
+
+
+def holdout_from_bytes(data: bytes) -> Holdout:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in ("row_ids", "y_true", "y_score")}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ValueError(f"not a holdout archive: {error}") from None
+    return Holdout(**arrays)

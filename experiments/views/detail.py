@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HTMX_STOP_POLLING
+
+from experiments.models import Experiment
+from experiments.selectors import (
+    experiment_detail as experiment_detail_selector,
+)
+from experiments.selectors import (
+    experiment_scalar_metrics,
+    experiment_stepped_metrics,
+)
+from experiments.services import experiment_cancel, experiment_submit
+from experiments.views.charts import loss_chart, pr_chart, roc_chart
+
+CONFUSION_CELLS = ("tn", "fp", "fn", "tp")
+
+
+def _experiment_or_404(experiment_id: int) -> Experiment:
+    try:
+        return experiment_detail_selector(experiment_id=experiment_id)
+    except Experiment.DoesNotExist:
+        raise Http404(f"no experiment #{experiment_id}") from None
+
+
+def elapsed_seconds(experiment: Experiment) -> int | None:
+    """Run time so far (RUNNING) or in total (finished); None before it starts."""
+    if experiment.started_at is None:
+        return None
+    end = experiment.finished_at or timezone.now()
+    return max(0, int((end - experiment.started_at).total_seconds()))
+
+
+def _confusion(metrics: dict[str, float]) -> dict[str, int] | None:
+    if not all(cell in metrics for cell in CONFUSION_CELLS):
+        return None
+    return {cell: int(metrics[cell]) for cell in CONFUSION_CELLS}
+
+
+def _charts(experiment: Experiment, stepped: dict[str, list[tuple[int, float]]]) -> list:
+    curves = [(experiment.name, experiment.curves or {})]
+    losses = [loss_chart(steps, name=name) for name, steps in sorted(stepped.items())]
+    return [chart for chart in (pr_chart(curves), roc_chart(curves), *losses) if chart]
+
+
+@login_required
+@permission_required("experiments.view_experiment", raise_exception=True)
+@require_GET
+def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
+    experiment = _experiment_or_404(experiment_id)
+    metrics = experiment_scalar_metrics(experiment_id=experiment.pk)
+    stepped = experiment_stepped_metrics(experiment_id=experiment.pk)
+    context = {
+        "experiment": experiment,
+        "elapsed": elapsed_seconds(experiment),
+        "metrics": sorted(metrics.items()),
+        "confusion": _confusion(metrics),
+        "charts": _charts(experiment, stepped),
+        "model_version": getattr(experiment, "model_version", None),
+        "gate_evaluations": list(experiment.gate_evaluations.all()),
+    }
+    return render(request, "experiments/detail.html", context)
+
+
+@login_required
+@permission_required("experiments.view_experiment", raise_exception=True)
+@require_GET
+def experiment_status(request: HttpRequest, experiment_id: int) -> HttpResponse:
+    """The live part of the detail page, polled by htmx every 2 s while the
+    experiment is active. A final status stops the polling (HTTP 286) and
+    reloads the page so that the metrics and charts appear."""
+    experiment = get_object_or_404(
+        Experiment.objects.only(
+            "name",
+            "status",
+            "phase",
+            "created_at",
+            "enqueued_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "worker_name",
+            "error_message",
+        ),
+        pk=experiment_id,
+    )
+    context = {"experiment": experiment, "elapsed": elapsed_seconds(experiment)}
+    response = render(request, "experiments/_status.html", context)
+    if not experiment.is_active:
+        response.status_code = HTMX_STOP_POLLING
+        if request.htmx:
+            response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@permission_required("experiments.cancel_experiment", raise_exception=True)
+@require_POST
+def experiment_cancel_view(request: HttpRequest, experiment_id: int) -> HttpResponse:
+    experiment = get_object_or_404(Experiment.objects.only("status"), pk=experiment_id)
+    if experiment_cancel(experiment_id=experiment.pk, user=request.user):
+        messages.success(request, f"Experiment #{experiment.pk} is cancelled.")
+    else:
+        messages.info(request, f"Experiment #{experiment.pk} had already finished.")
+    return redirect("experiments:detail", experiment_id=experiment.pk)
+
+
+@login_required
+@permission_required("experiments.add_experiment", raise_exception=True)
+@require_POST
+def experiment_rerun(request: HttpRequest, experiment_id: int) -> HttpResponse:
+    """Submit the same config text again as a new experiment."""
+    original = get_object_or_404(Experiment.objects.only("config_text"), pk=experiment_id)
+    try:
+        submission = experiment_submit(
+            config_text=original.config_text, user=request.user, source="rerun"
+        )
+    except ValidationError as error:
+        messages.error(request, "Cannot run it again: " + "; ".join(error.messages))
+        return redirect("experiments:detail", experiment_id=original.pk)
+    level = messages.SUCCESS if submission.enqueued else messages.WARNING
+    messages.add_message(request, level, submission.message)
+    return redirect("experiments:detail", experiment_id=submission.experiment.pk)

@@ -1,0 +1,145 @@
+"""The RQ worker class for the training queue (settings.RQ["WORKER_CLASS"]):
+
+    python manage.py rqworker training
+
+It is RQ's forking Worker with four additions:
+- no database connection crosses the fork: the parent closes its connections
+  before forking each work-horse (the job opens and closes its own);
+- the database and the queue are reconciled every EXPERIMENT_RECONCILE_SECONDS,
+  while idle (maintenance) and while a job runs (the parent's monitoring loop);
+- a work-horse that dies (SIGKILL, the OOM killer) fails its experiment at once,
+  with RQ's reason;
+- a Redis outage is waited out wherever the worker is idle (RQ itself only
+  retries inside its blocking pop), with at most 10 s between attempts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from rq.job import Job
+from rq.queue import Queue
+from rq.utils import now
+from rq.worker import Worker
+
+from experiments.queue import REDIS_ERRORS, experiment_id_for
+from experiments.services import experiment_fail_running, experiment_reconcile
+
+
+class TrainingWorker(Worker):
+    max_connection_wait_time = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("maintenance_interval", settings.EXPERIMENT_RECONCILE_SECONDS)
+        # The parent's Redis heartbeat while a job runs; the reconciler judges
+        # a worker by it, so it must beat well within EXPERIMENT_STALE_SECONDS.
+        kwargs.setdefault(
+            "job_monitoring_interval", max(1, min(settings.EXPERIMENT_HEARTBEAT_SECONDS, 30))
+        )
+        super().__init__(*args, **kwargs)
+        self._reconciled_at = 0.0
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Wake from the blocking pop in time for the next maintenance run.
+        return max(1, min(self.worker_ttl - 15, int(self.maintenance_interval)))
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        connections.close_all()
+        super().fork_work_horse(job, queue)
+
+    # RQ retries a lost Redis only inside its blocking pop; a Redis error in the
+    # rest of its idle loop ends the worker. These overrides wait instead.
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        wait = 1.0
+        while True:
+            try:
+                return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            except REDIS_ERRORS as error:
+                self.log.error("Worker %s: Redis unavailable (%s), retrying", self.name, error)
+                time.sleep(wait)
+                wait = min(wait * 2, self.max_connection_wait_time)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except REDIS_ERRORS as error:
+            self.log.error("Worker %s: Redis unavailable (%s)", self.name, error)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        try:
+            super().heartbeat(timeout, pipeline)
+        except REDIS_ERRORS as error:
+            self.log.error("Worker %s: heartbeat failed, Redis unavailable (%s)", self.name, error)
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_ERRORS as error:
+            self.log.error(
+                "Worker %s: maintenance skipped, Redis unavailable (%s)", self.name, error
+            )
+            return
+        self.reconcile()
+
+    def maintain_heartbeats(self, job: Job, execution: Any) -> None:
+        try:
+            super().maintain_heartbeats(job, execution)
+        except REDIS_ERRORS as error:
+            # The horse trains on regardless; keep watching it rather than quit.
+            self.log.warning(
+                "Worker %s: Redis unavailable during job %s: %s", self.name, job.id, error
+            )
+            return
+        if time.monotonic() - self._reconciled_at >= self.maintenance_interval:
+            self.reconcile()
+
+    def reconcile(self) -> None:
+        self._reconciled_at = time.monotonic()
+        try:
+            report = experiment_reconcile()
+        except Exception:
+            # A database restart must not end the worker; the next round retries.
+            self.log.exception("Worker %s: reconciliation failed", self.name)
+            return
+        finally:
+            connections.close_all()
+        for experiment_id in report.enqueued:
+            self.log.info("Worker %s: queued experiment #%s again", self.name, experiment_id)
+        for experiment_id, reason in report.failed:
+            self.log.warning("Worker %s: experiment #%s %s", self.name, experiment_id, reason)
+
+    def handle_work_horse_killed(self, job: Job, retpid: Any, ret_val: Any, rusage: Any) -> None:
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        experiment_id = experiment_id_for(job.id)
+        if experiment_id is None:
+            return
+        try:
+            experiment_fail_running(
+                experiment_id=experiment_id, message=horse_death_message(job, ret_val)
+            )
+        except Exception:
+            self.log.exception("Worker %s: could not fail experiment #%s", self.name, experiment_id)
+        finally:
+            connections.close_all()
+
+
+def horse_death_message(job: Job, wait_status: int | None) -> str:
+    running_for = (now() - job.started_at).total_seconds() if job.started_at else 0.0
+    if job.timeout and 0 < job.timeout < running_for:
+        return f"timed out after {job.timeout} s (the work-horse did not stop and was killed)"
+    how = f"waitpid returned {wait_status}"
+    if wait_status is not None and os.WIFSIGNALED(wait_status):
+        number = os.WTERMSIG(wait_status)
+        how = f"killed by signal {number} ({signal.Signals(number).name})"
+        if number == signal.SIGKILL:
+            how += ", e.g. by the out-of-memory killer"
+    return f"worker died: Work-horse terminated unexpectedly, {how}"

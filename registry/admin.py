@@ -1,0 +1,301 @@
+"""The registry review desk. Everything is read-only except the decision on
+pending requests, which goes through the same service as the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from experiments.models import Metric
+from registry import gate
+from registry.models import (
+    GateEvaluation,
+    ModelVersion,
+    RegisteredModel,
+    StageRequest,
+    StageTransition,
+)
+from registry.services import stage_request_decide
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _metric_subquery(name: str) -> Subquery:
+    rows = Metric.objects.filter(experiment_id=OuterRef("experiment_id"), name=name, step=None)
+    return Subquery(rows.values("value")[:1])
+
+
+def _report_block(report: dict | None) -> str:
+    if not report:
+        return "-"
+    return format_html("<pre style='white-space: pre-wrap'>{}</pre>", gate.format_report(report))
+
+
+class StageTransitionInline(ReadOnlyInline):
+    model = StageTransition
+    fk_name = "model_version"
+    fields = [
+        "created_at",
+        "from_stage",
+        "to_stage",
+        "decision",
+        "requested_by",
+        "approved_by",
+        "actor_label",
+        "override",
+        "reason",
+    ]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+
+
+class ModelVersionInline(ReadOnlyInline):
+    model = ModelVersion
+    fields = ["version", "stage", "experiment", "artifact_sha256", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(ReadOnlyAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+    inlines = [ModelVersionInline]
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "registered_model",
+        "version",
+        "stage",
+        "experiment",
+        "average_precision",
+        "roc_auc",
+        "gate_outcome",
+        "created_at",
+    ]
+    list_filter = ["stage", "registered_model"]
+    list_select_related = ["registered_model", "experiment", "registration_gate"]
+    readonly_fields = [
+        "registered_model",
+        "version",
+        "stage",
+        "experiment",
+        "artifact_sha256",
+        "created_by",
+        "created_at",
+        "stage_changed_at",
+        "registration_report",
+    ]
+    exclude = ["registration_gate"]
+    inlines = [StageTransitionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(ap=_metric_subquery("average_precision"), auc=_metric_subquery("roc_auc"))
+        )
+
+    @admin.display(description="avg precision", ordering="ap")
+    def average_precision(self, obj: ModelVersion) -> str:
+        return f"{obj.ap:.4f}" if obj.ap is not None else "-"
+
+    @admin.display(description="ROC AUC", ordering="auc")
+    def roc_auc(self, obj: ModelVersion) -> str:
+        return f"{obj.auc:.4f}" if obj.auc is not None else "-"
+
+    @admin.display(description="registration gate", boolean=True)
+    def gate_outcome(self, obj: ModelVersion) -> bool | None:
+        return obj.registration_gate.passed if obj.registration_gate else None
+
+    @admin.display(description="registration gate report")
+    def registration_report(self, obj: ModelVersion) -> str:
+        return _report_block(obj.registration_gate.report if obj.registration_gate else None)
+
+
+@admin.register(GateEvaluation)
+class GateEvaluationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "registered_model", "candidate", "baseline_version", "purpose", "passed"]
+    list_filter = ["passed", "purpose", "registered_model"]
+    list_select_related = ["registered_model", "candidate", "baseline_version__registered_model"]
+    readonly_fields = [
+        "registered_model",
+        "candidate",
+        "baseline_version",
+        "purpose",
+        "passed",
+        "created_at",
+        "report_text",
+    ]
+    exclude = ["report"]
+
+    @admin.display(description="report")
+    def report_text(self, obj: GateEvaluation) -> str:
+        return _report_block(obj.report)
+
+
+@admin.register(StageTransition)
+class StageTransitionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "model_version",
+        "from_stage",
+        "to_stage",
+        "decision",
+        "requested_by",
+        "approved_by",
+        "override",
+    ]
+    list_filter = ["decision", "to_stage", "override"]
+    list_select_related = [
+        "model_version__registered_model",
+        "requested_by",
+        "approved_by",
+    ]
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    override_justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="Only to approve a request whose gate failed (needs the override permission).",
+    )
+
+
+@admin.register(StageRequest)
+class StageRequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "model_version",
+        "from_stage",
+        "to_stage",
+        "requested_by",
+        "requested_at",
+        "gate_passed",
+        "status",
+        "decided_by",
+    ]
+    list_filter = ["status", "to_stage"]
+    list_select_related = [
+        "model_version__registered_model",
+        "requested_by",
+        "decided_by",
+        "gate",
+    ]
+    readonly_fields = [
+        "model_version",
+        "from_stage",
+        "to_stage",
+        "reason",
+        "requested_by",
+        "requested_at",
+        "status",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "override",
+        "gate_report",
+    ]
+    exclude = ["gate"]
+    actions = ["approve_requests", "reject_requests"]
+
+    @admin.display(description="gate", boolean=True)
+    def gate_passed(self, obj: StageRequest) -> bool | None:
+        return obj.gate.passed if obj.gate else None
+
+    @admin.display(description="gate report")
+    def gate_report(self, obj: StageRequest) -> str:
+        return _report_block(obj.gate.report if obj.gate else None)
+
+    @admin.action(description="Approve selected requests…")
+    def approve_requests(
+        self, request: HttpRequest, queryset: QuerySet[StageRequest]
+    ) -> HttpResponse | None:
+        return self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject selected requests…")
+    def reject_requests(
+        self, request: HttpRequest, queryset: QuerySet[StageRequest]
+    ) -> HttpResponse | None:
+        return self._decide(request, queryset, approve=False)
+
+    def _decide(
+        self, request: HttpRequest, queryset: QuerySet[StageRequest], *, approve: bool
+    ) -> HttpResponse | None:
+        form = DecisionForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return self._confirmation_page(request, queryset, form, approve)
+        for stage_request in queryset:
+            self._decide_one(request, stage_request, form.cleaned_data, approve)
+        return None
+
+    def _decide_one(
+        self, request: HttpRequest, stage_request: StageRequest, data: dict, approve: bool
+    ) -> None:
+        try:
+            decided = stage_request_decide(
+                request_id=stage_request.pk,
+                user=request.user,
+                approve=approve,
+                reason=data["reason"],
+                override_justification=data["override_justification"],
+            )
+        except (ValidationError, PermissionDenied) as error:
+            text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            self.message_user(request, f"request #{stage_request.pk}: {text}", messages.ERROR)
+            return
+        self.message_user(request, f"request #{decided.pk} {decided.status}", messages.SUCCESS)
+
+    def _confirmation_page(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[StageRequest],
+        form: DecisionForm,
+        approve: bool,
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Approve requests" if approve else "Reject requests",
+            "opts": self.model._meta,
+            "requests": [
+                (item, gate.format_report(item.gate.report) if item.gate else None)
+                for item in queryset.select_related("gate", "model_version__registered_model")
+            ],
+            "form": form,
+            "action": "approve_requests" if approve else "reject_requests",
+            "approve": approve,
+        }
+        return TemplateResponse(request, "admin/registry/stagerequest/decide.html", context)

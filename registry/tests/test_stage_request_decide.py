@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from mlplatform.testing import make_user
+from registry.models import ModelVersion, Stage, StageRequest, StageTransition
+from registry.services import stage_request_create, stage_request_decide
+from registry.tests.conftest import LAX_GATE, UNDERFIT, promote
+
+
+def request_for(version, user, stage=Stage.PRODUCTION, reason="please"):
+    return stage_request_create(model_version=version, to_stage=stage, user=user, reason=reason)
+
+
+def test_it_applies_an_approved_request_and_records_who_and_why(registered, experimenter, approver):
+    version = registered()
+    request = request_for(version, experimenter, reason="best AP so far")
+
+    stage_request_decide(request_id=request.pk, user=approver, approve=True, reason="agreed")
+
+    version.refresh_from_db()
+    request.refresh_from_db()
+    assert version.stage == Stage.PRODUCTION
+    assert request.status == StageRequest.Status.APPROVED
+    assert request.decided_by == approver
+    entry = StageTransition.objects.filter(model_version=version).first()
+    assert (entry.from_stage, entry.to_stage) == (Stage.STAGING, Stage.PRODUCTION)
+    assert entry.requested_by == experimenter
+    assert entry.approved_by == approver
+    assert entry.decision == StageTransition.Decision.APPROVED
+    assert "best AP so far" in entry.reason
+    assert "agreed" in entry.reason
+    assert entry.gate_report == request.gate.report
+
+
+def test_it_archives_the_previous_production_version_in_the_same_step(
+    production_version, registered, experimenter, approver
+):
+    newer = registered(name="newer")
+
+    promote(newer, experimenter, approver)
+
+    production_version.refresh_from_db()
+    assert production_version.stage == Stage.ARCHIVED
+    assert ModelVersion.objects.filter(stage=Stage.PRODUCTION).get() == newer
+    archived = StageTransition.objects.filter(model_version=production_version).first()
+    assert archived.to_stage == Stage.ARCHIVED
+    assert archived.approved_by == approver
+
+
+def test_it_records_a_rejection_without_changing_the_stage(registered, experimenter, approver):
+    version = registered()
+    request = request_for(version, experimenter)
+
+    stage_request_decide(request_id=request.pk, user=approver, approve=False, reason="not yet")
+
+    version.refresh_from_db()
+    assert version.stage == Stage.STAGING
+    entry = StageTransition.objects.filter(model_version=version).first()
+    assert entry.decision == StageTransition.Decision.REJECTED
+    assert "not yet" in entry.reason
+
+
+def test_it_refuses_self_approval(registered):
+    both = make_user("bea", "experimenter", "approver")
+    request = request_for(registered(), both)
+
+    with pytest.raises(PermissionDenied, match="their own request"):
+        stage_request_decide(request_id=request.pk, user=both, approve=True)
+
+    request.refresh_from_db()
+    assert request.status == StageRequest.Status.PENDING
+
+
+@pytest.mark.parametrize("persona", ["viewer", "outsider"])
+def test_it_refuses_a_user_without_the_approver_role(registered, experimenter, persona, request):
+    stage_request = request_for(registered(), experimenter)
+
+    with pytest.raises(PermissionDenied):
+        stage_request_decide(
+            request_id=stage_request.pk, user=request.getfixturevalue(persona), approve=True
+        )
+
+    stage_request.refresh_from_db()
+    assert stage_request.status == StageRequest.Status.PENDING
+
+
+def test_it_refuses_to_decide_a_request_twice(registered, experimenter, approver):
+    request = request_for(registered(), experimenter)
+    stage_request_decide(request_id=request.pk, user=approver, approve=False, reason="no")
+
+    with pytest.raises(ValidationError, match="already rejected"):
+        stage_request_decide(request_id=request.pk, user=approver, approve=True)
+
+    assert StageTransition.objects.filter(decision="approved").count() == 0
+
+
+def test_it_refuses_an_unknown_request(approver):
+    with pytest.raises(ValidationError, match="#999 does not exist"):
+        stage_request_decide(request_id=999, user=approver, approve=True)
+
+
+def weak_request(registered, experimenter, approver):
+    weak = registered(name="weak", gate=LAX_GATE, **UNDERFIT)
+    promote(registered(name="strong"), experimenter, approver)
+    request = request_for(weak, experimenter)
+    assert not request.gate.passed
+    return weak, request
+
+
+def test_it_refuses_to_approve_a_failed_gate(registered, experimenter, approver):
+    weak, request = weak_request(registered, experimenter, approver)
+
+    with pytest.raises(ValidationError, match="gate failed"):
+        stage_request_decide(request_id=request.pk, user=approver, approve=True, reason="meh")
+
+    weak.refresh_from_db()
+    assert weak.stage == Stage.STAGING
+
+
+def test_it_lets_a_failed_gate_be_rejected(registered, experimenter, approver):
+    _, request = weak_request(registered, experimenter, approver)
+
+    decided = stage_request_decide(request_id=request.pk, user=approver, approve=False)
+
+    assert decided.status == StageRequest.Status.REJECTED
+
+
+def test_it_records_an_override_with_its_justification(registered, experimenter, approver):
+    weak, request = weak_request(registered, experimenter, approver)
+    overrider = make_user("olga", "approver", permissions=("registry.override_gate",))
+
+    with pytest.raises(ValidationError, match="written justification"):
+        stage_request_decide(request_id=request.pk, user=overrider, approve=True)
+    stage_request_decide(
+        request_id=request.pk,
+        user=overrider,
+        approve=True,
+        override_justification="incident 42: the current model is broken",
+    )
+
+    weak.refresh_from_db()
+    assert weak.stage == Stage.PRODUCTION
+    entry = StageTransition.objects.filter(model_version=weak).first()
+    assert entry.override
+    assert "incident 42" in entry.reason
+
+
+def test_it_refuses_a_request_gated_against_an_older_production(registered, experimenter, approver):
+    first, second = registered(name="a"), registered(name="b")
+    request_first = request_for(first, experimenter)
+    request_second = request_for(second, experimenter)
+    stage_request_decide(request_id=request_first.pk, user=approver, approve=True)
+
+    with pytest.raises(ValidationError, match="changed since request"):
+        stage_request_decide(request_id=request_second.pk, user=approver, approve=True)
+
+    request_second.refresh_from_db()
+    second.refresh_from_db()
+    assert request_second.status == StageRequest.Status.PENDING
+    assert second.stage == Stage.STAGING

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from mlplatform.tests.factories import make_dataset_version, make_experiment
+from registry.models import ModelVersion, RegisteredModel, Stage
+
+
+@pytest.fixture
+def model(db: Any) -> RegisteredModel:
+    dataset_version = make_dataset_version()
+    model = RegisteredModel.objects.create(name="fraud_detector")
+    for number, stage in ((1, Stage.ARCHIVED), (2, Stage.PRODUCTION), (3, Stage.STAGING)):
+        experiment = make_experiment(dataset_version, metrics={"average_precision": number / 10})
+        ModelVersion.objects.create(
+            registered_model=model,
+            version=number,
+            experiment=experiment,
+            artifact_sha256="0" * 64,
+            stage=stage,
+        )
+    return model
+
+
+def test_it_lists_every_version_with_stage_and_key_metrics(
+    client: Client, viewer: Any, model: RegisteredModel
+) -> None:
+    client.force_login(viewer)
+    response = client.get("/registry/models/fraud_detector/")
+    assert response.status_code == 200
+    versions = response.context["model"].listed_versions
+    assert [(v.version, v.stage) for v in versions] == [
+        (3, Stage.STAGING),
+        (2, Stage.PRODUCTION),
+        (1, Stage.ARCHIVED),
+    ]
+    assert b"0.2000" in response.content  # v2's average precision
+
+
+def test_it_answers_404_for_an_unknown_model(client: Client, viewer: Any) -> None:
+    client.force_login(viewer)
+    assert client.get("/registry/models/nothing/").status_code == 404
+
+
+def test_it_refuses_an_outsider(client: Client, outsider: Any, model: RegisteredModel) -> None:
+    client.force_login(outsider)
+    assert client.get("/registry/models/fraud_detector/").status_code == 403

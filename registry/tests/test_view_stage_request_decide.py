@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from mlplatform.testing import make_user
+from registry.models import ModelVersion, Stage, StageRequest, StageTransition
+from registry.services import stage_request_create
+from registry.tests.conftest import LAX_GATE, UNDERFIT, promote
+
+
+def ask(version: ModelVersion, user: Any, to_stage: str = Stage.PRODUCTION) -> StageRequest:
+    return stage_request_create(model_version=version, to_stage=to_stage, user=user, reason="go")
+
+
+def url(request: StageRequest) -> str:
+    return f"/registry/requests/{request.pk}/decide/"
+
+
+@pytest.fixture
+def pending(registered: Callable[..., ModelVersion], experimenter: Any) -> StageRequest:
+    return ask(registered(), experimenter)
+
+
+def test_it_approves_and_applies_the_change(
+    client: Client, approver: Any, pending: StageRequest
+) -> None:
+    client.force_login(approver)
+    response = client.post(url(pending), {"decision": "approve", "reason": "AP is better"})
+    assert response.status_code == 302
+    assert response["Location"] == "/registry/models/fraud_detector/versions/1/"
+    pending.refresh_from_db()
+    pending.model_version.refresh_from_db()
+    assert pending.status == StageRequest.Status.APPROVED
+    assert pending.decided_by == approver
+    assert pending.model_version.stage == Stage.PRODUCTION
+    entry = StageTransition.objects.filter(request=pending).get()
+    assert entry.approved_by == approver
+    assert "AP is better" in entry.reason
+
+
+def test_it_rejects_without_changing_the_stage(
+    client: Client, approver: Any, pending: StageRequest
+) -> None:
+    client.force_login(approver)
+    client.post(url(pending), {"decision": "reject", "reason": "not yet"})
+    pending.refresh_from_db()
+    pending.model_version.refresh_from_db()
+    assert pending.status == StageRequest.Status.REJECTED
+    assert pending.model_version.stage == Stage.STAGING
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"decision": "approve", "reason": ""}, "This field is required."),
+        ({"decision": "maybe", "reason": "x"}, "Select a valid choice."),
+        ({"reason": "x"}, "This field is required."),
+    ],
+)
+def test_it_refuses_a_bad_decision_with_a_message_and_writes_nothing(
+    client: Client, approver: Any, pending: StageRequest, data: dict, message: str
+) -> None:
+    client.force_login(approver)
+    response = client.post(url(pending), data)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == StageRequest.Status.PENDING
+    assert not StageTransition.objects.filter(request=pending).exists()
+
+
+def test_it_refuses_to_approve_a_failed_gate_without_override(
+    client: Client,
+    approver: Any,
+    experimenter: Any,
+    registered: Callable[..., ModelVersion],
+) -> None:
+    weak = registered(name="weak", gate=LAX_GATE, **UNDERFIT)
+    promote(registered(name="strong"), experimenter, approver)
+    request = ask(weak, experimenter)
+    assert not request.gate.passed
+    client.force_login(approver)
+    page = client.get(f"/registry/models/fraud_detector/versions/{weak.version}/")
+    assert "needs the override permission" in page.content.decode()
+    response = client.post(url(request), {"decision": "approve", "reason": "meh"})
+    assert response.status_code == 400
+    assert "without the override permission" in response.content.decode()
+    weak.refresh_from_db()
+    assert weak.stage == Stage.STAGING
+
+
+def test_it_records_an_override_with_its_justification(
+    client: Client,
+    approver: Any,
+    experimenter: Any,
+    registered: Callable[..., ModelVersion],
+) -> None:
+    weak = registered(name="weak", gate=LAX_GATE, **UNDERFIT)
+    promote(registered(name="strong"), experimenter, approver)
+    request = ask(weak, experimenter)
+    overrider = make_user("olga", "approver", permissions=("registry.override_gate",))
+    client.force_login(overrider)
+    response = client.post(
+        url(request),
+        {"decision": "approve", "reason": "ok", "override_justification": "incident 42"},
+    )
+    assert response.status_code == 302
+    weak.refresh_from_db()
+    assert weak.stage == Stage.PRODUCTION
+    assert StageTransition.objects.filter(request=request).get().override
+
+
+def test_it_refuses_self_approval(client: Client, registered: Callable[..., ModelVersion]) -> None:
+    both = make_user("bea", "experimenter", "approver")
+    request = ask(registered(), both)
+    client.force_login(both)
+    assert client.post(url(request), {"decision": "approve", "reason": "me"}).status_code == 403
+    request.refresh_from_db()
+    assert request.status == StageRequest.Status.PENDING
+
+
+def test_it_refuses_to_decide_twice(client: Client, approver: Any, pending: StageRequest) -> None:
+    client.force_login(approver)
+    client.post(url(pending), {"decision": "reject", "reason": "no"})
+    response = client.post(url(pending), {"decision": "approve", "reason": "yes"})
+    assert response.status_code == 400
+    assert "was already rejected" in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == StageRequest.Status.REJECTED
+
+
+def test_it_answers_409_when_production_changed_since_the_gate(
+    client: Client,
+    approver: Any,
+    experimenter: Any,
+    registered: Callable[..., ModelVersion],
+) -> None:
+    first, second = registered(name="a"), registered(name="b")
+    first_request, second_request = ask(first, experimenter), ask(second, experimenter)
+    client.force_login(approver)
+    client.post(url(first_request), {"decision": "approve", "reason": "first"})
+    response = client.post(url(second_request), {"decision": "approve", "reason": "second"})
+    assert response.status_code == 409
+    assert "changed since request" in response.content.decode()
+    second.refresh_from_db()
+    assert second.stage == Stage.STAGING
+
+
+@pytest.mark.parametrize("role", ["viewer", "experimenter", "outsider"])
+def test_it_refuses_users_who_may_not_decide(
+    request: pytest.FixtureRequest, client: Client, pending: StageRequest, role: str
+) -> None:
+    client.force_login(request.getfixturevalue(role))
+    assert client.post(url(pending), {"decision": "approve", "reason": "x"}).status_code == 403
+    pending.refresh_from_db()
+    assert pending.status == StageRequest.Status.PENDING
+
+
+def test_it_refuses_get(client: Client, approver: Any, pending: StageRequest) -> None:
+    client.force_login(approver)
+    assert client.get(url(pending)).status_code == 405
+
+
+def test_it_answers_404_for_an_unknown_request(client: Client, approver: Any) -> None:
+    client.force_login(approver)
+    response = client.post("/registry/requests/4242/decide/", {"decision": "approve"})
+    assert response.status_code == 404

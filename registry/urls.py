@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from registry import views
+
+app_name = "registry"
+urlpatterns = [
+    path("", views.registry_index, name="index"),
+    path("models/<str:model_name>/", views.model_detail, name="model"),
+    path("models/<str:model_name>/versions/<int:version>/", views.version_detail, name="version"),
+    path(
+        "models/<str:model_name>/versions/<int:version>/request/",
+        views.stage_request_new,
+        name="request",
+    ),
+    path(
+        "models/<str:model_name>/versions/<int:version>/artifact/",
+        views.artifact_download,
+        name="artifact",
+    ),
+    path("requests/<int:request_id>/decide/", views.stage_request_decide_view, name="decide"),
+]
