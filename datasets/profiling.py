@@ -57,7 +57,7 @@ def human_size(size_bytes: int) -> str:
 
 
 def _require_rows_and_columns(frame: pd.DataFrame) -> None:
-    if frame.empty and len(frame.columns) > 0:
+    if len(frame) == 0:
         raise ProfileError("has a header row but no data rows")
     if len(frame.columns) < 2:
         raise ProfileError(

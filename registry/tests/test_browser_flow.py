@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from experiments.models import Experiment, Status
 from mlplatform.testing import config_yaml
+from mlplatform.tests.factories import role_groups  # noqa: F401 - a fixture
 from registry.models import ModelVersion, Stage
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -38,9 +39,9 @@ TRAINING_TIMEOUT_MS = 120_000
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    # Transactional (a worker process reads the rows); serialized_rollback
-    # restores the role groups that an earlier transactional test flushed.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Transactional: a worker process reads the rows.
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("role_groups"),
 ]
 
 

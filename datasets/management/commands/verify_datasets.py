@@ -15,15 +15,16 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        results = [
-            dataset_version_verify(version=version, full=True) for version in dataset_version_list()
-        ]
-        for result in results:
-            self.stdout.write(_line(result))
-        failures = sum(not result.ok for result in results)
+        checked = failures = 0
+        for version in dataset_version_list():
+            result = dataset_version_verify(version=version, full=True)
+            self.stdout.write(_line(result))  # as it goes: big files take a while
+            checked += 1
+            failures += not result.ok
         if failures:
-            raise CommandError(f"{failures} of {len(results)} dataset versions failed verification")
-        self.stdout.write(f"{len(results)} dataset versions verified.")
+            raise CommandError(f"{failures} of {checked} dataset versions failed verification")
+        noun = "version" if checked == 1 else "versions"
+        self.stdout.write(f"{checked} dataset {noun} verified.")
 
 
 def _line(result: VerifyResult) -> str:
