@@ -22,6 +22,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import InvalidParameterError
 
+from experiments.metrics import METRIC_DIRECTIONS
+
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_NESTING_DEPTH = 20
 DOCUMENT = "document"  # the "key path" of errors that concern the whole file
@@ -36,16 +38,6 @@ MODEL_TYPES: dict[str, type] = {
     "hist_gradient_boosting": HistGradientBoostingClassifier,
 }
 
-# Metric name -> whether a larger value is better. The gate can compute these.
-METRIC_DIRECTIONS: dict[str, bool] = {
-    "average_precision": True,
-    "roc_auc": True,
-    "log_loss": False,
-    "precision": True,
-    "recall": True,
-    "f1": True,
-    "accuracy": True,
-}
 GATE_METRICS: frozenset[str] = frozenset(METRIC_DIRECTIONS)
 DEFAULT_MAX_DROP = 0.02
 

@@ -42,19 +42,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from experiments.metrics import METRIC_DIRECTIONS
+
 if TYPE_CHECKING:
     from experiments.configs import GateSpec, MetricRule
 
-# Metric name -> whether a larger value is better.
-METRIC_DIRECTIONS: dict[str, bool] = {
-    "average_precision": True,
-    "roc_auc": True,
-    "log_loss": False,
-    "precision": True,
-    "recall": True,
-    "f1": True,
-    "accuracy": True,
-}
 GATE_METRICS: tuple[str, ...] = tuple(METRIC_DIRECTIONS)
 
 PAIRED = "paired: candidate and production scored on the same holdout rows"

@@ -7,7 +7,6 @@ import pytest
 from django.test import Client
 
 from experiments.models import Experiment, Status
-from mlplatform.tests.factories import role_groups  # noqa: F401 - a fixture
 
 
 def test_it_shows_the_form_with_the_shipped_configs(client: Client, experimenter: Any) -> None:
@@ -102,7 +101,6 @@ def test_it_refuses_a_dataset_that_is_not_registered(
 
 # Transactional so that the enqueue runs on commit.
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("role_groups")
 def test_it_records_the_experiment_and_says_so_when_the_queue_is_down(
     client: Client, experimenter: Any, make_config: Callable[..., str], settings: Any
 ) -> None:

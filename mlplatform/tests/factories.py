@@ -4,12 +4,9 @@ without training anything unless the test needs real curves or artifacts."""
 from __future__ import annotations
 
 import hashlib
-import importlib
 from typing import Any
 
-import pytest
 import yaml
-from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
 from datasets.models import Dataset, DatasetVersion
@@ -80,25 +77,3 @@ def make_experiment(
         for metric, value in (metrics or {}).items()
     )
     return experiment
-
-
-def ensure_role_groups() -> None:
-    """Recreate the role groups of registry/migrations/0002_roles.py. A
-    transactional test's flush deletes them (the permissions come back with
-    post_migrate, the groups do not), so a later transactional test that
-    needs a persona calls this first."""
-    roles = importlib.import_module("registry.migrations.0002_roles").ROLES
-    for role, perms in roles.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.set(
-            [
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                for app_label, codename in (dotted.split(".") for dotted in perms)
-            ]
-        )
-
-
-@pytest.fixture
-def role_groups(db: Any) -> None:
-    """Import this fixture into a transactional test module that uses personas."""
-    ensure_role_groups()

@@ -12,11 +12,7 @@ from rq import Queue
 from experiments.models import Status
 from experiments.queue import QUEUE_NAME, redis_connection
 from mlplatform.testing import make_user
-from mlplatform.tests.factories import (
-    make_dataset_version,
-    make_experiment,
-    role_groups,  # noqa: F401 - a fixture
-)
+from mlplatform.tests.factories import make_dataset_version, make_experiment
 from registry.models import ModelVersion, RegisteredModel, Stage, StageRequest
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
@@ -91,7 +87,6 @@ def test_it_says_the_queue_is_unavailable_when_redis_is_down(
 
 # A worker process reads the database, so this test is transactional.
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("role_groups")
 def test_it_shows_queue_depth_and_live_workers(
     client: Client, viewer: Any, queue_settings: Any, start_worker: Callable[..., Any]
 ) -> None:

@@ -19,7 +19,6 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from experiments.models import Experiment, Status
 from mlplatform.testing import config_yaml
-from mlplatform.tests.factories import role_groups  # noqa: F401 - a fixture
 from registry.models import ModelVersion, Stage
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -41,7 +40,6 @@ pytestmark = [
     pytest.mark.slow,
     # Transactional: a worker process reads the rows.
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("role_groups"),
 ]
 
 
@@ -57,18 +55,6 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture
-def artifacts_in_tmp(settings: Any, data_root: Path) -> None:
-    """The web process must read the artifacts where the worker writes them."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "artifacts": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(settings.ARTIFACT_ROOT)},
-        },
-    }
 
 
 def log_in(browser: Browser, base_url: str, username: str) -> Page:
@@ -100,7 +86,6 @@ def test_it_launches_compares_and_promotes_through_the_browser(
     live_server: Any,
     browser: Browser,
     start_worker: Callable[..., Any],
-    artifacts_in_tmp: None,
     registered_dataset: Any,
     experimenter: Any,
     approver: Any,
