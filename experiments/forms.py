@@ -12,6 +12,7 @@ from experiments.models import Status
 from experiments.selectors import FIELD_SORTS
 
 MIN_COMPARE, MAX_COMPARE = 2, 10
+MAX_ID_DIGITS = 18
 
 
 def config_files() -> list[str]:
@@ -106,7 +107,10 @@ class CompareForm(forms.Form):
     def __init__(self, data: Any = None, **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
         raw = data.getlist("ids") if data is not None else []
-        self.fields["ids"].choices = [(value, value) for value in raw if value.isdigit()]
+        # Only numbers that fit a 64-bit primary key; anything else is "not a valid choice".
+        self.fields["ids"].choices = [
+            (value, value) for value in raw if value.isdigit() and len(value) <= MAX_ID_DIGITS
+        ]
 
     def clean_ids(self) -> list[int]:
         ids = list(dict.fromkeys(self.cleaned_data["ids"]))

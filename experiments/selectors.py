@@ -98,6 +98,25 @@ def experiment_detail(*, experiment_id: int) -> Experiment:
     )
 
 
+# What the live status partial shows, and nothing else: it is polled every 2 s.
+LIVE_STATUS_FIELDS = (
+    "name",
+    "status",
+    "phase",
+    "created_at",
+    "enqueued_at",
+    "started_at",
+    "finished_at",
+    "heartbeat_at",
+    "worker_name",
+    "error_message",
+)
+
+
+def experiment_live_status(*, experiment_id: int) -> Experiment:
+    return Experiment.objects.only(*LIVE_STATUS_FIELDS).get(pk=experiment_id)
+
+
 def experiments_for_compare(*, experiment_ids: list[int]) -> list[Experiment]:
     """The experiments in the order asked for, each with `scalar_metrics`
     (name -> value); unknown ids are left out."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -45,9 +46,17 @@ def wait_for(
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free port below Linux's ephemeral range (32768+), so that while a test
+    has its Redis stopped, no outgoing connection takes the port meanwhile."""
+    for _ in range(100):
+        port = random.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found for a test redis-server")
 
 
 class RedisServer:
@@ -83,8 +92,12 @@ class RedisServer:
         wait_for(self.ping, timeout=10, interval=0.05, what=f"redis-server on port {self.port}")
 
     def ping(self) -> bool:
+        """True once our own server answers (not some other process that took the port)."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"redis-server on port {self.port} exited (port taken?)")
         try:
-            return bool(self.client().ping())
+            return self.client().info("server")["process_id"] == self.process.pid
         except redis.exceptions.ConnectionError:
             return False
 
@@ -271,3 +284,13 @@ def start_worker(
     for worker in workers:
         worker.kill()
         print(f"----- log of {worker.name} -----\n{worker.log_text()[-6000:]}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """SIGKILLed workers leave the SQLite test database's -wal and -shm files
+    behind after pytest-django has deleted the database itself."""
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if not name or Path(name).exists():
+        return
+    for suffix in ("-wal", "-shm"):
+        Path(name + suffix).unlink(missing_ok=True)

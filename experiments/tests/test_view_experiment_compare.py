@@ -81,6 +81,7 @@ def test_it_highlights_the_best_value_of_each_metric(
         ("?ids={a}", b"Select between 2 and 10 experiments to compare (got 1)."),
         ("?ids={a}&ids={a}", b"(got 1)"),
         ("?ids={a}&ids=abc", b"Select a valid choice. abc is not one of the available choices."),
+        ("?ids={a}&ids=99999999999999999999999", b"Select a valid choice."),
     ],
 )
 def test_it_refuses_a_bad_selection_with_a_message(

@@ -73,7 +73,14 @@ def test_it_sorts_by_a_column(client: Client, viewer: Any, version: Any) -> None
 
 @pytest.mark.parametrize(
     "query",
-    ["status=bogus", "sort=nonsense", "order=sideways", "dataset_version=abc", "model_type=x"],
+    [
+        "status=bogus",
+        "sort=nonsense",
+        "order=sideways",
+        "dataset_version=abc",
+        "dataset_version=99999999999999999999999",
+        "model_type=x",
+    ],
 )
 def test_it_answers_bad_filters_with_400_and_a_message(
     client: Client, viewer: Any, version: Any, query: str
@@ -84,6 +91,15 @@ def test_it_answers_bad_filters_with_400_and_a_message(
     assert response.status_code == 400
     assert b"Some filters are not valid" in response.content
     assert b"Select a valid choice" in response.content
+
+
+def test_it_refuses_a_null_character_in_the_name_filter(
+    client: Client, viewer: Any, version: Any
+) -> None:
+    client.force_login(viewer)
+    response = client.get("/experiments/?name=%00")
+    assert response.status_code == 400
+    assert b"Null characters are not allowed." in response.content
 
 
 def test_it_paginates_and_ignores_a_bad_page_number(

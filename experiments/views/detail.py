@@ -14,6 +14,7 @@ from experiments.selectors import (
     experiment_detail as experiment_detail_selector,
 )
 from experiments.selectors import (
+    experiment_live_status,
     experiment_scalar_metrics,
     experiment_stepped_metrics,
 )
@@ -76,21 +77,10 @@ def experiment_status(request: HttpRequest, experiment_id: int) -> HttpResponse:
     """The live part of the detail page, polled by htmx every 2 s while the
     experiment is active. A final status stops the polling (HTTP 286) and
     reloads the page so that the metrics and charts appear."""
-    experiment = get_object_or_404(
-        Experiment.objects.only(
-            "name",
-            "status",
-            "phase",
-            "created_at",
-            "enqueued_at",
-            "started_at",
-            "finished_at",
-            "heartbeat_at",
-            "worker_name",
-            "error_message",
-        ),
-        pk=experiment_id,
-    )
+    try:
+        experiment = experiment_live_status(experiment_id=experiment_id)
+    except Experiment.DoesNotExist:
+        raise Http404(f"no experiment #{experiment_id}") from None
     context = {"experiment": experiment, "elapsed": elapsed_seconds(experiment)}
     response = render(request, "experiments/_status.html", context)
     if not experiment.is_active:
