@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -57,3 +58,9 @@ def registered_dataset(small_fraud_csv: Path, db: None) -> DatasetVersion:
         description="Synthetic fraud data for tests.",
         user_name="pytest",
     )
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Real hashing costs ~100 ms a persona; tests log in, they don't test hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

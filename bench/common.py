@@ -1,0 +1,208 @@
+"""What every benchmark shares: a scratch installation (its own data, var,
+cache, artifact folders and database), timed subprocesses, the machine
+description and the result table. No Django at import time.
+
+A scratch installation never touches a developer's var/ or data/: every path
+setting and DATABASE_URL point into a temporary folder (or, with
+--postgres, into a scratch PostgreSQL database created and dropped here).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+MANAGE_PY = str(ROOT / "manage.py")
+POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+# The settings that name a place on disk or a database; all are overridden.
+PLACE_VARIABLES = ("DATA_ROOT", "VAR_DIR", "ARTIFACT_ROOT", "DATASET_CACHE_ROOT", "STATIC_ROOT")
+
+
+@dataclass
+class Scratch:
+    """A throw-away installation: folders under one temporary directory and a database."""
+
+    directory: Path
+    database_url: str
+    postgres_name: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_root(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def var_dir(self) -> Path:
+        return self.directory / "var"
+
+    @property
+    def cache_root(self) -> Path:
+        return self.var_dir / "cache" / "datasets"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """os.environ with every place and the database pointed here."""
+        env = {key: value for key, value in os.environ.items() if key not in PLACE_VARIABLES}
+        env.update(
+            DJANGO_SETTINGS_MODULE="mlplatform.settings",
+            DJANGO_ENV="local",
+            DEBUG="0",
+            DATABASE_URL=self.database_url,
+            DATA_ROOT=str(self.data_root),
+            VAR_DIR=str(self.var_dir),
+            ARTIFACT_ROOT=str(self.var_dir / "artifacts"),
+            DATASET_CACHE_ROOT=str(self.cache_root),
+            STATIC_ROOT=str(self.var_dir / "static"),
+            LOG_LEVEL="WARNING",
+            PYTHONPATH=str(ROOT),
+        )
+        env.update(self.extra_env)
+        env.update(extra)
+        return env
+
+    def activate(self) -> None:
+        """Point this process's settings here, before django.setup()."""
+        os.environ.update(self.env())
+        sys.path.insert(0, str(ROOT))
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(
+            [PYTHON, MANAGE_PY, *args],
+            env=self.env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and completed.returncode != 0:
+            raise RuntimeError(
+                f"manage.py {' '.join(args)} exited {completed.returncode}:\n"
+                f"{completed.stdout}\n{completed.stderr}"
+            )
+        return completed
+
+
+def scratch_create(*, prefix: str, postgres: bool = False) -> Scratch:
+    directory = Path(tempfile.mkdtemp(prefix=f"mlplatform-{prefix}-"))
+    for place in ("data", "var"):
+        (directory / place).mkdir()
+    if not postgres:
+        return Scratch(directory, f"sqlite:///{directory / 'var' / 'bench.sqlite3'}")
+    name = f"{prefix.replace('-', '_')}_{os.getpid()}"
+    _postgres_admin(f'CREATE DATABASE "{name}"')
+    return Scratch(directory, f"{POSTGRES_ADMIN_URL}/{name}", postgres_name=name)
+
+
+def scratch_remove(scratch: Scratch, *, keep: bool = False) -> None:
+    if scratch.postgres_name and not keep:
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{scratch.postgres_name}" WITH (FORCE)')
+    if keep:
+        print(f"kept scratch installation in {scratch.directory}", file=sys.stderr)
+        return
+    shutil.rmtree(scratch.directory, ignore_errors=True)
+
+
+def _postgres_admin(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES_ADMIN_URL}/postgres", autocommit=True) as connection:
+        connection.execute(statement)
+
+
+# ------------------------------------------------------------------ timing
+
+
+def timed_run(command: Sequence[str], *, env: dict[str, str]) -> tuple[float, str]:
+    """Wall seconds of one whole process (interpreter start-up included) and its stdout."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        list(command), env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(command)} exited {completed.returncode}:\n"
+            f"{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
+        )
+    return seconds, completed.stdout
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The share-quantile (0..1) by linear interpolation; the value itself for one sample."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = share * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def verdict(value: float, limit: float) -> str:
+    return "PASS" if value <= limit else "MISS"
+
+
+# ------------------------------------------------------------------ report
+
+
+def machine_description() -> str:
+    """One line that says where the numbers came from."""
+    import numpy
+    import pandas
+    import sklearn
+
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"{datetime.date.today().isoformat()}; {os.cpu_count()} CPUs ({cpu_model()}), "
+        f"{memory_gib():.0f} GiB RAM; Python {platform.python_version()}, "
+        f"numpy {numpy.__version__}, pandas {pandas.__version__}, "
+        f"scikit-learn {sklearn.__version__}; load average {load}"
+    )
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def memory_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return 0.0
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A plain-text table, columns left-aligned, as the other benchmarks print."""
+    table = [list(header), *[list(row) for row in rows]]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in table]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    print("\n".join(line.rstrip() for line in lines))

@@ -1,0 +1,71 @@
+"""Experiment configs: the one place where YAML becomes a typed, frozen object.
+
+No Django here. Everything a config can get wrong is reported as a ConfigError
+whose entries name the key path ("model.params.C") and what to change. Whether
+the dataset exists is the caller's business (it needs the database).
+
+Layout: schema.py holds the dataclasses, yaml_loader.py loads YAML safely,
+readers.py reads typed values from one section, estimators.py checks model
+hyperparameters, parse.py turns the document into an ExperimentConfig, and
+errors.py holds ConfigError.
+"""
+
+from __future__ import annotations
+
+from experiments.configs.errors import DOCUMENT, ConfigError
+from experiments.configs.estimators import MODEL_TYPES
+from experiments.configs.parse import (
+    MAX_SEED,
+    MAX_TIMEOUT_SECONDS,
+    RULE_KEYS,
+    TOP_LEVEL_KEYS,
+    load_config_file,
+    parse_config,
+)
+from experiments.configs.readers import NAME_PATTERN, NON_NEGATIVE, OPEN_UNIT, UNIT, suggestion
+from experiments.configs.schema import (
+    DEFAULT_MAX_DROP,
+    GATE_METRICS,
+    DatasetRef,
+    ExperimentConfig,
+    GateSpec,
+    MetricRule,
+    ModelSpec,
+    RegistrySpec,
+    RunSpec,
+    SplitSpec,
+    default_rule,
+)
+from experiments.configs.yaml_loader import MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH
+from experiments.metrics import METRIC_DIRECTIONS
+
+__all__ = [
+    "DEFAULT_MAX_DROP",
+    "DOCUMENT",
+    "GATE_METRICS",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_NESTING_DEPTH",
+    "MAX_SEED",
+    "MAX_TIMEOUT_SECONDS",
+    "METRIC_DIRECTIONS",
+    "MODEL_TYPES",
+    "NAME_PATTERN",
+    "NON_NEGATIVE",
+    "OPEN_UNIT",
+    "RULE_KEYS",
+    "TOP_LEVEL_KEYS",
+    "UNIT",
+    "ConfigError",
+    "DatasetRef",
+    "ExperimentConfig",
+    "GateSpec",
+    "MetricRule",
+    "ModelSpec",
+    "RegistrySpec",
+    "RunSpec",
+    "SplitSpec",
+    "default_rule",
+    "load_config_file",
+    "parse_config",
+    "suggestion",
+]

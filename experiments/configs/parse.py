@@ -1,0 +1,208 @@
+"""parse_config and load_config_file: the document, section by section, into
+an ExperimentConfig."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from experiments.configs.errors import DOCUMENT, ConfigError
+from experiments.configs.estimators import MODEL_TYPES, check_hyperparameters
+from experiments.configs.readers import (
+    MISSING,
+    NON_NEGATIVE,
+    OPEN_UNIT,
+    UNIT,
+    Interval,
+    Section,
+    suggestion,
+    type_name,
+)
+from experiments.configs.schema import (
+    GATE_METRICS,
+    DatasetRef,
+    ExperimentConfig,
+    GateSpec,
+    MetricRule,
+    ModelSpec,
+    RegistrySpec,
+    RunSpec,
+    SplitSpec,
+    default_rule,
+)
+from experiments.configs.yaml_loader import MAX_DOCUMENT_BYTES, load_yaml
+from experiments.metrics import METRIC_DIRECTIONS
+
+MAX_SEED = 2**32 - 1  # numpy's RandomState accepts seeds in [0, 2**32 - 1]
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+TOP_LEVEL_KEYS = (
+    "experiment_name",
+    "dataset",
+    "model",
+    "split",
+    "threshold",
+    "registry",
+    "gate",
+    "run",
+)
+
+
+def parse_config(text: str) -> ExperimentConfig:
+    """Parse and validate a YAML experiment config; raise ConfigError listing every problem."""
+    document = load_yaml(text)
+    if document is None:
+        raise ConfigError([(DOCUMENT, "is empty")])
+    if not isinstance(document, Mapping):
+        raise ConfigError([(DOCUMENT, f"must be a mapping of keys, got {type_name(document)}")])
+    errors: list[tuple[str, str]] = []
+    config = _parse_document(Section(document, "", errors))
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def load_config_file(path: str | Path) -> tuple[str, ExperimentConfig]:
+    """Read a config file; return its text (to store verbatim) and the parsed config."""
+    path = Path(path)
+    if path.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise ConfigError([(DOCUMENT, f"larger than {MAX_DOCUMENT_BYTES // 1024} KiB")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError([(DOCUMENT, f"is not UTF-8 text ({error.reason})")]) from None
+    return text, parse_config(text)
+
+
+def _parse_document(root: Section) -> ExperimentConfig:
+    root.reject_unknown_keys(TOP_LEVEL_KEYS)
+    return ExperimentConfig(
+        experiment_name=root.text("experiment_name"),
+        dataset=_parse_dataset(root.section("dataset", required=True)),
+        model=_parse_model(root.section("model", required=True)),
+        split=_parse_split(root.section("split")),
+        threshold=root.number("threshold", default=0.5, allowed=UNIT),
+        registry=_parse_registry(root.section("registry")),
+        gate=_parse_gate(root.section("gate")),
+        run=_parse_run(root.section("run")),
+    )
+
+
+def _parse_dataset(section: Section) -> DatasetRef:
+    section.reject_unknown_keys(("name", "version"))
+    return DatasetRef(
+        name=section.text("name"),
+        version=section.text("version", max_length=50),
+    )
+
+
+def _parse_split(section: Section) -> SplitSpec:
+    section.reject_unknown_keys(("test_size", "seed"))
+    return SplitSpec(
+        test_size=section.number("test_size", default=0.2, allowed=OPEN_UNIT),
+        seed=section.integer("seed", default=42, allowed=Interval(0, MAX_SEED)),
+    )
+
+
+def _parse_registry(section: Section) -> RegistrySpec:
+    section.reject_unknown_keys(("model_name",))
+    return RegistrySpec(model_name=section.text("model_name", default=None))
+
+
+def _parse_run(section: Section) -> RunSpec:
+    section.reject_unknown_keys(("timeout_seconds",))
+    allowed = Interval(1, MAX_TIMEOUT_SECONDS)
+    return RunSpec(
+        timeout_seconds=section.integer("timeout_seconds", default=3600, allowed=allowed)
+    )
+
+
+def _parse_model(section: Section) -> ModelSpec:
+    section.reject_unknown_keys(("type", "params"))
+    model_type = section.raw("type")
+    params = section.section("params")
+    if model_type is MISSING:
+        return ModelSpec(type="", params=MappingProxyType({}))
+    if not isinstance(model_type, str) or model_type not in MODEL_TYPES:
+        known = ", ".join(MODEL_TYPES)
+        hint = suggestion(str(model_type), MODEL_TYPES)
+        section.fail("type", f"unknown model type {model_type!r}{hint}; known types: {known}")
+        return ModelSpec(type=str(model_type), params=MappingProxyType({}))
+    check_hyperparameters(params, MODEL_TYPES[model_type])
+    return ModelSpec(type=model_type, params=MappingProxyType(copy.deepcopy(dict(params.data))))
+
+
+RULE_KEYS = ("greater_is_better", "threshold", "max_drop", "max_relative_drop")
+
+
+def _parse_gate(section: Section) -> GateSpec:
+    section.reject_unknown_keys(("primary_metric", "min_positives", "bootstrap", "metrics"))
+    defaults = GateSpec()
+    primary = _parse_primary_metric(section, defaults.primary_metric)
+    bootstrap = section.section("bootstrap")
+    bootstrap.reject_unknown_keys(("resamples", "confidence", "seed"))
+    return GateSpec(
+        primary_metric=primary,
+        rules=_parse_rules(section, primary),
+        resamples=bootstrap.integer(
+            "resamples", default=defaults.resamples, allowed=Interval(100, 100_000)
+        ),
+        confidence=bootstrap.number("confidence", default=defaults.confidence, allowed=OPEN_UNIT),
+        seed=bootstrap.integer("seed", default=defaults.seed, allowed=Interval(0, MAX_SEED)),
+        min_positives=section.integer(
+            "min_positives", default=defaults.min_positives, allowed=Interval(1, 1_000_000)
+        ),
+    )
+
+
+def _parse_primary_metric(section: Section, default: str) -> str:
+    primary = section.raw("primary_metric", default)
+    if not isinstance(primary, str) or primary not in GATE_METRICS:
+        hint = suggestion(str(primary), GATE_METRICS)
+        known = ", ".join(sorted(GATE_METRICS))
+        section.fail("primary_metric", f"unknown metric {primary!r}{hint}; known: {known}")
+        return default
+    return primary
+
+
+def _parse_rules(gate: Section, primary: str) -> tuple[MetricRule, ...]:
+    metrics = gate.section("metrics")
+    metrics.reject_unknown_keys(sorted(GATE_METRICS))
+    rules = [
+        _parse_rule(metrics.section(name), name) for name in metrics.data if name in GATE_METRICS
+    ]
+    if not any(rule.metric == primary for rule in rules):
+        rules.insert(0, default_rule(primary))
+    return tuple(rules)
+
+
+def _parse_rule(section: Section, metric: str) -> MetricRule:
+    section.reject_unknown_keys(RULE_KEYS)
+    direction = METRIC_DIRECTIONS[metric]
+    greater_is_better = section.flag("greater_is_better", default=direction)
+    if greater_is_better != direction:
+        section.fail("greater_is_better", f"{metric} is {_direction_word(direction)}")
+    threshold_range = UNIT if metric != "log_loss" else NON_NEGATIVE
+    rule = MetricRule(
+        metric=metric,
+        greater_is_better=direction,
+        threshold=section.number("threshold", default=None, allowed=threshold_range),
+        max_drop=section.number("max_drop", default=None, allowed=NON_NEGATIVE),
+        max_relative_drop=section.number("max_relative_drop", default=None, allowed=UNIT),
+    )
+    _require_one_limit(section, rule)
+    return rule
+
+
+def _direction_word(greater_is_better: bool) -> str:
+    return "higher-is-better" if greater_is_better else "lower-is-better"
+
+
+def _require_one_limit(section: Section, rule: MetricRule) -> None:
+    limits: tuple[float | None, ...] = (rule.threshold, rule.max_drop, rule.max_relative_drop)
+    already_reported = any(path.startswith(section.path + ".") for path, _ in section.errors)
+    if all(limit is None for limit in limits) and not already_reported:
+        section.errors.append(
+            (section.path, "set at least one of threshold, max_drop, max_relative_drop")
+        )

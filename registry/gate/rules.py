@@ -1,0 +1,87 @@
+"""The checks of one metric rule: floors, drop limits and non-inferiority."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from experiments.configs import MetricRule
+
+
+def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
+    return {"name": name, "passed": bool(passed), "detail": detail}
+
+
+def _floor_check(rule: MetricRule, candidate: float) -> dict[str, Any]:
+    if rule.greater_is_better:
+        passed, word = candidate >= rule.threshold, "floor"
+    else:
+        passed, word = candidate <= rule.threshold, "ceiling"
+    verdict = "meets" if passed else "misses"
+    return _check(
+        "threshold",
+        passed,
+        f"candidate {candidate:.4g} {verdict} the {word} {rule.threshold:.4g}",
+    )
+
+
+def _drop_check(
+    name: str,
+    allowed: float,
+    delta: float,
+    interval: tuple[float, float] | None,
+    confidence: float,
+) -> dict[str, Any]:
+    """delta >= -allowed; with an interval, its lower bound must be (non-inferiority)."""
+    if interval is None:
+        shown = f"candidate is {abs(delta):.4g} {'better' if delta >= 0 else 'worse'}"
+        return _check(name, delta >= -allowed, f"{shown}; allowed drop {allowed:.4g}")
+    low, high = interval
+    verdict = "at or above" if low >= -allowed else "below"
+    detail = (
+        f"non-inferiority: {confidence:.0%} CI of delta [{low:+.4g}, {high:+.4g}], "
+        f"lower bound {verdict} -{allowed:.4g}"
+    )
+    return _check(name, low >= -allowed, detail)
+
+
+def rule_checks(
+    rule: MetricRule,
+    *,
+    candidate: float | None,
+    production: float | None,
+    interval: tuple[float, float] | None = None,
+    compare: bool = True,
+    confidence: float = 0.95,
+) -> list[dict[str, Any]]:
+    """The checks of one rule. delta is improvement-oriented (see the package doc);
+    pass `interval` (the CI of delta) to judge the drop limits by its lower bound."""
+    missing = [
+        side
+        for side, value in (("candidate", candidate), ("production", production))
+        if value is None and (side == "candidate" or compare)
+    ]
+    if missing:
+        detail = f"{rule.metric} cannot be computed for the {' and '.join(missing)} model"
+        return [_check("computable", False, f"{detail}; it needs probabilities in [0, 1]")]
+    checks = [] if rule.threshold is None else [_floor_check(rule, candidate)]
+    if not compare:
+        return checks
+    delta = improvement(rule.greater_is_better, candidate, production)
+    if rule.max_drop is not None:
+        checks.append(_drop_check("max_drop", rule.max_drop, delta, interval, confidence))
+    if rule.max_relative_drop is not None:
+        allowed = rule.max_relative_drop * abs(production)
+        check = _drop_check("max_relative_drop", allowed, delta, interval, confidence)
+        check["detail"] += f" ({rule.max_relative_drop:.2%} of |production| {abs(production):.4g})"
+        checks.append(check)
+    return checks
+
+
+def improvement(greater_is_better: bool, candidate: float, production: float) -> float:
+    return candidate - production if greater_is_better else production - candidate
+
+
+def relative_delta(delta: float, production: float) -> float | None:
+    """delta as a fraction of |production|; None when production is 0."""
+    return delta / abs(production) if production != 0 else None
