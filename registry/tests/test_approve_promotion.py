@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from mlplatform.testing import make_user
+from registry.models import Stage, StageRequest, StageTransition
+from registry.services import stage_request_create
+
+
+def pending(version, user):
+    return stage_request_create(
+        model_version=version, to_stage=Stage.PRODUCTION, user=user, reason="ready"
+    )
+
+
+def test_it_approves_and_applies_the_request(registered, experimenter, approver):
+    version = registered()
+    request = pending(version, experimenter)
+    out = StringIO()
+
+    call_command("approve_promotion", str(request.pk), user="arthur", json=True, stdout=out)
+
+    payload = json.loads(out.getvalue())
+    assert payload["status"] == "approved"
+    assert payload["stage"] == "production"
+    version.refresh_from_db()
+    assert version.stage == Stage.PRODUCTION
+    assert StageTransition.objects.filter(approved_by=approver, decision="approved").exists()
+
+
+def test_it_rejects_with_a_reason(registered, experimenter, approver):
+    request = pending(registered(), experimenter)
+
+    call_command(
+        "approve_promotion",
+        str(request.pk),
+        user="arthur",
+        reject=True,
+        reason="not now",
+        stdout=StringIO(),
+    )
+
+    request.refresh_from_db()
+    assert request.status == StageRequest.Status.REJECTED
+    assert request.decision_reason == "not now"
+
+
+def test_it_refuses_self_approval(registered):
+    both = make_user("bea", "experimenter", "approver")
+    request = pending(registered(), both)
+
+    with pytest.raises(CommandError, match="their own request"):
+        call_command("approve_promotion", str(request.pk), user="bea")
+
+    request.refresh_from_db()
+    assert request.status == StageRequest.Status.PENDING
+
+
+def test_it_refuses_an_already_decided_request(registered, experimenter, approver):
+    request = pending(registered(), experimenter)
+    call_command("approve_promotion", str(request.pk), user="arthur", stdout=StringIO())
+
+    with pytest.raises(CommandError, match="already approved"):
+        call_command("approve_promotion", str(request.pk), user="arthur", reject=True)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from registry.models import StageRequest
+from registry.tests.conftest import LAX_GATE, UNDERFIT, promote
+
+
+def run(*args, **options):
+    out = StringIO()
+    call_command("request_promotion", *args, stdout=out, **options)
+    return out.getvalue()
+
+
+def test_it_exits_zero_with_a_pending_request_when_the_gate_passes(registered, experimenter):
+    registered()
+
+    text = run("fraud_detector", "1", stage="production", user="erin", reason="ship it")
+
+    request = StageRequest.objects.get()
+    assert request.status == StageRequest.Status.PENDING
+    assert f"request #{request.pk}" in text
+    assert "Regression gate: PASSED" in text
+
+
+def test_it_exits_three_when_the_gate_fails(registered, experimenter, approver):
+    registered(name="weak", gate=LAX_GATE, **UNDERFIT)
+    promote(registered(name="strong"), experimenter, approver)
+    out = StringIO()
+
+    with pytest.raises(SystemExit) as caught:
+        call_command(
+            "request_promotion",
+            "fraud_detector",
+            "1",
+            stage="production",
+            user="erin",
+            reason="try",
+            json=True,
+            stdout=out,
+        )
+
+    assert caught.value.code == 3
+    payload = json.loads(out.getvalue())
+    assert payload["gate_passed"] is False
+    assert payload["status"] == "pending"
+    assert payload["gate_report"]["reasons"]
+
+
+def test_it_names_an_unknown_version_and_writes_nothing(registered, experimenter):
+    registered()
+
+    with pytest.raises(CommandError, match="has no version 7"):
+        run("fraud_detector", "7", stage="production", user="erin", reason="x")
+
+    assert not StageRequest.objects.exists()
+
+
+def test_it_refuses_a_user_without_the_role(registered, viewer):
+    registered()
+
+    with pytest.raises(CommandError, match="not allowed"):
+        run("fraud_detector", "1", stage="production", user="vera", reason="x")
+
+    assert not StageRequest.objects.exists()
+
+
+def test_it_refuses_an_unknown_user(registered):
+    registered()
+
+    with pytest.raises(CommandError, match="does not exist"):
+        run("fraud_detector", "1", stage="production", user="ghost", reason="x")
