@@ -37,6 +37,7 @@ from experiments.metrics import METRIC_DIRECTIONS
 
 MAX_SEED = 2**32 - 1  # numpy's RandomState accepts seeds in [0, 2**32 - 1]
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+
 TOP_LEVEL_KEYS = (
     "experiment_name",
     "dataset",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+
 MISSING: Any = object()
 
 

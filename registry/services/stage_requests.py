@@ -1,5 +1,4 @@
-"""Every write to the registry: gate runs, registration, stage requests and
-their decisions. History rows are only ever inserted."""
+"""Stage change requests and their decisions; history rows are only inserted."""
 
 from __future__ import annotations
 
@@ -7,16 +6,10 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
-from datasets.services import dataset_version_load
-from experiments import training
-from experiments.artifacts import ArtifactIntegrityError, artifact_read
-from experiments.configs import parse_config
-from experiments.models import Experiment, Status
-from experiments.services import ProgressCallback, experiment_execute
-from registry import gate
+from experiments.artifacts import ArtifactIntegrityError
+from experiments.models import Status
 from registry.models import (
     GateEvaluation,
     ModelVersion,
@@ -25,7 +18,8 @@ from registry.models import (
     StageRequest,
     StageTransition,
 )
-from registry.roles import roles_ensure
+from registry.services.gate_runs import gate_evaluate, production_version, verified_model
+from registry.services.registration import locked_model
 
 REQUESTABLE_STAGES = (Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
 
@@ -41,166 +35,6 @@ def _user_label(user: Any) -> str:
 def _require_perm(user: Any, perm: str, action: str) -> None:
     if user is None or not user.is_active or not user.has_perm(perm):
         raise PermissionDenied(f"{_user_label(user)} is not allowed to {action}")
-
-
-def _production_version(registered_model: RegisteredModel) -> ModelVersion | None:
-    return (
-        ModelVersion.objects.select_related("experiment__dataset_version__dataset")
-        .filter(registered_model=registered_model, stage=Stage.PRODUCTION)
-        .first()
-    )
-
-
-def _verified_model(version: ModelVersion) -> Any:
-    """The version's fitted model, refused if its bytes changed since training."""
-    experiment = version.experiment
-    if experiment.artifact_sha256 != version.artifact_sha256:
-        raise ArtifactIntegrityError(
-            f"{version}: the experiment's artifact digest differs from the registered one"
-        )
-    data = artifact_read(path=experiment.artifact_path, sha256=version.artifact_sha256)
-    return training.model_from_bytes(data)
-
-
-def _production_scores(
-    production: ModelVersion, candidate: Experiment, holdout: training.Holdout
-) -> Any:
-    """Re-score the production model on exactly the candidate's holdout rows."""
-    model = _verified_model(production)
-    frame = dataset_version_load(version=candidate.dataset_version)
-    rows = frame.iloc[holdout.row_ids].reset_index(drop=True)
-    return training.predict_scores(model, rows, list(production.experiment.feature_columns))
-
-
-def _failed_report(reason: str, holdout: training.Holdout | None) -> dict[str, Any]:
-    return {
-        "passed": False,
-        "summary": f"Gate error: {reason}",
-        "reasons": [reason],
-        "comparison": "not run",
-        "metrics": [],
-        "holdout_rows": len(holdout.y_true) if holdout is not None else None,
-        "holdout_positives": int(holdout.y_true.sum()) if holdout is not None else None,
-    }
-
-
-def _gate_report(candidate: Experiment, production: ModelVersion | None) -> dict[str, Any]:
-    config = parse_config(candidate.config_text)
-    holdout = training.holdout_from_bytes(bytes(candidate.holdout))
-    production_scores = None
-    production_threshold = None
-    if production is not None:
-        try:
-            production_scores = _production_scores(production, candidate, holdout)
-        except (training.FeatureMismatchError, ArtifactIntegrityError, ValidationError) as error:
-            reason = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            return _failed_report(f"production {production}: {reason}", holdout)
-        production_threshold = float(production.experiment.config.get("threshold", 0.5))
-    try:
-        report = gate.run_gate(
-            y_true=holdout.y_true,
-            candidate_scores=holdout.y_score,
-            production_scores=production_scores,
-            spec=config.gate,
-            candidate_threshold=config.threshold,
-            production_threshold=production_threshold,
-        )
-    except gate.GateError as error:
-        return _failed_report(str(error), holdout)
-    report["candidate"] = {"experiment_id": candidate.pk, "name": candidate.name}
-    report["production"] = (
-        {"version": production.version, "experiment_id": production.experiment_id}
-        if production is not None
-        else None
-    )
-    return report
-
-
-def gate_evaluate(
-    *, candidate: Experiment, registered_model: RegisteredModel, purpose: str
-) -> GateEvaluation:
-    """Run the regression gate of a COMPLETED experiment against the model's
-    current production version and record the outcome, pass or fail."""
-    if candidate.status != Status.COMPLETED:
-        raise ValidationError(
-            f"experiment #{candidate.pk} is {candidate.status.upper()}; "
-            "only a COMPLETED experiment can be gated"
-        )
-    production = _production_version(registered_model)
-    report = _gate_report(candidate, production)
-    return GateEvaluation.objects.create(
-        registered_model=registered_model,
-        candidate=candidate,
-        baseline_version=production,
-        purpose=purpose,
-        passed=bool(report["passed"]),
-        report=report,
-    )
-
-
-def _next_version_number(registered_model: RegisteredModel) -> int:
-    highest = registered_model.versions.aggregate(highest=Max("version"))["highest"]
-    return (highest or 0) + 1
-
-
-def _locked_model(name: str) -> RegisteredModel:
-    """The model row, locked, so that version numbers and production changes
-    of one model are decided one transaction at a time."""
-    RegisteredModel.objects.get_or_create(name=name)
-    return RegisteredModel.objects.select_for_update().get(name=name)
-
-
-def model_version_register(
-    *, experiment_id: int
-) -> tuple[GateEvaluation | None, ModelVersion | None]:
-    """Gate a finished experiment and, if it passes, register it as the next
-    version of its config's registry.model_name, in staging.
-
-    Returns (None, None) when the config names no registry model.
-    """
-    experiment = Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id)
-    model_name = parse_config(experiment.config_text).registry.model_name
-    if not model_name:
-        return None, None
-    if ModelVersion.objects.filter(experiment=experiment).exists():
-        raise ValidationError(f"experiment #{experiment.pk} is already registered")
-    with transaction.atomic():
-        registered_model = _locked_model(model_name)
-        evaluation = gate_evaluate(
-            candidate=experiment,
-            registered_model=registered_model,
-            purpose=GateEvaluation.Purpose.REGISTRATION,
-        )
-        if not evaluation.passed:
-            return evaluation, None
-        version = _version_create(experiment, registered_model, evaluation)
-    return evaluation, version
-
-
-def _version_create(
-    experiment: Experiment, registered_model: RegisteredModel, evaluation: GateEvaluation
-) -> ModelVersion:
-    version = ModelVersion.objects.create(
-        registered_model=registered_model,
-        version=_next_version_number(registered_model),
-        experiment=experiment,
-        artifact_sha256=experiment.artifact_sha256,
-        stage=Stage.STAGING,
-        registration_gate=evaluation,
-        created_by=experiment.created_by,
-        stage_changed_at=timezone.now(),
-    )
-    StageTransition.objects.create(
-        model_version=version,
-        from_stage=Stage.NONE,
-        to_stage=Stage.STAGING,
-        requested_by=experiment.created_by,
-        actor_label="regression gate",
-        decision=StageTransition.Decision.AUTOMATIC,
-        reason=f"registered from experiment #{experiment.pk}: {evaluation.report['summary']}",
-        gate_report=evaluation.report,
-    )
-    return version
 
 
 def _validate_request(version: ModelVersion, to_stage: str, reason: str) -> None:
@@ -238,7 +72,7 @@ def stage_request_create(
     _require_perm(user, "registry.request_stage_change", "request stage changes")
     _validate_request(model_version, to_stage, reason)
     try:
-        _verified_model(model_version)
+        verified_model(model_version)
     except ArtifactIntegrityError as error:
         raise ValidationError(str(error)) from None
     with transaction.atomic():
@@ -330,7 +164,7 @@ def _claim_request(
 
 
 def _apply_stage_change(request: StageRequest, user: Any, reason: str, override: bool) -> None:
-    registered_model = _locked_model(request.model_version.registered_model.name)
+    registered_model = locked_model(request.model_version.registered_model.name)
     version = ModelVersion.objects.select_for_update().get(pk=request.model_version_id)
     if version.stage != request.from_stage:
         raise PromotionConflict(
@@ -347,7 +181,7 @@ def _apply_stage_change(request: StageRequest, user: Any, reason: str, override:
 
 
 def _check_baseline_current(request: StageRequest, registered_model: RegisteredModel) -> None:
-    current = _production_version(registered_model)
+    current = production_version(registered_model)
     gated_against = request.gate.baseline_version_id if request.gate else None
     if (current.pk if current else None) != gated_against:
         raise PromotionConflict(
@@ -392,36 +226,3 @@ def _record(
         gate_report=request.gate.report if request.gate else None,
         override=override,
     )
-
-
-def experiment_run_and_register(
-    *,
-    experiment_id: int,
-    job_id: str = "",
-    worker_name: str = "",
-    on_progress: ProgressCallback | None = None,
-) -> tuple[Experiment | None, GateEvaluation | None, ModelVersion | None]:
-    """The whole run, shared by the command line and the queue workers: train,
-    then gate and stage the model if its config names a registry model."""
-    experiment = experiment_execute(
-        experiment_id=experiment_id,
-        job_id=job_id,
-        worker_name=worker_name,
-        on_progress=on_progress,
-    )
-    if experiment is None or experiment.status != Status.COMPLETED:
-        return experiment, None, None
-    evaluation, version = model_version_register(experiment_id=experiment.pk)
-    return experiment, evaluation, version
-
-
-def role_user_ensure(*, username: str, password: str, role: str) -> Any:
-    """A local demo account in one role group; its password is reset each time."""
-    from django.contrib.auth.models import Group, User
-
-    roles_ensure()
-    user, _ = User.objects.get_or_create(username=username)
-    user.set_password(password)
-    user.save(update_fields=["password"])
-    user.groups.set([Group.objects.get(name=role)])
-    return user

@@ -1,0 +1,127 @@
+"""experiment_execute: claim a CREATED experiment, train it with a heartbeat
+running, and record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback as traceback_module
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection
+from rq.timeouts import JobTimeoutException
+
+from datasets.services import dataset_version_load
+from experiments import training
+from experiments.configs import parse_config
+from experiments.models import Experiment, Phase
+from experiments.services.lifecycle import (
+    experiment_complete,
+    experiment_fail,
+    experiment_heartbeat,
+    experiment_set_phase,
+    experiment_start,
+)
+
+logger = logging.getLogger(__name__)
+
+
+ProgressCallback = Callable[[Experiment, str], None]
+
+
+class ExperimentStateError(Exception):
+    """A transition that the experiment's current status does not allow."""
+
+
+@contextmanager
+def _heartbeat(experiment_id: int) -> Iterator[None]:
+    """Refresh the heartbeat from a thread while the main thread trains, so a
+    long fit still shows a live run; the reconciler treats silence as death."""
+    stop = threading.Event()
+    interval = settings.EXPERIMENT_HEARTBEAT_SECONDS
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval):
+                experiment_heartbeat(experiment_id=experiment_id)
+        except Exception:
+            logger.exception("heartbeat of experiment %s failed", experiment_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{experiment_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=interval + 5)
+
+
+def failure_message(error: BaseException, *, timeout_seconds: int | None = None) -> str:
+    """What went wrong, in one line, as the experiment's error message."""
+    if isinstance(error, JobTimeoutException):
+        return f"timed out after {timeout_seconds} s"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt)"
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _train_and_store(experiment: Experiment, report: Callable[[str], None]) -> None:
+    config = parse_config(experiment.config_text)
+    report(Phase.LOADING)
+    frame = dataset_version_load(version=experiment.dataset_version)
+    result = training.train(
+        frame, config=config, target=experiment.dataset_version.target, progress=report
+    )
+    report(Phase.SAVING)
+    artifact_data = training.model_to_bytes(result.model)
+    if not experiment_complete(
+        experiment_id=experiment.pk, result=result, artifact_data=artifact_data
+    ):
+        raise ExperimentStateError(
+            f"experiment #{experiment.pk} left RUNNING while training (cancelled?)"
+        )
+
+
+def experiment_execute(
+    *,
+    experiment_id: int,
+    job_id: str = "",
+    worker_name: str = "",
+    on_progress: ProgressCallback | None = None,
+) -> Experiment | None:
+    """Claim a CREATED experiment, train it and record the outcome.
+
+    The one path for the command line and the queue workers. Returns None when
+    the claim is lost (someone else runs it, or it was cancelled). Any error
+    ends the experiment FAILED with its reason; a KeyboardInterrupt or other
+    BaseException is recorded the same way and then re-raised.
+    """
+    if not experiment_start(experiment_id=experiment_id, job_id=job_id, worker_name=worker_name):
+        return None
+    experiment = Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id)
+
+    def report(phase: str) -> None:
+        if not experiment_set_phase(experiment_id=experiment_id, phase=phase):
+            # Cancelled (or failed by the reconciler) under our feet: stop here.
+            raise ExperimentStateError(f"experiment #{experiment_id} is no longer RUNNING")
+        if on_progress is not None:
+            on_progress(experiment, phase)
+
+    try:
+        with _heartbeat(experiment_id):
+            _train_and_store(experiment, report)
+    except BaseException as error:
+        experiment_fail(
+            experiment_id=experiment_id,
+            message=failure_message(error, timeout_seconds=experiment.timeout_seconds),
+            traceback=traceback_module.format_exc(),
+        )
+        if not isinstance(error, Exception):
+            raise
+    experiment.refresh_from_db()
+    return experiment

@@ -1,0 +1,158 @@
+"""Recording an experiment and the claims that move it from status to status."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from datasets.models import DatasetVersion
+from experiments import training
+from experiments.artifacts import artifact_delete, artifact_write
+from experiments.configs import ConfigError, ExperimentConfig, parse_config
+from experiments.environment import runtime_environment
+from experiments.models import ACTIVE_STATUSES, Experiment, Metric, Phase, Status
+
+
+def config_parse_or_invalid(config_text: str) -> ExperimentConfig:
+    """The config parser's errors as a ValidationError naming each key path."""
+    try:
+        return parse_config(config_text)
+    except ConfigError as error:
+        raise ValidationError([f"{path}: {message}" for path, message in error.errors]) from None
+
+
+def dataset_version_for_config(config: ExperimentConfig) -> DatasetVersion:
+    try:
+        return DatasetVersion.objects.select_related("dataset").get(
+            dataset__name=config.dataset.name, version=config.dataset.version
+        )
+    except DatasetVersion.DoesNotExist:
+        raise ValidationError(
+            f"dataset: {config.dataset.name}:{config.dataset.version} is not registered "
+            "(register it first with manage.py register_dataset)"
+        ) from None
+
+
+def experiment_create(
+    *,
+    config_text: str,
+    user: Any = None,
+    user_name: str | None = None,
+    source: str = "cli",
+    phase: str = Phase.NONE,
+) -> Experiment:
+    """Validate a config and record a CREATED experiment; runs nothing."""
+    config = config_parse_or_invalid(config_text)
+    dataset_version = dataset_version_for_config(config)
+    return Experiment.objects.create(
+        phase=phase,
+        name=config.experiment_name,
+        config_text=config_text,
+        config=config.to_dict(),
+        config_sha256=hashlib.sha256(config_text.encode()).hexdigest(),
+        dataset_version=dataset_version,
+        model_type=config.model.type,
+        status=Status.CREATED,
+        source=source,
+        created_by=user,
+        created_by_name=user_name or (user.get_username() if user else "cli"),
+        timeout_seconds=config.run.timeout_seconds,
+        target=dataset_version.target,
+    )
+
+
+def claim(experiment_id: int, from_statuses: tuple[str, ...], **changes: Any) -> bool:
+    updated = Experiment.objects.filter(pk=experiment_id, status__in=from_statuses).update(
+        **changes
+    )
+    return updated == 1
+
+
+def experiment_start(*, experiment_id: int, job_id: str = "", worker_name: str = "") -> bool:
+    """CREATED -> RUNNING. False when someone else already claimed it."""
+    now = timezone.now()
+    return claim(
+        experiment_id,
+        (Status.CREATED,),
+        status=Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        phase=Phase.LOADING,
+        job_id=job_id or "",
+        worker_name=worker_name,
+        environment=runtime_environment(),
+    )
+
+
+def experiment_set_phase(*, experiment_id: int, phase: str) -> bool:
+    return claim(experiment_id, (Status.RUNNING,), phase=phase, heartbeat_at=timezone.now())
+
+
+def experiment_heartbeat(*, experiment_id: int) -> bool:
+    return claim(experiment_id, (Status.RUNNING,), heartbeat_at=timezone.now())
+
+
+def experiment_fail(*, experiment_id: int, message: str, traceback: str = "") -> bool:
+    """CREATED or RUNNING -> FAILED; a finished experiment is left as it is."""
+    return claim(
+        experiment_id,
+        ACTIVE_STATUSES,
+        status=Status.FAILED,
+        finished_at=timezone.now(),
+        error_message=message[:5000],
+        traceback=traceback,
+    )
+
+
+def experiment_fail_running(*, experiment_id: int, message: str) -> bool:
+    """RUNNING -> FAILED, for a run whose worker is gone. A CREATED row is left
+    alone: its job failed before claiming it, and the reconciler queues it again."""
+    return claim(
+        experiment_id,
+        (Status.RUNNING,),
+        status=Status.FAILED,
+        finished_at=timezone.now(),
+        error_message=message[:5000],
+    )
+
+
+def _metric_rows(experiment_id: int, metrics: list[training.MetricValue]) -> list[Metric]:
+    return [
+        Metric(experiment_id=experiment_id, name=metric.name, value=metric.value, step=metric.step)
+        for metric in metrics
+    ]
+
+
+def experiment_complete(
+    *, experiment_id: int, result: training.TrainingResult, artifact_data: bytes
+) -> bool:
+    """RUNNING -> COMPLETED with metrics, curves, holdout and the model artifact,
+    all in one transaction. False (and nothing kept) if the claim was lost."""
+    artifact = artifact_write(
+        experiment_id=experiment_id, filename="model.skops", data=artifact_data
+    )
+    holdout_data = training.holdout_to_bytes(result.holdout)
+    with transaction.atomic():
+        claimed = claim(
+            experiment_id,
+            (Status.RUNNING,),
+            status=Status.COMPLETED,
+            finished_at=timezone.now(),
+            phase="",
+            feature_columns=list(result.feature_columns),
+            curves=result.curves,
+            holdout=holdout_data,
+            holdout_sha256=hashlib.sha256(holdout_data).hexdigest(),
+            artifact_path=artifact.path,
+            artifact_sha256=artifact.sha256,
+            artifact_size=artifact.size,
+        )
+        if claimed:
+            Metric.objects.bulk_create(_metric_rows(experiment_id, result.metrics))
+    if not claimed:
+        artifact_delete(path=artifact.path)
+    return claimed
