@@ -1,8 +1,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
-from django.db.models import Count, F, FloatField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db import connection
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+)
 from rq.worker import Worker, WorkerStatus
 
 from experiments import queue
@@ -37,13 +49,44 @@ def metric_value(name: str, *, experiment_ref: str = "pk") -> Subquery:
     rows = Metric.objects.filter(
         experiment_id=OuterRef(experiment_ref), name=name, step__isnull=True
     )
-    return Subquery(rows.values("value")[:1], output_field=FloatField())
+    return Subquery(rows.order_by().values("value")[:1], output_field=FloatField())
 
 
 def scalar_metric_names() -> list[str]:
-    """Every scalar metric name any experiment recorded, for the sort menu."""
-    rows = Metric.objects.filter(step__isnull=True).values_list("name", flat=True)
-    return list(rows.distinct().order_by("name"))
+    """Every scalar metric name any experiment recorded, for the sort menu.
+
+    A loose index scan: one probe of the partial index metric_scalar_name_value
+    per distinct name, where SELECT DISTINCT would read every metric row (a
+    second per list page at a million metrics)."""
+    table = connection.ops.quote_name(Metric._meta.db_table)
+    sql = f"""
+        WITH RECURSIVE names(name) AS (
+            SELECT MIN(name) FROM {table} WHERE step IS NULL
+            UNION ALL
+            SELECT (
+                SELECT MIN(later.name) FROM {table} later
+                WHERE later.step IS NULL AND later.name > names.name
+            )
+            FROM names WHERE names.name IS NOT NULL
+        )
+        SELECT name FROM names WHERE name IS NOT NULL ORDER BY name
+    """  # noqa: S608 - the only interpolation is the model's own table name
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [name for (name,) in cursor.fetchall()]
+
+
+# Large fields no listing shows: decoding feature_columns and the dataset's
+# columns alone took a third of the list page's time.
+LIST_DEFERRED = (
+    "config_text",
+    "config",
+    "curves",
+    "holdout",
+    "traceback",
+    "environment",
+    "feature_columns",
+)
 
 
 def experiment_list(
@@ -54,32 +97,79 @@ def experiment_list(
     name: str = "",
     sort: str = "created",
     descending: bool = True,
-) -> QuerySet[Experiment]:
+) -> QuerySet[Experiment] | MetricOrderedExperiments:
     """Filtered and sorted experiments with their key metrics annotated as
-    `metric_<name>`; sort is a FIELD_SORTS key or a metric name."""
-    rows = Experiment.objects.select_related("dataset_version__dataset").defer(
-        "config_text", "config", "curves", "holdout", "traceback", "environment"
+    `metric_<name>`; sort is a FIELD_SORTS key or a metric name. Sorted by a
+    metric, the result is a sequence for a Paginator, not a QuerySet."""
+    lookups = {
+        "status": status,
+        "dataset_version_id": dataset_version_id,
+        "model_type": model_type,
+        "name__icontains": name,
+    }
+    lookups = {key: value for key, value in lookups.items() if value}
+    rows = (
+        Experiment.objects.filter(**lookups)
+        .select_related("dataset_version__dataset")
+        .defer(*LIST_DEFERRED, "dataset_version__columns", "dataset_version__class_counts")
+        .annotate(**{f"metric_{metric}": metric_value(metric) for metric in KEY_METRICS})
     )
-    if status:
-        rows = rows.filter(status=status)
-    if dataset_version_id:
-        rows = rows.filter(dataset_version_id=dataset_version_id)
-    if model_type:
-        rows = rows.filter(model_type=model_type)
-    if name:
-        rows = rows.filter(name__icontains=name)
-    rows = rows.annotate(**{f"metric_{metric}": metric_value(metric) for metric in KEY_METRICS})
     if sort in FIELD_SORTS:
         field = F(FIELD_SORTS[sort])
         return rows.order_by(field.desc() if descending else field.asc(), _tiebreak(descending))
-    # Any recorded metric; experiments without it (failed, running) go last either way.
-    rows = rows.annotate(sort_metric=metric_value(sort))
-    key = (
-        F("sort_metric").desc(nulls_last=True)
-        if descending
-        else F("sort_metric").asc(nulls_last=True)
-    )
-    return rows.order_by(key, _tiebreak(descending))
+    return MetricOrderedExperiments(rows, lookups=lookups, metric=sort, descending=descending)
+
+
+class MetricOrderedExperiments:
+    """Experiments ordered by one scalar metric, then those without it (failed,
+    running) by id, in the same direction. Each page is read from the index
+    metric_scalar_name_value (name, value, experiment), walked from its end, so a
+    page costs the same at ten thousand experiments as at a hundred; sorting
+    every filtered experiment by a metric subquery took 40-50 ms at 10,000.
+    Sliced by a Paginator: count() and [start:stop]; rows carry `sort_metric`."""
+
+    def __init__(
+        self, rows: QuerySet[Experiment], *, lookups: dict[str, Any], metric: str, descending: bool
+    ) -> None:
+        self.rows = rows.annotate(sort_metric=metric_value(metric))
+        self.lookups = lookups
+        self.metric = metric
+        self.descending = descending
+
+    @cached_property
+    def _count(self) -> int:
+        return self.rows.count()
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: slice) -> list[Experiment]:
+        start, stop = index.start or 0, min(index.stop, self._count)
+        ids = list(self._with_metric()[start:stop]) if stop > start else []
+        if len(ids) < stop - start:
+            # This page reaches past the experiments that have the metric.
+            skipped = max(0, start - self._with_metric().count()) if not ids else 0
+            ids += self._without_metric()[skipped : skipped + stop - start - len(ids)]
+        found = self.rows.in_bulk(ids)
+        return [found[pk] for pk in ids]
+
+    def _metric_rows(self) -> QuerySet[Metric]:
+        related = {f"experiment__{key}": value for key, value in self.lookups.items()}
+        return Metric.objects.filter(name=self.metric, step__isnull=True, **related)
+
+    def _with_metric(self) -> QuerySet[Metric]:
+        keys = ("-value", "-experiment_id") if self.descending else ("value", "experiment_id")
+        return self._metric_rows().order_by(*keys).values_list("experiment_id", flat=True)
+
+    def _without_metric(self) -> QuerySet[Experiment]:
+        recorded = Metric.objects.filter(
+            experiment_id=OuterRef("pk"), name=self.metric, step__isnull=True
+        )
+        rows = Experiment.objects.filter(~Exists(recorded), **self.lookups)
+        return rows.order_by(_tiebreak(self.descending)).values_list("pk", flat=True)
 
 
 def _tiebreak(descending: bool) -> str:

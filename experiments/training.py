@@ -293,10 +293,21 @@ def _validation_losses(
     wanted = set(evenly_spaced_steps(int(model.n_iter_), MAX_LOSS_STEPS))
     stages = model.staged_predict_proba(holdout_features)
     return [
-        MetricValue("validation_loss", float(log_loss(y_true, proba[:, 1], labels=[0, 1])), step)
+        MetricValue("validation_loss", binary_log_loss(y_true, proba[:, 1]), step)
         for step, proba in enumerate(stages, start=1)
         if step in wanted
     ]
+
+
+def binary_log_loss(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """scikit-learn's log_loss for 0/1 labels, computed the same way (clipped to
+    [eps, 1 - eps]) without its input checks, which cost 7 ms a call: 1.4 s of
+    a 200-iteration run on the fraud holdout."""
+    eps = np.finfo(np.float64).eps
+    positive = np.asarray(y_true) == 1
+    y_score = np.asarray(y_score, dtype=np.float64)
+    likelihood = np.where(positive, y_score, 1 - y_score)
+    return float(np.mean(-np.log(np.clip(likelihood, eps, 1 - eps))))
 
 
 def evenly_spaced_steps(count: int, limit: int) -> list[int]:

@@ -22,7 +22,6 @@ from registry.models import (
     StageRequest,
     StageTransition,
 )
-from registry.services import stage_request_decide
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -265,6 +264,10 @@ class StageRequestAdmin(ReadOnlyAdmin):
     def _decide_one(
         self, request: HttpRequest, stage_request: StageRequest, data: dict, approve: bool
     ) -> None:
+        # Imported here: the services pull in the training stack (scikit-learn,
+        # skops), which every manage.py command would otherwise load at start-up.
+        from registry.services import stage_request_decide
+
         try:
             decided = stage_request_decide(
                 request_id=stage_request.pk,

@@ -61,6 +61,8 @@ def _versions_with_metrics(stages: tuple[str, ...] | None = None) -> QuerySet[Mo
             "experiment__holdout",
             "experiment__traceback",
             "experiment__environment",
+            "experiment__feature_columns",
+            "registration_gate__report",
         )
         .order_by("-version")
     )

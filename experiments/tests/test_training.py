@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import skops.io
 import yaml
+from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -119,6 +120,17 @@ def test_it_logs_validation_loss_per_boosting_iteration(trained):
 
 def test_it_logs_no_iterations_for_random_forest(trained):
     assert "n_iter" not in plain_metrics(trained["random_forest"])
+
+
+def test_it_computes_the_log_loss_as_scikit_learn_does():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 5000)
+    y_score = rng.random(5000)
+    y_score[:6] = [0.0, 1.0, 1e-300, 1 - 1e-17, 0.5, 1.0]
+
+    expected = log_loss(y_true, y_score, labels=[0, 1])
+
+    assert training.binary_log_loss(y_true, y_score) == pytest.approx(expected, rel=1e-12)
 
 
 def test_it_caps_the_number_of_validation_loss_steps(small_fraud_frame, monkeypatch):

@@ -12,9 +12,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from datasets.models import DatasetVersion
 from datasets.profiling import class_counts_text, human_size
 from datasets.services import dataset_register
+from mlplatform.checks import CHECKS_WITHOUT_URLS
 
 
 class Command(BaseCommand):
+    requires_system_checks = CHECKS_WITHOUT_URLS
     help = (
         "Register a CSV file under DATA_ROOT as NAME:VERSION and print its SHA-256 and "
         "profile. PATH is relative to the current directory or absolute."

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from experiments.models import Experiment, Status
 from experiments.selectors import experiment_scalar_metrics
 from experiments.services import experiment_create, experiment_submit
+from mlplatform.checks import CHECKS_WITHOUT_URLS
 from mlplatform.users import user_for_command
 from registry import gate
 from registry.services import experiment_run_and_register
@@ -19,6 +20,7 @@ KEY_METRICS = ("average_precision", "roc_auc", "f1", "precision", "recall", "fit
 
 
 class Command(BaseCommand):
+    requires_system_checks = CHECKS_WITHOUT_URLS
     help = (
         "Validate a YAML experiment config, record the experiment and run it in-process "
         "(or, with --enqueue, queue it for the workers)."

@@ -1,0 +1,12 @@
+"""System-check tags for management commands that serve no URLs."""
+
+from __future__ import annotations
+
+from django.core.checks import Tags
+
+# The URL checks import every view, and through the views scikit-learn and
+# skops: over a second of start-up that a command which registers a file or
+# trains a model does not need. Such commands run every other check.
+CHECKS_WITHOUT_URLS = [
+    getattr(Tags, name) for name in vars(Tags) if not name.startswith("_") and name != "urls"
+]
