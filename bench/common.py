@@ -13,6 +13,7 @@ import datetime
 import os
 import platform
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -127,17 +128,27 @@ def _postgres_admin(statement: str) -> None:
 
 def timed_run(command: Sequence[str], *, env: dict[str, str]) -> tuple[float, str]:
     """Wall seconds of one whole process (interpreter start-up included) and its stdout."""
+    seconds, _, stdout = timed_run_cpu(command, env=env)
+    return seconds, stdout
+
+
+def timed_run_cpu(command: Sequence[str], *, env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU (user + system, all threads) seconds of one whole process, and its
+    stdout. CPU time is steadier than wall time on a machine others are using."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     completed = subprocess.run(
         list(command), env=env, cwd=ROOT, capture_output=True, text=True, check=False
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if completed.returncode != 0:
         raise RuntimeError(
             f"{' '.join(command)} exited {completed.returncode}:\n"
             f"{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
         )
-    return seconds, completed.stdout
+    return seconds, cpu, completed.stdout
 
 
 def median(values: Sequence[float]) -> float:

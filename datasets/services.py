@@ -94,7 +94,7 @@ def dataset_version_load(*, version: DatasetVersion) -> pd.DataFrame:
 
     Refuses (ValidationError) when the file is missing or no longer matches its
     registered size and SHA-256. Re-hashes only when the file's size, mtime or
-    inode changed since the last check. Reads the Parquet cache (keyed by
+    inode changed since the last check. Reads the Arrow cache (keyed by
     digest) when present, else the CSV, which it then caches. The frame has the
     registered columns and dtypes and a RangeIndex 0..n-1: row positions are
     row identities for training.
@@ -288,7 +288,7 @@ def _read_csv_and_cache(version: DatasetVersion, cache_path: Path) -> pd.DataFra
     frame = _parse_registered(version, path)
     _record_if_unchanged(version, path, identity)
     try:
-        files.write_parquet_atomic(frame, cache_path)
+        files.write_cache_atomic(frame, cache_path)
     except OSError:
         logger.warning("Could not write dataset cache %s", cache_path, exc_info=True)
     return frame
@@ -313,7 +313,7 @@ def _parse_registered(version: DatasetVersion, path: Path) -> pd.DataFrame:
 def _read_cache(cache_path: Path, version: DatasetVersion) -> pd.DataFrame | None:
     """The cached frame, or None when the cache is unreadable or not what was registered."""
     try:
-        frame = files.read_parquet_frame(cache_path)
+        frame = files.read_cache_frame(cache_path)
     except (OSError, ValueError):
         logger.warning("Ignoring unreadable dataset cache %s", cache_path, exc_info=True)
         return None
@@ -330,7 +330,7 @@ def _with_row_positions(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cache_path(version: DatasetVersion) -> Path:
-    return Path(settings.DATASET_CACHE_ROOT) / f"{version.sha256}.parquet"
+    return Path(settings.DATASET_CACHE_ROOT) / f"{version.sha256}.arrow"
 
 
 # Paths ----------------------------------------------------------------------

@@ -60,8 +60,8 @@ def test_it_records_the_file_identity_it_verified(small_fraud_csv):
     assert check.inode == small_fraud_csv.stat().st_ino
 
 
-def test_it_writes_no_parquet_cache_at_registration(small_fraud_csv, settings):
-    # Writing Parquet would double the registration time; the first load writes it.
+def test_it_writes_no_cache_at_registration(small_fraud_csv, settings):
+    # Writing the cache would slow registration down; the first load writes it.
     register(small_fraud_csv)
 
     assert not Path(settings.DATASET_CACHE_ROOT).exists()

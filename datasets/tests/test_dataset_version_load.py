@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def cache_file(version: DatasetVersion, settings: object) -> Path:
-    return Path(settings.DATASET_CACHE_ROOT) / f"{version.sha256}.parquet"
+    return Path(settings.DATASET_CACHE_ROOT) / f"{version.sha256}.arrow"
 
 
 def refused(version: DatasetVersion) -> str:
@@ -56,7 +56,7 @@ def test_it_numbers_rows_from_zero(registered_dataset, cached):
     assert (frame.index.start, frame.index.stop, frame.index.step) == (0, 4000, 1)
 
 
-def test_it_writes_the_parquet_cache_on_first_load(registered_dataset, settings):
+def test_it_writes_the_cache_on_first_load(registered_dataset, settings):
     cache = cache_file(registered_dataset, settings)
     assert not cache.exists()
 
@@ -143,18 +143,18 @@ def test_it_refuses_a_file_swapped_for_a_symlink_outside_data_root(
 def test_it_falls_back_to_the_csv_when_the_cache_is_corrupt(registered_dataset, settings):
     cache = cache_file(registered_dataset, settings)
     cache.parent.mkdir(parents=True)
-    cache.write_bytes(b"not parquet at all")
+    cache.write_bytes(b"not an arrow file at all")
 
     frame = dataset_version_load(version=registered_dataset)
 
     assert len(frame) == 4000
-    pd.testing.assert_frame_equal(files.read_parquet_frame(cache), frame)
+    pd.testing.assert_frame_equal(files.read_cache_frame(cache), frame)
 
 
 def test_it_ignores_a_cache_with_other_columns(registered_dataset, settings):
     cache = cache_file(registered_dataset, settings)
     cache.parent.mkdir(parents=True)
-    pd.DataFrame({"other": [1, 2]}).to_parquet(cache)
+    pd.DataFrame({"other": [1, 2]}).to_feather(cache)
 
     frame = dataset_version_load(version=registered_dataset)
 
