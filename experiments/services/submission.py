@@ -98,14 +98,17 @@ def _submission_message(experiment_id: int, enqueued: bool | None) -> str:
 
 def experiment_enqueue(*, experiment_id: int) -> bool:
     """Put a CREATED experiment's job on the training queue, unless a job that
-    will still run is there already. True when the job is on the queue; False
-    when the experiment is no longer CREATED, or (with a warning logged) when
-    Redis cannot be reached."""
+    will still run is there already. True when nothing more is needed: the job
+    is on the queue, or the experiment has already left CREATED (the
+    reconciler queued it first and a worker took it, or it was cancelled).
+    False only when Redis cannot be reached (with a warning logged); the row
+    stays CREATED and the reconciler queues it later."""
     try:
-        return enqueue_if_created(experiment_id, queue.redis_connection()) is not None
+        enqueue_if_created(experiment_id, queue.redis_connection())
     except queue.QueueUnavailable as error:
         logger.warning("experiment #%s recorded but not queued: %s", experiment_id, error)
         return False
+    return True
 
 
 def enqueue_if_created(experiment_id: int, redis_connection: Any) -> bool | None:

@@ -11,7 +11,7 @@ from rq.job import Job
 
 from experiments.models import Experiment, Phase, Status
 from experiments.queue import JOB_FUNCTION, job_id_for
-from experiments.services import experiment_enqueue, experiment_submit
+from experiments.services import experiment_enqueue, experiment_start, experiment_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,6 +96,21 @@ def test_it_never_adds_a_second_job_for_the_same_experiment(
     assert experiment_enqueue(experiment_id=experiment.pk)
 
     assert queued_job_ids(redis_server) == [job_id_for(experiment.pk)]
+
+
+def test_it_counts_an_experiment_a_worker_already_took_as_queued(
+    make_config, queue_settings, redis_server
+):
+    # The reconciler may queue a just-committed experiment, and a worker start
+    # it, before the submitting request's own enqueue runs: that is not an outage.
+    experiment = experiment_submit(config_text=make_config()).experiment
+    redis_server.client().delete("rq:queue:training")
+    assert experiment_start(experiment_id=experiment.pk)
+
+    assert experiment_enqueue(experiment_id=experiment.pk)
+
+    assert queued_job_ids(redis_server) == []
+    assert Experiment.objects.get().status == Status.RUNNING
 
 
 def test_it_refuses_an_invalid_config_and_writes_nothing(make_config, queue_settings, redis_server):
