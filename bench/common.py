@@ -9,13 +9,12 @@ setting and DATABASE_URL point into a temporary folder (or, with
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
-import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -224,60 +223,16 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     print("\n".join(line.rstrip() for line in lines))
 
 
-# ------------------------------------------------------------------- redis
-
-
-def free_port() -> int:
-    """A free port below Linux's ephemeral range, as the tests' Redis servers use."""
-    for _ in range(100):
-        port = random.randrange(20000, 32000)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port found")
-
-
-class RedisServer:
-    """A private redis-server without persistence, never the shared one on 6379."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [
-                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while not self._answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on port {self.port} did not start")
-            time.sleep(0.05)
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as connection:
-                connection.sendall(b"PING\r\n")
-                return connection.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
+def data_bench_options(description: str, *, repeats_help: str) -> argparse.Namespace:
+    """The options of the benchmarks that time work on a generated fraud CSV:
+    its size, how many runs to take the median of, and the tiny CI smoke mode."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--smoke", action="store_true", help="tiny data, one run each (CI)")
+    parser.add_argument("--rows", type=int, default=284_807)
+    parser.add_argument("--frauds", type=int, default=492)
+    parser.add_argument("--repeats", type=int, default=5, help=repeats_help)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch installation")
+    options = parser.parse_args()
+    if options.smoke:
+        options.rows, options.frauds, options.repeats = 4000, 120, 1
+    return options

@@ -43,9 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import (
     MANAGE_PY,
     PYTHON,
-    RedisServer,
     Scratch,
-    free_port,
     machine_description,
     median,
     percentile,
@@ -53,6 +51,7 @@ from bench.common import (
     scratch_create,
     scratch_remove,
 )
+from mlplatform.redis_server import RedisServer, free_port
 
 LATENCY_P95_TARGET = 0.100
 RUNNING_MEDIAN_TARGET = 1.0

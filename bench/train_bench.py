@@ -41,6 +41,7 @@ from bench.common import (
     PYTHON,
     ROOT,
     Scratch,
+    data_bench_options,
     machine_description,
     median,
     print_table,
@@ -176,15 +177,7 @@ def table_rows(results: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny data, one run each (CI)")
-    parser.add_argument("--rows", type=int, default=284_807)
-    parser.add_argument("--frauds", type=int, default=492)
-    parser.add_argument("--repeats", type=int, default=5, help="runs per variant (median)")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch installation")
-    options = parser.parse_args()
-    if options.smoke:
-        options.rows, options.frauds, options.repeats = 4000, 120, 1
+    options = data_bench_options(__doc__.split("\n")[0], repeats_help="runs per variant (median)")
     scratch = scratch_create(prefix="bench-train")
     try:
         configs = prepare(scratch, options)

@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
     PYTHON,
-    RedisServer,
     machine_description,
     median,
     percentile,
@@ -42,6 +41,7 @@ from bench.common import (
     scratch_create,
     scratch_remove,
 )
+from mlplatform.redis_server import RedisServer
 
 MEDIAN_TARGET_MS = 50.0
 P95_TARGET_MS = 150.0
