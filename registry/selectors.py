@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from experiments.selectors import KEY_METRICS, metric_value
 from registry.models import (
     GateEvaluation,
     ModelVersion,
     RegisteredModel,
+    Stage,
     StageRequest,
     StageTransition,
 )
@@ -77,6 +79,44 @@ def registered_models_overview(
     return RegisteredModel.objects.prefetch_related(
         Prefetch("versions", queryset=versions, to_attr="listed_versions")
     ).order_by("name")
+
+
+# The registry index lists these and the newest few others per model; each
+# model's own page lists every version.
+LIVE_STAGES = (Stage.PRODUCTION, Stage.STAGING)
+INDEX_RECENT_VERSIONS = 5
+
+
+def registered_models_index(*, recent: int = INDEX_RECENT_VERSIONS) -> list[RegisteredModel]:
+    """Every model with, as `listed_versions` (newest first), its production
+    and staging versions and its `recent` newest others; `unlisted_count` is
+    how many more its own page shows. Three queries whatever the number of
+    versions, and a page whose size does not grow with them."""
+    newest_others = (
+        _versions_with_metrics()
+        .exclude(stage__in=LIVE_STAGES)
+        .annotate(
+            recency=Window(
+                RowNumber(),
+                partition_by=[F("registered_model_id")],
+                order_by=F("version").desc(),
+            )
+        )
+        .filter(recency__lte=recent)
+    )
+    models = list(
+        RegisteredModel.objects.annotate(version_count=Count("versions"))
+        .prefetch_related(
+            Prefetch("versions", queryset=_versions_with_metrics(LIVE_STAGES), to_attr="live"),
+            Prefetch("versions", queryset=newest_others, to_attr="newest_others"),
+        )
+        .order_by("name")
+    )
+    for model in models:
+        listed = sorted(model.live + model.newest_others, key=lambda v: v.version, reverse=True)
+        model.listed_versions = listed
+        model.unlisted_count = model.version_count - len(listed)
+    return models
 
 
 def registered_model_versions(*, model_name: str) -> RegisteredModel:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,31 @@ def test_its_query_count_does_not_grow_with_the_versions(client: Client, viewer:
     with CaptureQueriesContext(connection) as many:
         client.get("/registry/")
     assert len(many) == len(few)
+
+
+def test_it_lists_production_staging_and_the_newest_five_others(
+    client: Client, viewer: Any
+) -> None:
+    dataset_version = make_dataset_version()
+    model = RegisteredModel.objects.create(name="m")
+    stages = {1: Stage.PRODUCTION, 2: Stage.STAGING, 3: Stage.ARCHIVED}
+    for number in range(1, 11):
+        ModelVersion.objects.create(
+            registered_model=model,
+            version=number,
+            experiment=make_experiment(dataset_version, metrics={"roc_auc": 0.5}),
+            artifact_sha256="0",
+            stage=stages.get(number, Stage.NONE),
+        )
+    client.force_login(viewer)
+
+    content = client.get("/registry/").content.decode()
+
+    listed = re.findall(r'href="/registry/models/m/versions/(\d+)/"', content)
+    assert listed == ["10", "9", "8", "7", "6", "2", "1"]
+    assert "all 10 versions" in content
+    assert "(3 more)" in content
+    assert 'href="/registry/models/m/"' in content
 
 
 def test_it_refuses_an_outsider(client: Client, outsider: Any) -> None:

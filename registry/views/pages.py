@@ -14,7 +14,7 @@ from registry.selectors import (
     model_version_page,
     pending_stage_requests,
     registered_model_versions,
-    registered_models_overview,
+    registered_models_index,
 )
 
 SHOWN_STAGES = (Stage.PRODUCTION, Stage.STAGING)
@@ -25,7 +25,7 @@ SHOWN_STAGES = (Stage.PRODUCTION, Stage.STAGING)
 @require_GET
 def registry_index(request: HttpRequest) -> HttpResponse:
     context = {
-        "models": registered_models_overview(),
+        "models": registered_models_index(),
         "pending": pending_stage_requests(),
         "key_metrics": KEY_METRICS,
     }
