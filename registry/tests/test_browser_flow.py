@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from experiments.models import Experiment, Status
@@ -55,6 +56,10 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # Under Playwright's sync API the test's ORM calls run in a greenlet
+        # with its own context, hence their own connection: close it here, or
+        # PostgreSQL refuses to drop the test database at the end of the run.
+        connections.close_all()
 
 
 def log_in(browser: Browser, base_url: str, username: str) -> Page:
