@@ -46,17 +46,22 @@ def experiment_job_failed(
 ) -> None:
     """RQ's failure callback. Called in the work-horse when the job raised, and
     in whichever worker cleans the registries when RQ finds the job abandoned
-    (its worker died): the experiment, if still RUNNING, ends FAILED."""
+    (its worker died): the experiment, if still RUNNING, ends FAILED. A timeout
+    fails it even if the job timed out before claiming it (a busy host), since
+    queueing it again would only time out again."""
     experiment_id = experiment_id_for(job.id)
     if experiment_id is None:
         return
+    timed_out = isinstance(exc_value, JobTimeoutException)
     if isinstance(exc_value, AbandonedJobError):
         message = "worker died: RQ found the job abandoned (AbandonedJobError)"
-    elif isinstance(exc_value, JobTimeoutException):
+    elif timed_out:
         message = failure_message(exc_value, timeout_seconds=job.timeout)
     else:
         message = f"job failed: {failure_message(exc_value) if exc_value else 'unknown error'}"
     try:
-        experiment_fail_running(experiment_id=experiment_id, message=message)
+        experiment_fail_running(
+            experiment_id=experiment_id, message=message, include_created=timed_out
+        )
     finally:
         close_old_connections()

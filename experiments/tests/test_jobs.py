@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
+from rq.timeouts import JobTimeoutException
 
 from experiments.jobs import experiment_job_failed
 from experiments.models import Metric, Status
@@ -75,6 +76,33 @@ def test_it_ends_failed_with_timed_out_after_n_s_past_its_timeout(
     assert not Metric.objects.filter(experiment=experiment).exists()
     job = Job.fetch(job_id_for(experiment.pk), connection=redis_server.client())
     assert job.timeout == 2
+
+
+def test_it_fails_an_experiment_whose_job_timed_out_before_claiming_it(
+    make_config, queue_settings, redis_server
+):
+    experiment = experiment_submit(config_text=make_config()).experiment
+    job = Job.fetch(experiment.job_id, connection=redis_server.client())
+
+    # RQ's death penalty can fire before the job's claim on a busy host.
+    timeout = JobTimeoutException("Task exceeded maximum timeout value (1800 seconds)")
+    experiment_job_failed(job, job.connection, JobTimeoutException, timeout, None)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.FAILED
+    assert experiment.error_message == f"timed out after {job.timeout} s"
+
+
+def test_it_leaves_a_created_experiment_to_the_reconciler_when_its_job_failed_otherwise(
+    make_config, queue_settings, redis_server
+):
+    experiment = experiment_submit(config_text=make_config()).experiment
+    job = Job.fetch(experiment.job_id, connection=redis_server.client())
+
+    experiment_job_failed(job, job.connection, AbandonedJobError, AbandonedJobError(), None)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.CREATED
 
 
 def test_it_fails_a_running_experiment_that_rq_found_abandoned(
