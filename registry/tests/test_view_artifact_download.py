@@ -21,6 +21,7 @@ def test_it_serves_the_verified_artifact_with_its_digest(
     assert response.status_code == 200
     data = b"".join(response.streaming_content)
     assert hashlib.sha256(data).hexdigest() == version.artifact_sha256
+    assert int(response["Content-Length"]) == len(data)
     assert response["X-Artifact-SHA256"] == version.artifact_sha256
     assert 'filename="fraud_detector-v1.skops"' in response["Content-Disposition"]
 

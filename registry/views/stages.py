@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import io
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
@@ -9,7 +7,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from experiments.artifacts import ArtifactIntegrityError, artifact_read
+from experiments.artifacts import ArtifactIntegrityError, artifact_open
 from registry.forms import DecisionForm, StageRequestForm
 from registry.models import ModelVersion, StageRequest
 from registry.services import PromotionConflict, stage_request_create, stage_request_decide
@@ -102,11 +100,13 @@ def artifact_download(request: HttpRequest, model_name: str, version: int) -> Ht
             raise ArtifactIntegrityError(
                 "the experiment's artifact digest differs from the registered one"
             )
-        data = artifact_read(path=experiment.artifact_path, sha256=model_version.artifact_sha256)
+        artifact = artifact_open(
+            path=experiment.artifact_path, sha256=model_version.artifact_sha256
+        )
     except ArtifactIntegrityError as error:
         context = {"version": model_version, "error": str(error)}
         return render(request, "registry/artifact_error.html", context, status=409)
     filename = f"{model_name}-v{version}.skops"
-    response = FileResponse(io.BytesIO(data), as_attachment=True, filename=filename)
+    response = FileResponse(artifact, as_attachment=True, filename=filename)
     response[DIGEST_HEADER] = model_version.artifact_sha256
     return response
