@@ -11,17 +11,7 @@ from django.http import HttpRequest
 
 from datasets.models import Dataset, DatasetVersion
 from datasets.profiling import class_counts_text, human_size
-
-
-class ViewOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from mlplatform.admin_base import ViewOnlyMixin
 
 
 @admin.display(description="size", ordering="size_bytes")

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from experiments.models import Experiment, Metric
-from registry.admin import ReadOnlyAdmin, ReadOnlyInline
+from mlplatform.admin_base import ReadOnlyAdmin, ReadOnlyInline
 
 
 class MetricInline(ReadOnlyInline):

@@ -3,8 +3,6 @@ pending requests, which goes through the same service as the command line."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from experiments.models import Metric
+from mlplatform.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from registry import gate
 from registry.models import (
     GateEvaluation,
@@ -22,32 +21,6 @@ from registry.models import (
     StageRequest,
     StageTransition,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _metric_subquery(name: str) -> Subquery:
