@@ -16,7 +16,7 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
 from experiments.queue import experiment_id_for
-from experiments.services import experiment_fail_running, failure_message
+from experiments.services import experiment_fail, experiment_fail_running, failure_message
 from registry.services import experiment_run_and_register
 
 
@@ -60,8 +60,9 @@ def experiment_job_failed(
     else:
         message = f"job failed: {failure_message(exc_value) if exc_value else 'unknown error'}"
     try:
-        experiment_fail_running(
-            experiment_id=experiment_id, message=message, include_created=timed_out
-        )
+        # A job that timed out before claiming its experiment would time out
+        # again if queued again: fail it, CREATED or RUNNING.
+        fail = experiment_fail if timed_out else experiment_fail_running
+        fail(experiment_id=experiment_id, message=message)
     finally:
         close_old_connections()

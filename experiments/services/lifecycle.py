@@ -108,17 +108,12 @@ def experiment_fail(*, experiment_id: int, message: str, traceback: str = "") ->
     )
 
 
-def experiment_fail_running(
-    *, experiment_id: int, message: str, include_created: bool = False
-) -> bool:
+def experiment_fail_running(*, experiment_id: int, message: str) -> bool:
     """RUNNING -> FAILED, for a run whose worker is gone. A CREATED row is left
-    alone: its job failed before claiming it, and the reconciler queues it
-    again. With include_created a CREATED row fails too: a job that timed out
-    before it could even claim its experiment would time out again."""
-    from_statuses = (Status.CREATED, Status.RUNNING) if include_created else (Status.RUNNING,)
+    alone: its job failed before claiming it, and the reconciler queues it again."""
     return claim(
         experiment_id,
-        from_statuses,
+        (Status.RUNNING,),
         status=Status.FAILED,
         finished_at=timezone.now(),
         error_message=message[:5000],
