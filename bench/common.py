@@ -178,12 +178,11 @@ def machine_description() -> str:
     import pandas
     import sklearn
 
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     return (
         f"{datetime.date.today().isoformat()}; {os.cpu_count()} CPUs ({cpu_model()}), "
         f"{memory_gib():.0f} GiB RAM; Python {platform.python_version()}, "
         f"numpy {numpy.__version__}, pandas {pandas.__version__}, "
-        f"scikit-learn {sklearn.__version__}; load average {load}"
+        f"scikit-learn {sklearn.__version__}; load average {load_average()}"
     )
 
 

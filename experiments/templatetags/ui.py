@@ -35,14 +35,6 @@ def metric(value: float | None) -> str:
 
 
 @register.filter
-def get_item(mapping: Any, key: Any) -> Any:
-    try:
-        return mapping.get(key)
-    except AttributeError:
-        return None
-
-
-@register.filter
 def percent(part: float, whole: float) -> str:
     return f"{100 * part / whole:.2f}%" if whole else "-"
 
