@@ -10,16 +10,19 @@ It is RQ's forking Worker with four additions:
 - a work-horse that dies (SIGKILL, the OOM killer) fails its experiment at once,
   with RQ's reason;
 - a Redis outage is waited out wherever the worker is idle (RQ itself only
-  retries inside its blocking pop), with at most 10 s between attempts.
+  retries inside its blocking pop), with at most 10 s between attempts, and a
+  worker started while Redis is down waits for it instead of exiting.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import connections
 from rq.job import Job
@@ -30,11 +33,32 @@ from rq.worker import Worker
 from experiments.queue import REDIS_ERRORS, experiment_id_for
 from experiments.services import experiment_fail_running, experiment_reconcile
 
+MAX_REDIS_WAIT_SECONDS = 10.0
+log = logging.getLogger("rq.worker")
+
+
+def wait_for_redis(connection: redis.Redis, worker_name: str) -> None:
+    """Return once Redis answers a PING, retrying with a growing pause."""
+    wait = 1.0
+    while True:
+        try:
+            connection.ping()
+            return
+        except REDIS_ERRORS as error:
+            log.error("Worker %s: Redis unavailable (%s), waiting", worker_name, error)
+            time.sleep(wait)
+            wait = min(wait * 2, MAX_REDIS_WAIT_SECONDS)
+
 
 class TrainingWorker(Worker):
-    max_connection_wait_time = 10.0
+    max_connection_wait_time = MAX_REDIS_WAIT_SECONDS  # RQ's own retry in its blocking pop
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # RQ names its Redis connection as it constructs the worker, and exits
+        # if Redis is down (e.g. the host started the workers first): wait.
+        # Only a worker about to work: RQ also builds workers to describe them.
+        if kwargs.get("prepare_for_work", True) and kwargs.get("connection") is not None:
+            wait_for_redis(kwargs["connection"], kwargs.get("name") or "(starting)")
         kwargs.setdefault("maintenance_interval", settings.EXPERIMENT_RECONCILE_SECONDS)
         # The parent's Redis heartbeat while a job runs; the reconciler judges
         # a worker by it, so it must beat well within EXPERIMENT_STALE_SECONDS.
@@ -43,6 +67,10 @@ class TrainingWorker(Worker):
         )
         super().__init__(*args, **kwargs)
         self._reconciled_at = 0.0
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        wait_for_redis(self.connection, self.name)  # RQ registers the worker first thing
+        super().bootstrap(*args, **kwargs)
 
     @property
     def dequeue_timeout(self) -> int:
@@ -59,14 +87,12 @@ class TrainingWorker(Worker):
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> tuple[Job, Queue] | None:
-        wait = 1.0
         while True:
             try:
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
             except REDIS_ERRORS as error:
                 self.log.error("Worker %s: Redis unavailable (%s), retrying", self.name, error)
-                time.sleep(wait)
-                wait = min(wait * 2, self.max_connection_wait_time)
+                wait_for_redis(self.connection, self.name)
 
     def check_for_suspension(self, burst: bool) -> None:
         try:

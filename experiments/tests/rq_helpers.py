@@ -95,12 +95,14 @@ class WorkerProcess:
         return self
 
     def wait_until_listening(self, client: redis.Redis, timeout: float = 60) -> None:
-        """Until the worker has registered itself in Redis (it is then past
-        start-up and retries, rather than exits, when Redis goes away)."""
+        """Until the worker has finished starting: registered in Redis, subscribed
+        to its command channel and its state past "starting". Only then does it
+        retry, rather than exit, when Redis goes away."""
 
         def registered() -> bool:
             assert self.alive(), f"worker {self.name} exited:\n{self.log_text()}"
-            return bool(client.exists(f"rq:worker:{self.name}"))
+            state = client.hget(f"rq:worker:{self.name}", "state")
+            return state not in (None, b"starting")
 
         wait_for(registered, timeout=timeout, interval=0.1, what=f"worker {self.name}")
 
@@ -186,16 +188,17 @@ def queue_settings(settings: Any, redis_server: RedisServer) -> Any:
 def start_worker(
     transactional_db: Any, queue_settings: Any, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    """Start a `manage.py rqworker training` process and wait until it listens;
-    all are SIGKILLed (with their work-horses) at teardown, and their logs
+    """Start a `manage.py rqworker training` process and wait until it listens
+    (unless listening=False); all are SIGKILLed (with their work-horses) at teardown, and their logs
     printed for failed tests."""
     workers: list[WorkerProcess] = []
 
-    def start(**env_overrides: Any) -> WorkerProcess:
+    def start(*, listening: bool = True, **env_overrides: Any) -> WorkerProcess:
         log_path = tmp_path / f"worker-{len(workers)}.log"
         worker = WorkerProcess(worker_env(redis_server.url, **env_overrides), log_path)
         workers.append(worker.start())
-        worker.wait_until_listening(redis_server.client())
+        if listening:
+            worker.wait_until_listening(redis_server.client())
         return worker
 
     yield start

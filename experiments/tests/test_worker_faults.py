@@ -95,6 +95,22 @@ def test_it_records_a_submission_while_redis_is_down_and_runs_it_when_back(
     assert experiment.worker_name == worker.name  # the worker waited for Redis
 
 
+def test_a_worker_started_while_redis_is_down_waits_for_it(make_config, start_worker, redis_server):
+    redis_server.stop()
+    experiment = experiment_submit(config_text=make_config()).experiment
+    worker = start_worker(listening=False)  # e.g. the host booted the workers first
+
+    wait_for(
+        lambda: "Redis unavailable" in worker.log_text(), timeout=60, what="the worker to wait"
+    )
+    assert worker.alive(), worker.log_text()
+    redis_server.start()
+
+    experiment = wait_until_finished(experiment.pk, timeout=90)
+    assert ran_once(experiment, redis_server), experiment.error_message
+    assert experiment.worker_name == worker.name
+
+
 def test_it_runs_once_each_experiment_a_restarted_redis_lost(
     make_config, start_worker, redis_server
 ):
