@@ -68,10 +68,6 @@ class TrainingWorker(Worker):
         super().__init__(*args, **kwargs)
         self._reconciled_at = 0.0
 
-    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
-        wait_for_redis(self.connection, self.name)  # RQ registers the worker first thing
-        super().bootstrap(*args, **kwargs)
-
     @property
     def dequeue_timeout(self) -> int:
         # Wake from the blocking pop in time for the next maintenance run.
