@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mlplatform import numbers
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(3304.0, "3,304"), (0.0, "0"), (56962, "56,962"), (None, "-")]
+)
+def test_it_shows_counts_as_integers_with_separators(value: float | None, text: str) -> None:
+    assert numbers.count(value) == text
+
+
+def test_it_shows_scores_with_four_decimals() -> None:
+    assert numbers.score(0.96216) == "0.9622"
+    assert numbers.score(0.00172987) == "0.0017"
+    assert numbers.score(math.nan) == "-"
+
+
+def test_it_signs_deltas_and_relative_changes() -> None:
+    assert numbers.signed(0.239) == "+0.2390"
+    assert numbers.signed(-0.01) == "-0.0100"
+    assert numbers.signed_percent(0.1234) == "+12.34%"
+    assert numbers.signed_percent(-0.05) == "-5.00%"
+
+
+@pytest.mark.parametrize(
+    ("size_bytes", "text"),
+    [
+        (512, "512 bytes"),
+        (200 * 1024 * 1024, "200.0 MiB"),
+        (143805570, "137.1 MiB"),
+        (3 * 1024**3, "3.0 GiB"),
+        (1536, "1.5 KiB"),
+    ],
+)
+def test_it_shows_sizes_in_binary_units(size_bytes: int, text: str) -> None:
+    assert numbers.size(size_bytes) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(2.8, "2.8 s"), (42, "42 s"), (125, "2 min 5 s"), (3725, "1 h 2 min")]
+)
+def test_it_shows_durations(seconds: float, text: str) -> None:
+    assert numbers.duration(seconds) == text
