@@ -357,7 +357,7 @@ def _versions(
 
 def _gate_report() -> dict[str, Any]:
     """A real gate report, computed once on a synthetic holdout of the fraud data's size."""
-    from experiments.configs import parse_config
+    from experiments.configs import PolicyBounds, load_gate_policy
     from registry.gate import run_gate
 
     rng = np.random.default_rng(0)
@@ -367,7 +367,7 @@ def _gate_report() -> dict[str, Any]:
         1 / (1 + np.exp(6 - signal - 0.4 * rng.normal(size=len(y_true)))) for _ in range(2)
     )
     root = Path(__file__).resolve().parents[1] / "configs"
-    spec = parse_config((root / "fraud_baseline.yaml").read_text()).gate
+    spec = load_gate_policy((root / "gate_policy.yaml").read_text(), PolicyBounds())
     return run_gate(
         y_true=y_true, candidate_scores=candidate, production_scores=production, spec=spec,
         candidate_threshold=0.5, production_threshold=0.5,

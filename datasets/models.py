@@ -79,3 +79,23 @@ class DatasetFileCheck(models.Model):
 
     def __str__(self) -> str:
         return f"check of {self.version_id} at {self.verified_at:%Y-%m-%d %H:%M}"
+
+
+class DatasetRowIdentities(models.Model):
+    """A stable identity for every row of a version: a 64-bit hash of the row's
+    feature values (datasets.identity), in file order. Rows with equal values in
+    two versions have equal identities, so the regression gate can tell which
+    rows of one version a model trained on another version has seen. Inserted
+    once, never changed."""
+
+    version = models.OneToOneField(
+        DatasetVersion, on_delete=models.CASCADE, related_name="row_identities"
+    )
+    method = models.CharField(max_length=200)
+    columns = models.JSONField(help_text="The feature columns hashed, in hashing order.")
+    hashes = models.BinaryField(help_text="uint64 little-endian, one per row, in file order.")
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"row identities of {self.version_id}"

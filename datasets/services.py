@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from datasets import files
-from datasets.models import Dataset, DatasetFileCheck, DatasetVersion
+from datasets import files, identity
+from datasets.models import Dataset, DatasetFileCheck, DatasetRowIdentities, DatasetVersion
 from datasets.profiling import FrameProfile, ProfileError, column_specs, frame_profile
 from datasets.selectors import dataset_file_check_get, dataset_version_exists
 
@@ -117,6 +119,37 @@ def dataset_version_verify(*, version: DatasetVersion, full: bool) -> VerifyResu
             version=version, status=VerifyStatus(error.code), message=error.messages[0]
         )
     return VerifyResult(version=version, status=VerifyStatus.OK)
+
+
+def dataset_version_row_identities(
+    *, version: DatasetVersion, frame: pd.DataFrame | None = None
+) -> np.ndarray:
+    """The identity of every row of the version (datasets.identity), in file
+    order. Computed on first use, from `frame` when the caller has just loaded
+    the version, else from the verified file, and stored; later calls read it."""
+    stored = DatasetRowIdentities.objects.filter(version=version).only("hashes").first()
+    if stored is not None:
+        return identity.identities_from_bytes(bytes(stored.hashes))
+    if frame is None:
+        frame = dataset_version_load(version=version)
+    if len(frame) != version.row_count:
+        raise ValueError(
+            f"{version.label}: the frame has {len(frame)} rows, not {version.row_count}"
+        )
+    hashes = identity.row_identities(frame, version.target)
+    data = identity.identities_to_bytes(hashes)
+    try:
+        with transaction.atomic():
+            DatasetRowIdentities.objects.create(
+                version=version,
+                method=identity.METHOD,
+                columns=identity.identity_columns(frame, version.target),
+                hashes=data,
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+    except IntegrityError:
+        pass  # computed at the same moment by another process, from the same file
+    return hashes
 
 
 def dataset_file_check_record(

@@ -16,9 +16,15 @@ MAX_ID_DIGITS = 18
 
 
 def config_files() -> list[str]:
-    """The shipped configs: file names in configs/, never a path."""
+    """The shipped experiment configs: file names in configs/, never a path
+    (the default gate policy lives there too, and is not one)."""
     directory = Path(settings.BASE_DIR) / "configs"
-    return sorted(path.name for path in directory.glob("*.yaml") if path.is_file())
+    policy = Path(settings.GATE_DEFAULT_POLICY_FILE).resolve()
+    return sorted(
+        path.name
+        for path in directory.glob("*.yaml")
+        if path.is_file() and path.resolve() != policy
+    )
 
 
 def config_file_text(name: str) -> str:

@@ -62,11 +62,15 @@ class UnsafeArtifactError(Exception):
 
 @dataclass(frozen=True, eq=False)
 class Holdout:
-    """The held-out rows (positions in the dataset, ascending), labels and scores."""
+    """The held-out rows (positions in the dataset, ascending), labels and
+    scores, and the positions of the rows the model was trained on (None for
+    runs recorded before training rows were kept: they trained on every row
+    outside the holdout)."""
 
     row_ids: np.ndarray
     y_true: np.ndarray
     y_score: np.ndarray
+    train_row_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "row_ids", np.asarray(self.row_ids, dtype=np.int64))
@@ -75,6 +79,16 @@ class Holdout:
         shapes = {self.row_ids.shape, self.y_true.shape, self.y_score.shape}
         if len(shapes) != 1 or self.row_ids.ndim != 1:
             raise ValueError(f"holdout arrays must be 1-D and equally long, got {shapes}")
+        if self.train_row_ids is not None:
+            object.__setattr__(
+                self, "train_row_ids", np.asarray(self.train_row_ids, dtype=np.int64)
+            )
+
+    def training_rows(self, row_count: int) -> np.ndarray:
+        """Positions of the rows the model was trained on, ascending."""
+        if self.train_row_ids is not None:
+            return self.train_row_ids
+        return np.setdiff1d(np.arange(row_count), self.row_ids, assume_unique=True)
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,12 @@ def train(
     started = perf_counter()
     scores = predict_scores(model, holdout_features, features)
     predict_seconds = perf_counter() - started
-    holdout = Holdout(row_ids=holdout_ids, y_true=labels[holdout_ids], y_score=scores)
+    holdout = Holdout(
+        row_ids=holdout_ids,
+        y_true=labels[holdout_ids],
+        y_score=scores,
+        train_row_ids=train_ids,
+    )
     metrics = [
         *compute_metrics(holdout.y_true, holdout.y_score, config.threshold),
         MetricValue("train_rows", float(len(train_ids))),
@@ -404,15 +423,23 @@ def is_trusted_type(dotted_name: str) -> bool:
 
 
 def holdout_to_bytes(holdout: Holdout) -> bytes:
-    """Compressed .npz; scores stay float64 so metrics recompute exactly."""
+    """Compressed .npz; scores stay float64 so metrics recompute exactly. The
+    training rows are kept as a bit mask over the positions (35 KiB for the
+    full fraud data set)."""
     fits_int32 = len(holdout.row_ids) == 0 or holdout.row_ids.max() < 2**31
+    arrays = {
+        "row_ids": holdout.row_ids.astype(np.int32 if fits_int32 else np.int64),
+        "y_true": holdout.y_true,
+        "y_score": holdout.y_score,
+    }
+    if holdout.train_row_ids is not None:
+        length = int(max(holdout.row_ids.max(initial=-1), holdout.train_row_ids.max(initial=-1)))
+        mask = np.zeros(length + 1, dtype=bool)
+        mask[holdout.train_row_ids] = True
+        arrays["train_mask"] = np.packbits(mask)
+        arrays["train_mask_length"] = np.array([len(mask)], dtype=np.int64)
     buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        row_ids=holdout.row_ids.astype(np.int32 if fits_int32 else np.int64),
-        y_true=holdout.y_true,
-        y_score=holdout.y_score,
-    )
+    np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 
@@ -420,6 +447,11 @@ def holdout_from_bytes(data: bytes) -> Holdout:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in ("row_ids", "y_true", "y_score")}
+            train_row_ids = None
+            if "train_mask" in archive:
+                length = int(archive["train_mask_length"][0])
+                mask = np.unpackbits(archive["train_mask"], count=length).astype(bool)
+                train_row_ids = np.flatnonzero(mask)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise ValueError(f"not a holdout archive: {error}") from None
-    return Holdout(**arrays)
+    return Holdout(**arrays, train_row_ids=train_row_ids)

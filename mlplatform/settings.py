@@ -39,6 +39,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -195,6 +205,15 @@ X_FRAME_OPTIONS = "DENY"
 
 # Uploads larger than this are refused by the dataset upload form.
 DATASET_UPLOAD_MAX_BYTES = env_int("DATASET_UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
+
+# The gate policy every new registered model starts with, and the bounds no
+# policy may leave (settings may raise the lower bounds, never lower them).
+GATE_DEFAULT_POLICY_FILE = env_path(
+    "GATE_DEFAULT_POLICY_FILE", BASE_DIR / "configs" / "gate_policy.yaml"
+)
+GATE_POLICY_MIN_RESAMPLES = env_int("GATE_POLICY_MIN_RESAMPLES", 200)
+GATE_POLICY_MIN_CONFIDENCE = env_float("GATE_POLICY_MIN_CONFIDENCE", 0.80)
+GATE_POLICY_MIN_POSITIVES = env_int("GATE_POLICY_MIN_POSITIVES", 20)
 
 RQ_QUEUES = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},

@@ -70,12 +70,8 @@ def config_yaml(
     }
     if model_name:
         document["registry"] = {"model_name": model_name}
-    document["gate"] = gate or {
-        "primary_metric": "average_precision",
-        "min_positives": 10,
-        "bootstrap": {"resamples": 200, "seed": 3},
-        "metrics": {"average_precision": {"threshold": 0.2, "max_drop": 0.05}},
-    }
+    if gate:
+        document["gate"] = gate
     document.update(extra or {})
     return yaml.safe_dump(document, sort_keys=False)
 

@@ -3,19 +3,24 @@ pending requests, which goes through the same service as the command line."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from experiments.models import Metric
 from mlplatform.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from mlplatform.origin import Origin
 from registry import gate
 from registry.models import (
     GateEvaluation,
+    GatePolicy,
     ModelVersion,
     RegisteredModel,
     StageRequest,
@@ -58,11 +63,123 @@ class ModelVersionInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class GatePolicyInline(ReadOnlyInline):
+    model = GatePolicy
+    fields = ["version", "created_at", "created_by", "actor_label", "channel", "reason"]
+    readonly_fields = fields
+    ordering = ["-version"]
+
+
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(ReadOnlyAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
-    inlines = [ModelVersionInline]
+    inlines = [GatePolicyInline, ModelVersionInline]
+
+
+class GatePolicyForm(forms.Form):
+    registered_model = forms.ModelChoiceField(
+        queryset=RegisteredModel.objects.order_by("name"), label="Model"
+    )
+    policy = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 20, "cols": 80, "style": "font-family: monospace"}),
+        help_text="The whole policy, in YAML (see configs/gate_policy.yaml).",
+    )
+    reason = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the policy changes; recorded with your name.",
+    )
+
+
+@admin.register(GatePolicy)
+class GatePolicyAdmin(ReadOnlyAdmin):
+    """Policies are shown read-only; "add" records a new version of a model's
+    policy through the same service as `manage.py gate_policy --set`."""
+
+    list_display = ["registered_model", "version", "created_at", "set_by", "channel", "reason"]
+    list_filter = ["registered_model"]
+    list_select_related = ["registered_model", "created_by"]
+    readonly_fields = [
+        "registered_model",
+        "version",
+        "created_at",
+        "set_by",
+        "channel",
+        "os_user",
+        "host",
+        "reason",
+        "policy_text",
+    ]
+    exclude = ["policy", "created_by", "actor_label"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("registry.change_gatepolicy")
+
+    @admin.display(description="set by")
+    def set_by(self, obj: GatePolicy) -> str:
+        return obj.created_by.get_username() if obj.created_by else obj.actor_label
+
+    @admin.display(description="policy")
+    def policy_text(self, obj: GatePolicy) -> str:
+        from registry.services.policies import policy_as_text
+
+        return format_html("<pre>{}</pre>", policy_as_text(obj.policy))
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = GatePolicyForm(request.POST if request.method == "POST" else None)
+        if not form.is_bound:
+            form.initial = self._initial(request)
+        elif form.is_valid() and self._set(request, form):
+            return redirect("admin:registry_gatepolicy_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Change a model's gate policy",
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/registry/gatepolicy/set.html", context)
+
+    def _initial(self, request: HttpRequest) -> dict[str, Any]:
+        from registry.services.policies import policy_as_text
+
+        current = (
+            GatePolicy.objects.filter(registered_model_id=request.GET.get("registered_model"))
+            .order_by("-version")
+            .first()
+            if str(request.GET.get("registered_model", "")).isdigit()
+            else None
+        )
+        if current is None:
+            return {}
+        return {
+            "registered_model": current.registered_model,
+            "policy": policy_as_text(current.policy),
+        }
+
+    def _set(self, request: HttpRequest, form: GatePolicyForm) -> bool:
+        from registry.services import gate_policy_set
+
+        try:
+            policy = gate_policy_set(
+                model_name=form.cleaned_data["registered_model"].name,
+                text=form.cleaned_data["policy"],
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                origin=Origin.admin(),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            return False
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+            return False
+        self.message_user(request, f"recorded {policy}", messages.SUCCESS)
+        return True
 
 
 @admin.register(ModelVersion)
@@ -119,13 +236,27 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
 @admin.register(GateEvaluation)
 class GateEvaluationAdmin(ReadOnlyAdmin):
-    list_display = ["id", "registered_model", "candidate", "baseline_version", "purpose", "passed"]
+    list_display = [
+        "id",
+        "registered_model",
+        "candidate",
+        "baseline_version",
+        "policy",
+        "purpose",
+        "passed",
+    ]
     list_filter = ["passed", "purpose", "registered_model"]
-    list_select_related = ["registered_model", "candidate", "baseline_version__registered_model"]
+    list_select_related = [
+        "registered_model",
+        "candidate",
+        "baseline_version__registered_model",
+        "policy__registered_model",
+    ]
     readonly_fields = [
         "registered_model",
         "candidate",
         "baseline_version",
+        "policy",
         "purpose",
         "passed",
         "created_at",

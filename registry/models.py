@@ -29,6 +29,42 @@ class RegisteredModel(models.Model):
         return self.name
 
 
+class GatePolicy(models.Model):
+    """One version of a registered model's gate policy: the whole policy, who
+    set it, when and why. Append-only: a change is a new row with the next
+    version number (the database refuses updates and deletes). The current
+    policy is the row with the highest version."""
+
+    registered_model = models.ForeignKey(
+        RegisteredModel, on_delete=models.PROTECT, related_name="gate_policies"
+    )
+    version = models.PositiveIntegerField()
+    policy = models.JSONField(help_text="The whole policy, as registry.gate.policy reads it.")
+    reason = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=200, blank=True, help_text="Who set it when no user did (the project default)."
+    )
+    channel = models.CharField(max_length=20, help_text="web, admin, cli, api or worker.")
+    os_user = models.CharField(max_length=150, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["registered_model__name", "-version"]
+        verbose_name_plural = "gate policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registered_model", "version"], name="gate_policy_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"gate policy v{self.version} of {self.registered_model.name}"
+
+
 class GateEvaluation(models.Model):
     """One run of the regression gate, kept whatever its outcome."""
 
@@ -49,6 +85,14 @@ class GateEvaluation(models.Model):
         blank=True,
         related_name="+",
         help_text="The production version compared against, if there was one.",
+    )
+    policy = models.ForeignKey(
+        GatePolicy,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The model's gate policy version applied (empty for gates run before policies).",
     )
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     passed = models.BooleanField()

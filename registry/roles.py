@@ -1,6 +1,7 @@
 """The three roles as groups: viewer reads, experimenter launches and asks,
-approver decides. The gate override is a separate permission given to no
-group by default: an administrator grants it to named people."""
+approver decides. The gate override and changing a model's gate policy
+(registry.change_gatepolicy) are separate permissions given to no group by
+default: an administrator grants them to named people."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ READ = [
     "registry.view_gateevaluation",
     "registry.view_stagerequest",
     "registry.view_stagetransition",
+    "registry.view_gatepolicy",
 ]
 ROLES: dict[str, list[str]] = {
     "viewer": READ,
@@ -44,3 +46,27 @@ def roles_ensure(*, group_model: Any = None, permission_model: Any = None) -> No
             group.permissions.add(
                 permission_model.objects.get(content_type__app_label=app_label, codename=codename)
             )
+
+
+def roles_migrate(apps: Any) -> None:
+    """The role groups as of a migration's state, for data migrations: the
+    permissions are created first (Django normally does so after the last
+    migration), and a permission whose model does not exist yet at that state
+    is left for the later migration that adds the model."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, perms in ROLES.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            found = permission_model.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if found is not None:
+                group.permissions.add(found)

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Count, F, Prefetch, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from experiments.selectors import KEY_METRICS, metric_value
 from registry.models import (
     GateEvaluation,
+    GatePolicy,
     ModelVersion,
     RegisteredModel,
     Stage,
@@ -146,3 +149,29 @@ def model_version_page(*, model_name: str, version: int) -> ModelVersion:
         )
         .get(registered_model__name=model_name, version=version)
     )
+
+
+def gate_policy_history(*, model_name: str) -> list[GatePolicy]:
+    """Every version of a model's gate policy, newest first; raises
+    RegisteredModel.DoesNotExist for an unknown model."""
+    registered_model = RegisteredModel.objects.get(name=model_name)
+    return list(
+        registered_model.gate_policies.select_related("created_by", "registered_model").order_by(
+            "-version"
+        )
+    )
+
+
+def gate_policy_as_dict(policy: GatePolicy) -> dict[str, Any]:
+    """One policy version as the command line and the API show it."""
+    return {
+        "model": policy.registered_model.name,
+        "version": policy.version,
+        "policy": policy.policy,
+        "reason": policy.reason,
+        "set_by": policy.created_by.get_username() if policy.created_by else policy.actor_label,
+        "channel": policy.channel,
+        "os_user": policy.os_user,
+        "host": policy.host,
+        "created_at": policy.created_at.isoformat(),
+    }

@@ -6,18 +6,24 @@ the dataset exists is the caller's business (it needs the database).
 
 Layout: schema.py holds the dataclasses, yaml_loader.py loads YAML safely,
 readers.py reads typed values from one section, estimators.py checks model
-hyperparameters, parse.py turns the document into an ExperimentConfig, and
-errors.py holds ConfigError.
+hyperparameters, gate.py parses a config's gate requests and gate policies,
+parse.py turns the document into an ExperimentConfig, and errors.py holds
+ConfigError.
 """
 
 from __future__ import annotations
 
 from experiments.configs.errors import DOCUMENT, ConfigError
 from experiments.configs.estimators import MODEL_TYPES
-from experiments.configs.parse import (
+from experiments.configs.gate import (
     MAX_SEED,
-    MAX_TIMEOUT_SECONDS,
     RULE_KEYS,
+    PolicyBounds,
+    load_gate_policy,
+    parse_gate_policy,
+)
+from experiments.configs.parse import (
+    MAX_TIMEOUT_SECONDS,
     TOP_LEVEL_KEYS,
     load_config_file,
     parse_config,
@@ -26,8 +32,10 @@ from experiments.configs.readers import NAME_PATTERN, NON_NEGATIVE, OPEN_UNIT, U
 from experiments.configs.schema import (
     DEFAULT_MAX_DROP,
     GATE_METRICS,
+    RULE_LIMITS,
     DatasetRef,
     ExperimentConfig,
+    GateRequest,
     GateSpec,
     MetricRule,
     ModelSpec,
@@ -53,19 +61,24 @@ __all__ = [
     "NON_NEGATIVE",
     "OPEN_UNIT",
     "RULE_KEYS",
+    "RULE_LIMITS",
     "TOP_LEVEL_KEYS",
     "UNIT",
     "ConfigError",
     "DatasetRef",
     "ExperimentConfig",
+    "GateRequest",
     "GateSpec",
     "MetricRule",
     "ModelSpec",
+    "PolicyBounds",
     "RegistrySpec",
     "RunSpec",
     "SplitSpec",
     "default_rule",
     "load_config_file",
+    "load_gate_policy",
     "parse_config",
+    "parse_gate_policy",
     "suggestion",
 ]

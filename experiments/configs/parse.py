@@ -10,9 +10,9 @@ from types import MappingProxyType
 
 from experiments.configs.errors import DOCUMENT, ConfigError
 from experiments.configs.estimators import MODEL_TYPES, check_hyperparameters
+from experiments.configs.gate import MAX_SEED, parse_gate_request
 from experiments.configs.readers import (
     MISSING,
-    NON_NEGATIVE,
     OPEN_UNIT,
     UNIT,
     Interval,
@@ -21,21 +21,15 @@ from experiments.configs.readers import (
     type_name,
 )
 from experiments.configs.schema import (
-    GATE_METRICS,
     DatasetRef,
     ExperimentConfig,
-    GateSpec,
-    MetricRule,
     ModelSpec,
     RegistrySpec,
     RunSpec,
     SplitSpec,
-    default_rule,
 )
 from experiments.configs.yaml_loader import MAX_DOCUMENT_BYTES, load_yaml
-from experiments.metrics import METRIC_DIRECTIONS
 
-MAX_SEED = 2**32 - 1  # numpy's RandomState accepts seeds in [0, 2**32 - 1]
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
 
 TOP_LEVEL_KEYS = (
@@ -85,7 +79,7 @@ def _parse_document(root: Section) -> ExperimentConfig:
         split=_parse_split(root.section("split")),
         threshold=root.number("threshold", default=0.5, allowed=UNIT),
         registry=_parse_registry(root.section("registry")),
-        gate=_parse_gate(root.section("gate")),
+        gate=parse_gate_request(root.section("gate")),
         run=_parse_run(root.section("run")),
     )
 
@@ -132,78 +126,3 @@ def _parse_model(section: Section) -> ModelSpec:
         return ModelSpec(type=str(model_type), params=MappingProxyType({}))
     check_hyperparameters(params, MODEL_TYPES[model_type])
     return ModelSpec(type=model_type, params=MappingProxyType(copy.deepcopy(dict(params.data))))
-
-
-RULE_KEYS = ("greater_is_better", "threshold", "max_drop", "max_relative_drop")
-
-
-def _parse_gate(section: Section) -> GateSpec:
-    section.reject_unknown_keys(("primary_metric", "min_positives", "bootstrap", "metrics"))
-    defaults = GateSpec()
-    primary = _parse_primary_metric(section, defaults.primary_metric)
-    bootstrap = section.section("bootstrap")
-    bootstrap.reject_unknown_keys(("resamples", "confidence", "seed"))
-    return GateSpec(
-        primary_metric=primary,
-        rules=_parse_rules(section, primary),
-        resamples=bootstrap.integer(
-            "resamples", default=defaults.resamples, allowed=Interval(100, 100_000)
-        ),
-        confidence=bootstrap.number("confidence", default=defaults.confidence, allowed=OPEN_UNIT),
-        seed=bootstrap.integer("seed", default=defaults.seed, allowed=Interval(0, MAX_SEED)),
-        min_positives=section.integer(
-            "min_positives", default=defaults.min_positives, allowed=Interval(1, 1_000_000)
-        ),
-    )
-
-
-def _parse_primary_metric(section: Section, default: str) -> str:
-    primary = section.raw("primary_metric", default)
-    if not isinstance(primary, str) or primary not in GATE_METRICS:
-        hint = suggestion(str(primary), GATE_METRICS)
-        known = ", ".join(sorted(GATE_METRICS))
-        section.fail("primary_metric", f"unknown metric {primary!r}{hint}; known: {known}")
-        return default
-    return primary
-
-
-def _parse_rules(gate: Section, primary: str) -> tuple[MetricRule, ...]:
-    metrics = gate.section("metrics")
-    metrics.reject_unknown_keys(sorted(GATE_METRICS))
-    rules = [
-        _parse_rule(metrics.section(name), name) for name in metrics.data if name in GATE_METRICS
-    ]
-    if not any(rule.metric == primary for rule in rules):
-        rules.insert(0, default_rule(primary))
-    return tuple(rules)
-
-
-def _parse_rule(section: Section, metric: str) -> MetricRule:
-    section.reject_unknown_keys(RULE_KEYS)
-    direction = METRIC_DIRECTIONS[metric]
-    greater_is_better = section.flag("greater_is_better", default=direction)
-    if greater_is_better != direction:
-        section.fail("greater_is_better", f"{metric} is {_direction_word(direction)}")
-    threshold_range = UNIT if metric != "log_loss" else NON_NEGATIVE
-    rule = MetricRule(
-        metric=metric,
-        greater_is_better=direction,
-        threshold=section.number("threshold", default=None, allowed=threshold_range),
-        max_drop=section.number("max_drop", default=None, allowed=NON_NEGATIVE),
-        max_relative_drop=section.number("max_relative_drop", default=None, allowed=UNIT),
-    )
-    _require_one_limit(section, rule)
-    return rule
-
-
-def _direction_word(greater_is_better: bool) -> str:
-    return "higher-is-better" if greater_is_better else "lower-is-better"
-
-
-def _require_one_limit(section: Section, rule: MetricRule) -> None:
-    limits: tuple[float | None, ...] = (rule.threshold, rule.max_drop, rule.max_relative_drop)
-    already_reported = any(path.startswith(section.path + ".") for path, _ in section.errors)
-    if all(limit is None for limit in limits) and not already_reported:
-        section.errors.append(
-            (section.path, "set at least one of threshold, max_drop, max_relative_drop")
-        )

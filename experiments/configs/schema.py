@@ -50,13 +50,20 @@ class RegistrySpec:
 class MetricRule:
     """threshold: absolute floor (ceiling when lower is better); max_drop: how much
     worse than the champion, in the metric's units; max_relative_drop: the same as a
-    fraction of the champion's value."""
+    fraction of the champion's value. None: no such limit."""
 
     metric: str
     greater_is_better: bool = True
     threshold: float | None = None
     max_drop: float | None = None
     max_relative_drop: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        limits = {limit: getattr(self, limit) for limit in RULE_LIMITS}
+        return {"greater_is_better": self.greater_is_better, **limits}
+
+
+RULE_LIMITS = ("threshold", "max_drop", "max_relative_drop")
 
 
 def default_rule(metric: str) -> MetricRule:
@@ -69,6 +76,9 @@ def default_rule(metric: str) -> MetricRule:
 
 @dataclass(frozen=True)
 class GateSpec:
+    """The complete rules the gate applies: a registered model's gate policy,
+    possibly tightened by the candidate's config (registry.gate.policy)."""
+
     primary_metric: str = "average_precision"
     rules: tuple[MetricRule, ...] = (default_rule("average_precision"),)
     resamples: int = 1000
@@ -78,6 +88,68 @@ class GateSpec:
 
     def rule_for(self, metric: str) -> MetricRule | None:
         return next((rule for rule in self.rules if rule.metric == metric), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "primary_metric": self.primary_metric,
+            "min_positives": self.min_positives,
+            "bootstrap": {
+                "resamples": self.resamples,
+                "confidence": self.confidence,
+                "seed": self.seed,
+            },
+            "metrics": {rule.metric: rule.to_dict() for rule in self.rules},
+        }
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """What a config's optional `gate:` section asks of the gate. The rules
+    themselves belong to the registered model's gate policy; a config may only
+    restate or tighten them (registry.gate.policy.apply_request decides).
+    None everywhere means "as the policy says"."""
+
+    primary_metric: str | None = None
+    min_positives: int | None = None
+    resamples: int | None = None
+    confidence: float | None = None
+    seed: int | None = None
+    rules: tuple[MetricRule, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return self == GateRequest()
+
+    def to_dict(self) -> dict[str, Any]:
+        bootstrap = {
+            key: value
+            for key, value in (
+                ("resamples", self.resamples),
+                ("confidence", self.confidence),
+                ("seed", self.seed),
+            )
+            if value is not None
+        }
+        document: dict[str, Any] = {
+            key: value
+            for key, value in (
+                ("primary_metric", self.primary_metric),
+                ("min_positives", self.min_positives),
+            )
+            if value is not None
+        }
+        if bootstrap:
+            document["bootstrap"] = bootstrap
+        if self.rules:
+            document["metrics"] = {
+                rule.metric: {
+                    limit: getattr(rule, limit)
+                    for limit in RULE_LIMITS
+                    if getattr(rule, limit) is not None
+                }
+                for rule in self.rules
+            }
+        return document
 
 
 @dataclass(frozen=True)
@@ -93,7 +165,7 @@ class ExperimentConfig:
     split: SplitSpec = SplitSpec()
     threshold: float = 0.5
     registry: RegistrySpec = RegistrySpec()
-    gate: GateSpec = GateSpec()
+    gate: GateRequest = GateRequest()
     run: RunSpec = RunSpec()
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,27 +177,6 @@ class ExperimentConfig:
             "split": {"test_size": self.split.test_size, "seed": self.split.seed},
             "threshold": self.threshold,
             "registry": {"model_name": self.registry.model_name},
-            "gate": _gate_to_dict(self.gate),
+            "gate": self.gate.to_dict(),
             "run": {"timeout_seconds": self.run.timeout_seconds},
         }
-
-
-def _gate_to_dict(gate: GateSpec) -> dict[str, Any]:
-    return {
-        "primary_metric": gate.primary_metric,
-        "min_positives": gate.min_positives,
-        "bootstrap": {
-            "resamples": gate.resamples,
-            "confidence": gate.confidence,
-            "seed": gate.seed,
-        },
-        "metrics": {
-            rule.metric: {
-                "greater_is_better": rule.greater_is_better,
-                "threshold": rule.threshold,
-                "max_drop": rule.max_drop,
-                "max_relative_drop": rule.max_relative_drop,
-            }
-            for rule in gate.rules
-        },
-    }

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 from rq.timeouts import JobTimeoutException
 
-from datasets.services import dataset_version_load
+from datasets.services import dataset_version_load, dataset_version_row_identities
 from experiments import training
 from experiments.configs import parse_config
 from experiments.models import Experiment, Phase
@@ -74,6 +74,8 @@ def _train_and_store(experiment: Experiment, report: Callable[[str], None]) -> N
     config = parse_config(experiment.config_text)
     report(Phase.LOADING)
     frame = dataset_version_load(version=experiment.dataset_version)
+    # Stored once per version: the gate tells by them which rows a model saw.
+    dataset_version_row_identities(version=experiment.dataset_version, frame=frame)
     result = training.train(
         frame, config=config, target=experiment.dataset_version.target, progress=report
     )

@@ -45,9 +45,13 @@ def experiment_create(
     source: str = "cli",
     phase: str = Phase.NONE,
 ) -> Experiment:
-    """Validate a config and record a CREATED experiment; runs nothing."""
+    """Validate a config and record a CREATED experiment; runs nothing. A
+    config whose gate section would loosen its model's gate policy is refused."""
+    from registry.services.policies import gate_request_check
+
     config = config_parse_or_invalid(config_text)
     dataset_version = dataset_version_for_config(config)
+    gate_request_check(config=config)
     return Experiment.objects.create(
         phase=phase,
         name=config.experiment_name,

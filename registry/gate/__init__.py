@@ -1,7 +1,9 @@
 """The regression gate: may a candidate model replace the production model?
 
-Both models are scored on the same holdout rows. Every rule of the config's
-GateSpec is checked on point estimates, except the primary metric's drop limits
+Both models are scored on the same holdout rows (the caller leaves out rows
+either model trained on: registry.services.gate_runs). Every rule of the
+GateSpec (the model's gate policy, possibly tightened by the candidate's
+config: policy.py) is checked on point estimates, except the primary metric's drop limits
 (max_drop and max_relative_drop), which must hold for the lower bound of a
 paired, class-stratified bootstrap confidence interval of delta
 (non-inferiority). A holdout with fewer positives than spec.min_positives is
@@ -34,7 +36,8 @@ models pass even with max_drop 0.
 
 Layout: inputs.py checks the inputs, holdout.py reduces the holdout to cells,
 metrics.py computes the metrics, bootstrap.py resamples, rules.py checks one
-rule, report.py assembles and renders the report.
+rule, report.py assembles and renders the report, policy.py applies a config's
+gate request to the model's policy.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from registry.gate.report import (
     DELTA_CONVENTION,
     METHOD,
     NO_PRODUCTION,
+    NOT_COMPARABLE,
     PAIRED,
     format_report,
     run_gate,
@@ -58,6 +62,7 @@ __all__ = [
     "GATE_METRICS",
     "METHOD",
     "METRIC_DIRECTIONS",
+    "NOT_COMPARABLE",
     "NO_PRODUCTION",
     "PAIRED",
     "GateError",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 PAIRED = "paired: candidate and production scored on the same holdout rows"
 NO_PRODUCTION = "no production model: only absolute floors applied"
+NOT_COMPARABLE = "not comparable with production: only absolute floors applied"
 DELTA_CONVENTION = (
     "delta = candidate - production for higher-is-better metrics and production - candidate "
     "for lower-is-better ones, so a positive delta means the candidate is better; "
@@ -100,6 +101,11 @@ def _metric_entry(
     }
 
 
+def _rules_text(count: int, kind: str) -> str:
+    """ "the one absolute floor", "all 3 absolute floors"."""
+    return f"the one {kind}" if count == 1 else f"all {count} {kind}s"
+
+
 def _summary(report: dict[str, Any], refusal: str | None) -> str:
     if refusal:
         return f"Refused: {refusal}."
@@ -109,24 +115,52 @@ def _summary(report: dict[str, Any], refusal: str | None) -> str:
         failed = sum(1 for entry in metrics if not entry["passed"])
         return f"Failed: {failed} of {ruled} metric rules not met; first: {reasons[0]}"
     if report["comparison"] == NO_PRODUCTION:
-        return f"Passed: no production model yet; the candidate meets all {ruled} absolute floors."
+        floors = _rules_text(ruled, "absolute floor")
+        return f"Passed: no production model yet; the candidate meets {floors}."
+    if report["comparison"] == NOT_COMPARABLE:
+        floors = _rules_text(ruled, "absolute floor")
+        return (
+            f"Passed on floors alone: {report['not_comparable']}; the candidate meets {floors}. "
+            "A request to production will fail closed (override only)."
+        )
     primary = next(entry for entry in metrics if entry["primary"])
     return (
-        f"Passed: the candidate meets all {ruled} metric rules against production; "
+        f"Passed: the candidate meets {_rules_text(ruled, 'metric rule')} against production; "
         f"{primary['metric']} {_text(primary['candidate'])} vs {_text(primary['production'])}, "
         f"delta {_text(primary['delta'], '+.4f')}."
     )
 
 
-def _refusal(n_pos: int, n_neg: int, min_positives: int) -> str | None:
+def _refusal(n_pos: int, n_neg: int, min_positives: int, excluded_rows: int) -> str | None:
+    what = "the holdout"
+    if excluded_rows:
+        what = f"the holdout, less the {excluded_rows:,} rows production trained on,"
     if n_pos == 0 or n_neg == 0:
-        return f"the holdout has {n_pos} positive and {n_neg} negative rows; it needs both"
+        return f"{what} has {n_pos} positive and {n_neg} negative rows; it needs both"
     if n_pos < min_positives:
+        advice = (
+            "; train the candidate with production's data set version and split to compare"
+            if excluded_rows
+            else ""
+        )
         return (
-            f"the holdout has {n_pos} positive rows, fewer than the {min_positives} "
-            "needed to compare models"
+            f"{what} has {n_pos} positive rows, fewer than the {min_positives} "
+            f"needed to compare models{advice}"
         )
     return None
+
+
+def _comparison_kind(production_scores: Any, excluded_rows: int, not_comparable: str | None) -> str:
+    if not_comparable:
+        return NOT_COMPARABLE
+    if production_scores is None:
+        return NO_PRODUCTION
+    if excluded_rows:
+        return (
+            f"{PAIRED}, less the {excluded_rows:,} rows of the candidate's holdout that "
+            "production trained on"
+        )
+    return PAIRED
 
 
 def run_gate(
@@ -137,9 +171,15 @@ def run_gate(
     spec: GateSpec,
     candidate_threshold: float,
     production_threshold: float | None,
+    excluded_rows: int = 0,
+    not_comparable: str | None = None,
 ) -> dict[str, Any]:
     """Judge the candidate against production (or against floors only when
-    production_scores is None); return a JSON-serialisable report."""
+    production_scores is None); return a JSON-serialisable report.
+
+    excluded_rows: how many of the candidate's holdout rows were left out
+    because production trained on them (y_true and the scores are the rest);
+    not_comparable: why production could not be compared (floors only)."""
     check_spec(spec)
     labels, scores, thresholds = parse_inputs(
         y_true,
@@ -149,12 +189,13 @@ def run_gate(
         production_threshold,
     )
     n_pos = int(labels.sum())
-    refusal = _refusal(n_pos, len(labels) - n_pos, int(spec.min_positives))
+    refusal = _refusal(n_pos, len(labels) - n_pos, int(spec.min_positives), excluded_rows)
     report: dict[str, Any] = {
         "passed": False,
         "summary": "",
         "reasons": [refusal] if refusal else [],
-        "comparison": PAIRED if production_scores is not None else NO_PRODUCTION,
+        "comparison": _comparison_kind(production_scores, excluded_rows, not_comparable),
+        "not_comparable": not_comparable,
         "delta_convention": DELTA_CONVENTION,
         "method": METHOD,
         "primary_metric": spec.primary_metric,
@@ -255,11 +296,45 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 
 def _bootstrap_line(report: dict[str, Any]) -> str:
-    kind = "paired" if report.get("comparison") == PAIRED else "candidate-only"
+    kind = "paired" if str(report.get("comparison", "")).startswith(PAIRED) else "candidate-only"
     return (
         f"Bootstrap: {report['resamples']} {kind} class-stratified resamples, "
         f"{report['confidence']:.0%} percentile CI, seed {report['seed']}; "
         "delta > 0 means the candidate is better"
+    )
+
+
+def _policy_lines(report: dict[str, Any]) -> list[str]:
+    if report.get("policy_version") is None:
+        return []
+    line = f"Policy: gate policy v{report['policy_version']} of {report.get('policy_model', '?')}"
+    tightenings = report.get("tightenings") or []
+    if tightenings:
+        line += "; tightened by the candidate's config: " + "; ".join(tightenings)
+    return [line]
+
+
+def _data_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for side in ("candidate", "production"):
+        data = report.get(f"{side}_data")
+        if data:
+            split = data.get("split") or {}
+            lines.append(
+                f"{side.capitalize()} data: {data['dataset']}, split test_size "
+                f"{split.get('test_size')} seed {split.get('seed')}"
+            )
+    return lines
+
+
+def _excluded_text(report: dict[str, Any]) -> str:
+    excluded = report.get("excluded_rows")
+    if not excluded:
+        return ""
+    total = report.get("candidate_holdout_rows")
+    return (
+        f"; {excluded:,} of the candidate's {total:,} holdout rows excluded "
+        "(production trained on them)"
     )
 
 
@@ -269,11 +344,14 @@ def format_report(report: dict[str, Any]) -> str:
         f"Regression gate: {'PASSED' if report.get('passed') else 'FAILED'}",
         report.get("summary", ""),
         f"Comparison: {report.get('comparison', '-')}",
+        *_policy_lines(report),
+        *_data_lines(report),
     ]
     if report.get("holdout_rows") is not None:
         lines.append(
-            f"Holdout: {report['holdout_rows']} rows, {report.get('holdout_positives')} positives"
-            f" (at least {report.get('min_positives', '-')} needed)"
+            f"Holdout: {report['holdout_rows']:,} rows compared, "
+            f"{report.get('holdout_positives', 0):,} positives"
+            f" (at least {report.get('min_positives', '-')} needed)" + _excluded_text(report)
         )
     if report.get("resamples") is not None:
         lines.append(_bootstrap_line(report))

@@ -1,21 +1,12 @@
 """Create the role groups (see registry/roles.py)."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from registry.roles import ROLES, roles_ensure
+from registry.roles import ROLES, roles_migrate
 
 
 def create_roles(apps, schema_editor):
-    # Permissions are normally created after all migrations; the groups need them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    roles_ensure(
-        group_model=apps.get_model("auth", "Group"),
-        permission_model=apps.get_model("auth", "Permission"),
-    )
+    roles_migrate(apps)
 
 
 def remove_roles(apps, schema_editor):

@@ -2,14 +2,21 @@
 their decisions. History rows are only ever inserted.
 
 Layout: gate_runs.py runs and records the regression gate, registration.py
-registers gated experiments as model versions, stage_requests.py holds stage
+registers gated experiments as model versions, policies.py holds the
+models' gate policies, locks.py the per-model lock, stage_requests.py holds stage
 change requests and their decisions, accounts.py the local demo accounts.
 """
 
 from __future__ import annotations
 
 from registry.services.accounts import role_user_ensure
-from registry.services.gate_runs import gate_evaluate
+from registry.services.gate_runs import gate_compute, gate_record
+from registry.services.policies import (
+    gate_policy_current,
+    gate_policy_set,
+    gate_request_check,
+    registered_model_ensure,
+)
 from registry.services.registration import experiment_run_and_register, model_version_register
 from registry.services.stage_requests import (
     REQUESTABLE_STAGES,
@@ -23,9 +30,14 @@ __all__ = [
     "REQUESTABLE_STAGES",
     "PromotionConflict",
     "experiment_run_and_register",
-    "gate_evaluate",
+    "gate_compute",
+    "gate_policy_current",
+    "gate_policy_set",
+    "gate_record",
+    "gate_request_check",
     "model_version_get",
     "model_version_register",
+    "registered_model_ensure",
     "role_user_ensure",
     "stage_request_create",
     "stage_request_decide",

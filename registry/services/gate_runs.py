@@ -1,19 +1,37 @@
-"""gate_evaluate: run the regression gate of an experiment against the
-production version and record the outcome."""
+"""The regression gate of an experiment against its model's production
+version, under the model's gate policy.
+
+gate_compute does the heavy part (loading the production model and the data,
+scoring, bootstrapping) outside any database transaction and returns a
+GateRun that names everything the outcome relied on; gate_record writes it in
+the caller's short transaction after gate_run_stale_reason has checked that
+none of it changed meanwhile.
+
+The gate compares on rows neither model trained on: the candidate's holdout
+minus every row the production model was trained on, by row identity
+(datasets.identity), so that a different split seed or a newer version of
+the same data set cannot let production be re-scored on rows it has seen.
+Same data set version and split: nothing is excluded. A different data set,
+target or set of feature columns: "not comparable", which fails a promotion
+closed (only an override with a justification passes it); a registration is
+then judged on the policy's absolute floors alone.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from django.core.exceptions import ValidationError
 
-from datasets.services import dataset_version_load
-from experiments import training
+from datasets.services import dataset_version_load, dataset_version_row_identities
 from experiments.artifacts import ArtifactIntegrityError, artifact_read
-from experiments.configs import parse_config
 from experiments.models import Experiment, Status
-from registry import gate
-from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage
+from registry.models import GateEvaluation, GatePolicy, ModelVersion, RegisteredModel, Stage
+from registry.services.policies import gate_policy_current, gate_policy_spec
+
+NOT_COMPARABLE = "not comparable"
 
 
 def production_version(registered_model: RegisteredModel) -> ModelVersion | None:
@@ -25,7 +43,11 @@ def production_version(registered_model: RegisteredModel) -> ModelVersion | None
 
 
 def verified_model(version: ModelVersion) -> Any:
-    """The version's fitted model, refused if its bytes changed since training."""
+    """The version's fitted model, refused if its bytes changed since training
+    (ArtifactIntegrityError) or hold types the engine never produces
+    (training.UnsafeArtifactError)."""
+    from experiments import training
+
     experiment = version.experiment
     if experiment.artifact_sha256 != version.artifact_sha256:
         raise ArtifactIntegrityError(
@@ -35,77 +57,283 @@ def verified_model(version: ModelVersion) -> Any:
     return training.model_from_bytes(data)
 
 
-def _production_scores(
-    production: ModelVersion, candidate: Experiment, holdout: training.Holdout
-) -> Any:
-    """Re-score the production model on exactly the candidate's holdout rows."""
-    model = verified_model(production)
-    frame = dataset_version_load(version=candidate.dataset_version)
-    rows = frame.iloc[holdout.row_ids].reset_index(drop=True)
-    return training.predict_scores(model, rows, list(production.experiment.feature_columns))
+@dataclass(frozen=True)
+class GateRun:
+    """A computed gate and what its outcome relied on."""
+
+    candidate: Experiment
+    registered_model: RegisteredModel
+    purpose: str
+    policy: GatePolicy
+    production: ModelVersion | None
+    report: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.report["passed"])
 
 
-def _failed_report(reason: str, holdout: training.Holdout | None) -> dict[str, Any]:
-    return {
-        "passed": False,
-        "summary": f"Gate error: {reason}",
-        "reasons": [reason],
-        "comparison": "not run",
-        "metrics": [],
-        "holdout_rows": len(holdout.y_true) if holdout is not None else None,
-        "holdout_positives": int(holdout.y_true.sum()) if holdout is not None else None,
-    }
-
-
-def _gate_report(candidate: Experiment, production: ModelVersion | None) -> dict[str, Any]:
-    config = parse_config(candidate.config_text)
-    holdout = training.holdout_from_bytes(bytes(candidate.holdout))
-    production_scores = None
-    production_threshold = None
-    if production is not None:
-        try:
-            production_scores = _production_scores(production, candidate, holdout)
-        except (training.FeatureMismatchError, ArtifactIntegrityError, ValidationError) as error:
-            reason = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            return _failed_report(f"production {production}: {reason}", holdout)
-        production_threshold = float(production.experiment.config.get("threshold", 0.5))
-    try:
-        report = gate.run_gate(
-            y_true=holdout.y_true,
-            candidate_scores=holdout.y_score,
-            production_scores=production_scores,
-            spec=config.gate,
-            candidate_threshold=config.threshold,
-            production_threshold=production_threshold,
-        )
-    except gate.GateError as error:
-        return _failed_report(str(error), holdout)
-    report["candidate"] = {"experiment_id": candidate.pk, "name": candidate.name}
-    report["production"] = (
-        {"version": production.version, "experiment_id": production.experiment_id}
-        if production is not None
-        else None
-    )
-    return report
-
-
-def gate_evaluate(
+def gate_compute(
     *, candidate: Experiment, registered_model: RegisteredModel, purpose: str
-) -> GateEvaluation:
-    """Run the regression gate of a COMPLETED experiment against the model's
-    current production version and record the outcome, pass or fail."""
+) -> GateRun:
+    """Run the gate of a COMPLETED experiment against the model's current
+    production version. Heavy; holds no transaction. Every problem (a
+    loosening config, unloadable artifacts, missing data) is a failed report."""
     if candidate.status != Status.COMPLETED:
         raise ValidationError(
             f"experiment #{candidate.pk} is {candidate.status.upper()}; "
             "only a COMPLETED experiment can be gated"
         )
+    policy = gate_policy_current(registered_model=registered_model)
     production = production_version(registered_model)
-    report = _gate_report(candidate, production)
+    report = _gate_report(candidate, production, policy, purpose)
+    return GateRun(candidate, registered_model, purpose, policy, production, report)
+
+
+def gate_run_stale_reason(run: GateRun) -> str | None:
+    """Why the run no longer describes the present (production, policy or an
+    artifact changed since it was computed), or None. Call it inside the
+    transaction that records the run, after locking the model row."""
+    production = production_version(run.registered_model)
+    if _pk(production) != _pk(run.production):
+        return f"the production version of {run.registered_model} changed while gating"
+    if gate_policy_current(registered_model=run.registered_model).pk != run.policy.pk:
+        return f"the gate policy of {run.registered_model} changed while gating"
+    candidate_digest = (
+        Experiment.objects.filter(pk=run.candidate.pk).values_list("artifact_sha256", flat=True)
+    ).first()
+    if candidate_digest != run.candidate.artifact_sha256:
+        return f"the artifact of experiment #{run.candidate.pk} changed while gating"
+    return None
+
+
+def _pk(version: ModelVersion | None) -> int | None:
+    return version.pk if version is not None else None
+
+
+def gate_record(run: GateRun) -> GateEvaluation:
     return GateEvaluation.objects.create(
-        registered_model=registered_model,
-        candidate=candidate,
-        baseline_version=production,
-        purpose=purpose,
-        passed=bool(report["passed"]),
-        report=report,
+        registered_model=run.registered_model,
+        candidate=run.candidate,
+        baseline_version=run.production,
+        policy=run.policy,
+        purpose=run.purpose,
+        passed=run.passed,
+        report=run.report,
     )
+
+
+# ----------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class _Data:
+    """One side of the comparison: its data set version and split."""
+
+    experiment: Experiment
+
+    @property
+    def version(self) -> Any:
+        return self.experiment.dataset_version
+
+    @property
+    def split(self) -> dict[str, Any]:
+        split = self.experiment.config.get("split", {})
+        return {"test_size": split.get("test_size"), "seed": split.get("seed")}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "experiment_id": self.experiment.pk,
+            "dataset": self.version.label,
+            "target": self.version.target,
+            "split": self.split,
+        }
+
+
+def _gate_report(
+    candidate: Experiment,
+    production: ModelVersion | None,
+    policy: GatePolicy,
+    purpose: str,
+) -> dict[str, Any]:
+    context = _context(candidate, production, policy)
+    try:
+        return {**_judge(candidate, production, policy, purpose, context), **context}
+    except _Refusal as refusal:
+        return {**_failed_report(str(refusal), refusal.holdout_rows), **context}
+
+
+class _Refusal(Exception):
+    def __init__(self, reason: str, holdout_rows: int | None = None) -> None:
+        super().__init__(reason)
+        self.holdout_rows = holdout_rows
+
+
+def _context(
+    candidate: Experiment, production: ModelVersion | None, policy: GatePolicy
+) -> dict[str, Any]:
+    return {
+        "policy_model": policy.registered_model.name,
+        "policy_version": policy.version,
+        "candidate": {"experiment_id": candidate.pk, "name": candidate.name},
+        "candidate_data": _Data(candidate).describe(),
+        "production": (
+            {"version": production.version, "experiment_id": production.experiment_id}
+            if production is not None
+            else None
+        ),
+        "production_data": _Data(production.experiment).describe() if production else None,
+    }
+
+
+def _judge(
+    candidate: Experiment,
+    production: ModelVersion | None,
+    policy: GatePolicy,
+    purpose: str,
+    context: dict[str, Any],
+) -> dict[str, Any]:
+    from experiments import training
+    from experiments.configs import ConfigError, parse_config
+    from registry import gate
+    from registry.gate.policy import apply_request
+
+    try:
+        config = parse_config(candidate.config_text)
+        spec = gate_policy_spec(policy)
+    except ConfigError as error:
+        raise _Refusal(f"the candidate's config no longer parses: {error}") from None
+    except ValidationError as error:
+        raise _Refusal("; ".join(error.messages)) from None
+    applied = apply_request(spec, config.gate)
+    label = f"the gate policy of {policy.registered_model.name} (v{policy.version})"
+    if applied.loosenings:
+        raise _Refusal(
+            f"the candidate's config loosens {label}, which decides: "
+            + "; ".join(applied.loosenings)
+        )
+    holdout = training.holdout_from_bytes(bytes(candidate.holdout))
+    rows = _comparable_rows(candidate, production, holdout)
+    production_scores, production_threshold = None, None
+    if production is not None and rows.comparable:
+        production_scores = _production_scores(production, candidate, holdout, rows.kept)
+        production_threshold = float(production.experiment.config.get("threshold", 0.5))
+    elif production is not None and purpose == GateEvaluation.Purpose.PROMOTION:
+        raise _Refusal(
+            f"{NOT_COMPARABLE} with production {production}: {rows.why_not}; a promotion "
+            "passes only by an override with a justification",
+            holdout_rows=len(holdout.y_true),
+        )
+    try:
+        report = gate.run_gate(
+            y_true=holdout.y_true[rows.kept],
+            candidate_scores=holdout.y_score[rows.kept],
+            production_scores=production_scores,
+            spec=applied.spec,
+            candidate_threshold=config.threshold,
+            production_threshold=production_threshold,
+            excluded_rows=rows.excluded,
+            not_comparable=(
+                f"production {production}: {rows.why_not}" if not rows.comparable else None
+            ),
+        )
+    except gate.GateError as error:
+        raise _Refusal(str(error), holdout_rows=len(holdout.y_true)) from None
+    report.update(
+        policy=applied.spec.to_dict(),
+        tightenings=applied.tightenings,
+        comparable=rows.comparable,
+        excluded_rows=rows.excluded,
+        candidate_holdout_rows=len(holdout.y_true),
+    )
+    return report
+
+
+@dataclass(frozen=True)
+class _Rows:
+    kept: np.ndarray  # boolean mask over the candidate's holdout
+    excluded: int
+    comparable: bool = True
+    why_not: str = ""
+
+
+def _comparable_rows(candidate: Experiment, production: ModelVersion | None, holdout: Any) -> _Rows:
+    everything = np.ones(len(holdout.y_true), dtype=bool)
+    if production is None:
+        return _Rows(kept=everything, excluded=0)
+    ours, theirs = _Data(candidate), _Data(production.experiment)
+    why_not = _incomparable(ours, theirs)
+    if why_not:
+        return _Rows(kept=everything, excluded=0, comparable=False, why_not=why_not)
+    if ours.version.pk == theirs.version.pk and ours.split == theirs.split:
+        return _Rows(kept=everything, excluded=0)  # both trained on exactly the same rows
+    seen = _rows_production_trained_on(production, holdout, ours)
+    return _Rows(kept=~seen, excluded=int(seen.sum()))
+
+
+def _incomparable(ours: _Data, theirs: _Data) -> str:
+    if ours.version.dataset.name != theirs.version.dataset.name:
+        return (
+            f"the candidate was evaluated on {ours.version.label}, production on "
+            f"{theirs.version.label}: a different data set"
+        )
+    if ours.version.target != theirs.version.target:
+        return f"different targets ({ours.version.target} vs {theirs.version.target})"
+    our_columns = set(ours.experiment.feature_columns)
+    their_columns = set(theirs.experiment.feature_columns)
+    if our_columns != their_columns:
+        only_ours = sorted(our_columns - their_columns)[:5]
+        only_theirs = sorted(their_columns - our_columns)[:5]
+        return (
+            "different feature columns (only the candidate's: "
+            f"{', '.join(only_ours) or 'none'}; only production's: "
+            f"{', '.join(only_theirs) or 'none'})"
+        )
+    return ""
+
+
+def _rows_production_trained_on(production: ModelVersion, holdout: Any, ours: _Data) -> np.ndarray:
+    """A mask over the candidate's holdout: rows whose identity is among the
+    rows the production model was trained on."""
+    from experiments import training
+
+    their_version = production.experiment.dataset_version
+    their_holdout = training.holdout_from_bytes(bytes(production.experiment.holdout))
+    their_training = their_holdout.training_rows(their_version.row_count)
+    their_identities = dataset_version_row_identities(version=their_version)[their_training]
+    our_identities = dataset_version_row_identities(version=ours.version)[holdout.row_ids]
+    return np.isin(our_identities, their_identities)
+
+
+def _production_scores(
+    production: ModelVersion, candidate: Experiment, holdout: Any, kept: np.ndarray
+) -> Any:
+    """Re-score the production model on the candidate's kept holdout rows."""
+    from experiments import training
+
+    try:
+        model = verified_model(production)
+        frame = dataset_version_load(version=candidate.dataset_version)
+        rows = frame.iloc[holdout.row_ids[kept]].reset_index(drop=True)
+        return training.predict_scores(model, rows, list(production.experiment.feature_columns))
+    except (
+        training.FeatureMismatchError,
+        training.UnsafeArtifactError,
+        ArtifactIntegrityError,
+        ValidationError,
+    ) as error:
+        reason = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        raise _Refusal(f"production {production}: {reason}", len(holdout.y_true)) from None
+
+
+def _failed_report(reason: str, holdout_rows: int | None) -> dict[str, Any]:
+    return {
+        "passed": False,
+        "summary": f"Gate refused: {reason}",
+        "reasons": [reason],
+        "comparison": "not run",
+        "metrics": [],
+        "holdout_rows": None,
+        "candidate_holdout_rows": holdout_rows,
+        "excluded_rows": None,
+    }

@@ -12,19 +12,18 @@ from experiments.configs import parse_config
 from experiments.models import Experiment, Status
 from experiments.services import ProgressCallback, experiment_execute
 from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage, StageTransition
-from registry.services.gate_runs import gate_evaluate
+from registry.services.gate_runs import GateRun, gate_compute, gate_record, gate_run_stale_reason
+from registry.services.locks import locked_model
+from registry.services.policies import registered_model_ensure
+
+# A gate recomputed this often in a row because production or the policy kept
+# changing underneath it gives up with an error rather than loop.
+MAX_GATE_ATTEMPTS = 3
 
 
 def _next_version_number(registered_model: RegisteredModel) -> int:
     highest = registered_model.versions.aggregate(highest=Max("version"))["highest"]
     return (highest or 0) + 1
-
-
-def locked_model(name: str) -> RegisteredModel:
-    """The model row, locked, so that version numbers and production changes
-    of one model are decided one transaction at a time."""
-    RegisteredModel.objects.get_or_create(name=name)
-    return RegisteredModel.objects.select_for_update().get(name=name)
 
 
 def model_version_register(
@@ -41,17 +40,35 @@ def model_version_register(
         return None, None
     if ModelVersion.objects.filter(experiment=experiment).exists():
         raise ValidationError(f"experiment #{experiment.pk} is already registered")
-    with transaction.atomic():
-        registered_model = locked_model(model_name)
-        evaluation = gate_evaluate(
+    registered_model = registered_model_ensure(name=model_name)
+    for _ in range(MAX_GATE_ATTEMPTS):
+        run = gate_compute(
             candidate=experiment,
             registered_model=registered_model,
             purpose=GateEvaluation.Purpose.REGISTRATION,
         )
+        recorded = _record_registration(run)
+        if recorded is not None:
+            return recorded
+    raise ValidationError(
+        f"{registered_model}: production or its gate policy changed {MAX_GATE_ATTEMPTS} times "
+        "while gating; register again"
+    )
+
+
+def _record_registration(
+    run: GateRun,
+) -> tuple[GateEvaluation, ModelVersion | None] | None:
+    """Write the gate's outcome (and the version if it passed) in one short
+    transaction; None if what the gate relied on changed meanwhile."""
+    with transaction.atomic():
+        locked_model(run.registered_model.name)
+        if gate_run_stale_reason(run) is not None:
+            return None
+        evaluation = gate_record(run)
         if not evaluation.passed:
             return evaluation, None
-        version = _version_create(experiment, registered_model, evaluation)
-    return evaluation, version
+        return evaluation, _version_create(run.candidate, run.registered_model, evaluation)
 
 
 def _version_create(

@@ -18,8 +18,15 @@ from registry.models import (
     StageRequest,
     StageTransition,
 )
-from registry.services.gate_runs import gate_evaluate, production_version, verified_model
-from registry.services.registration import locked_model
+from registry.services.gate_runs import (
+    gate_compute,
+    gate_record,
+    gate_run_stale_reason,
+    production_version,
+    verified_model,
+)
+from registry.services.locks import locked_model
+from registry.services.registration import MAX_GATE_ATTEMPTS
 
 REQUESTABLE_STAGES = (Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
 
@@ -71,26 +78,46 @@ def stage_request_create(
     approved without an override)."""
     _require_perm(user, "registry.request_stage_change", "request stage changes")
     _validate_request(model_version, to_stage, reason)
+    from experiments.training import UnsafeArtifactError
+
     try:
         verified_model(model_version)
-    except ArtifactIntegrityError as error:
-        raise ValidationError(str(error)) from None
-    with transaction.atomic():
-        evaluation = None
-        if to_stage == Stage.PRODUCTION:
-            evaluation = gate_evaluate(
-                candidate=model_version.experiment,
-                registered_model=model_version.registered_model,
-                purpose=GateEvaluation.Purpose.PROMOTION,
-            )
-        return StageRequest.objects.create(
-            model_version=model_version,
-            from_stage=model_version.stage,
-            to_stage=to_stage,
-            reason=reason.strip(),
-            requested_by=user,
-            gate=evaluation,
+    except (ArtifactIntegrityError, UnsafeArtifactError) as error:
+        raise ValidationError(f"{model_version} cannot be requested: {error}") from None
+    if to_stage != Stage.PRODUCTION:
+        return _request_create(model_version, to_stage, user, reason, evaluation=None)
+    for _ in range(MAX_GATE_ATTEMPTS):
+        run = gate_compute(
+            candidate=model_version.experiment,
+            registered_model=model_version.registered_model,
+            purpose=GateEvaluation.Purpose.PROMOTION,
         )
+        with transaction.atomic():
+            locked_model(model_version.registered_model.name)
+            if gate_run_stale_reason(run) is not None:
+                continue
+            return _request_create(model_version, to_stage, user, reason, gate_record(run))
+    raise ValidationError(
+        f"{model_version.registered_model}: production or its gate policy changed "
+        f"{MAX_GATE_ATTEMPTS} times while gating; request again"
+    )
+
+
+def _request_create(
+    model_version: ModelVersion,
+    to_stage: str,
+    user: Any,
+    reason: str,
+    evaluation: GateEvaluation | None,
+) -> StageRequest:
+    return StageRequest.objects.create(
+        model_version=model_version,
+        from_stage=model_version.stage,
+        to_stage=to_stage,
+        reason=reason.strip(),
+        requested_by=user,
+        gate=evaluation,
+    )
 
 
 def _check_decision(

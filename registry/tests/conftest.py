@@ -4,11 +4,20 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from experiments.models import Experiment, Status
 from experiments.services import experiment_create, experiment_execute
-from registry.models import ModelVersion, Stage
-from registry.services import model_version_register, stage_request_create, stage_request_decide
+from mlplatform.origin import Origin
+from mlplatform.testing import make_user
+from registry.models import GatePolicy, ModelVersion, Stage
+from registry.services import (
+    gate_policy_set,
+    model_version_register,
+    registered_model_ensure,
+    stage_request_create,
+    stage_request_decide,
+)
 
 # Deliberately weak: one stump on one random feature gives two distinct scores.
 UNDERFIT = {
@@ -41,10 +50,40 @@ def registered(trained: Callable[..., Experiment]) -> Callable[..., ModelVersion
 
 # A zero floor: registration with no production yet passes whatever the quality;
 # against a production model the max_drop still applies.
-LAX_GATE = {
-    "min_positives": 10,
+LAX_POLICY = {
+    "primary_metric": "average_precision",
+    "min_positives": 20,
+    "bootstrap": {"resamples": 200, "confidence": 0.95, "seed": 3},
     "metrics": {"average_precision": {"threshold": 0.0, "max_drop": 0.05}},
 }
+
+
+@pytest.fixture
+def policy_admin(db: Any) -> Any:
+    """Holds registry.change_gatepolicy, and no role."""
+    return make_user("polly", permissions=("registry.change_gatepolicy",))
+
+
+@pytest.fixture
+def set_policy(policy_admin: Any) -> Callable[..., GatePolicy]:
+    """Give a model (created if new) a gate policy, as the policy admin would."""
+
+    def set_(policy: dict[str, Any], model_name: str = "fraud_detector") -> GatePolicy:
+        registered_model_ensure(name=model_name)
+        return gate_policy_set(
+            model_name=model_name,
+            text=yaml.safe_dump(policy),
+            user=policy_admin,
+            reason="test policy",
+            origin=Origin.cli(),
+        )
+
+    return set_
+
+
+@pytest.fixture
+def lax_policy(set_policy: Callable[..., GatePolicy]) -> GatePolicy:
+    return set_policy(LAX_POLICY)
 
 
 def promote(version: ModelVersion, requester: Any, approver: Any) -> ModelVersion:
@@ -62,3 +101,13 @@ def production_version(
     registered: Callable[..., ModelVersion], experimenter: Any, approver: Any
 ) -> ModelVersion:
     return promote(registered(), experimenter, approver)
+
+
+@pytest.fixture
+def make_policy_file(tmp_path: Any) -> Callable[..., Any]:
+    def make(policy: dict[str, Any]) -> Any:
+        path = tmp_path / "gate_policy.yaml"
+        path.write_text(yaml.safe_dump(policy))
+        return path
+
+    return make

@@ -32,9 +32,7 @@ def test_it_numbers_versions_one_two_three(trained):
 
 
 def test_it_records_a_failed_gate_and_registers_nothing(trained):
-    experiment = trained(
-        gate={"min_positives": 10, "metrics": {"average_precision": {"threshold": 0.999}}}
-    )
+    experiment = trained(gate={"metrics": {"average_precision": {"threshold": 0.999}}})
 
     evaluation, version = model_version_register(experiment_id=experiment.pk)
 

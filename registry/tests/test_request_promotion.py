@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from registry.models import StageRequest
-from registry.tests.conftest import LAX_GATE, UNDERFIT, promote
+from registry.tests.conftest import UNDERFIT, promote
 
 
 def run(*args, **options):
@@ -27,8 +27,8 @@ def test_it_exits_zero_with_a_pending_request_when_the_gate_passes(registered, e
     assert "Regression gate: PASSED" in text
 
 
-def test_it_exits_three_when_the_gate_fails(registered, experimenter, approver):
-    registered(name="weak", gate=LAX_GATE, **UNDERFIT)
+def test_it_exits_three_when_the_gate_fails(lax_policy, registered, experimenter, approver):
+    registered(name="weak", **UNDERFIT)
     promote(registered(name="strong"), experimenter, approver)
     out = StringIO()
 

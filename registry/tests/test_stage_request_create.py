@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from registry.models import GateEvaluation, Stage, StageRequest
 from registry.services import model_version_get, stage_request_create
-from registry.tests.conftest import LAX_GATE, UNDERFIT, promote
+from registry.tests.conftest import UNDERFIT, promote
 
 
 def test_it_gates_a_request_to_production_and_leaves_it_pending(registered, experimenter):
@@ -26,8 +26,8 @@ def test_it_gates_a_request_to_production_and_leaves_it_pending(registered, expe
     assert version.stage == Stage.STAGING
 
 
-def test_it_records_a_failed_gate_with_the_request(registered, experimenter, approver):
-    weak = registered(name="weak", gate=LAX_GATE, **UNDERFIT)
+def test_it_records_a_failed_gate_with_the_request(lax_policy, registered, experimenter, approver):
+    weak = registered(name="weak", **UNDERFIT)
     strong = promote(registered(name="strong"), experimenter, approver)
 
     request = stage_request_create(

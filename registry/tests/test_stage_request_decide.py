@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from mlplatform.testing import make_user
 from registry.models import ModelVersion, Stage, StageRequest, StageTransition
 from registry.services import stage_request_create, stage_request_decide
-from registry.tests.conftest import LAX_GATE, UNDERFIT, promote
+from registry.tests.conftest import UNDERFIT, promote
 
 
 def request_for(version, user, stage=Stage.PRODUCTION, reason="please"):
@@ -102,14 +102,14 @@ def test_it_refuses_an_unknown_request(approver):
 
 
 def weak_request(registered, experimenter, approver):
-    weak = registered(name="weak", gate=LAX_GATE, **UNDERFIT)
+    weak = registered(name="weak", **UNDERFIT)
     promote(registered(name="strong"), experimenter, approver)
     request = request_for(weak, experimenter)
     assert not request.gate.passed
     return weak, request
 
 
-def test_it_refuses_to_approve_a_failed_gate(registered, experimenter, approver):
+def test_it_refuses_to_approve_a_failed_gate(lax_policy, registered, experimenter, approver):
     weak, request = weak_request(registered, experimenter, approver)
 
     with pytest.raises(ValidationError, match="gate failed"):
@@ -119,7 +119,7 @@ def test_it_refuses_to_approve_a_failed_gate(registered, experimenter, approver)
     assert weak.stage == Stage.STAGING
 
 
-def test_it_lets_a_failed_gate_be_rejected(registered, experimenter, approver):
+def test_it_lets_a_failed_gate_be_rejected(lax_policy, registered, experimenter, approver):
     _, request = weak_request(registered, experimenter, approver)
 
     decided = stage_request_decide(request_id=request.pk, user=approver, approve=False)
@@ -127,7 +127,9 @@ def test_it_lets_a_failed_gate_be_rejected(registered, experimenter, approver):
     assert decided.status == StageRequest.Status.REJECTED
 
 
-def test_it_records_an_override_with_its_justification(registered, experimenter, approver):
+def test_it_records_an_override_with_its_justification(
+    lax_policy, registered, experimenter, approver
+):
     weak, request = weak_request(registered, experimenter, approver)
     overrider = make_user("olga", "approver", permissions=("registry.override_gate",))
 

@@ -9,7 +9,7 @@ from django.test import Client
 from mlplatform.testing import make_user
 from registry.models import ModelVersion, Stage, StageRequest, StageTransition
 from registry.services import stage_request_create
-from registry.tests.conftest import LAX_GATE, UNDERFIT, promote
+from registry.tests.conftest import UNDERFIT, promote
 
 
 def ask(version: ModelVersion, user: Any, to_stage: str = Stage.PRODUCTION) -> StageRequest:
@@ -78,8 +78,9 @@ def test_it_refuses_to_approve_a_failed_gate_without_override(
     approver: Any,
     experimenter: Any,
     registered: Callable[..., ModelVersion],
+    lax_policy: Any,
 ) -> None:
-    weak = registered(name="weak", gate=LAX_GATE, **UNDERFIT)
+    weak = registered(name="weak", **UNDERFIT)
     promote(registered(name="strong"), experimenter, approver)
     request = ask(weak, experimenter)
     assert not request.gate.passed
@@ -98,8 +99,9 @@ def test_it_records_an_override_with_its_justification(
     approver: Any,
     experimenter: Any,
     registered: Callable[..., ModelVersion],
+    lax_policy: Any,
 ) -> None:
-    weak = registered(name="weak", gate=LAX_GATE, **UNDERFIT)
+    weak = registered(name="weak", **UNDERFIT)
     promote(registered(name="strong"), experimenter, approver)
     request = ask(weak, experimenter)
     overrider = make_user("olga", "approver", permissions=("registry.override_gate",))

@@ -26,7 +26,8 @@ def test_it_shows_metrics_history_gate_report_and_the_digest(
     assert "registered from experiment" in content  # the stage history
     report = version.registration_gate.report
     assert report["summary"] in content
-    assert f"{report['holdout_rows']} rows" in content
+    assert f"{report['holdout_rows']:,} rows compared" in content
+    assert f"gate policy v{report['policy_version']} of fraud_detector" in content
     assert "/request/" not in content  # a viewer may not request
     assert "/decide/" not in content
 
