@@ -89,6 +89,7 @@ def promote_first_baseline(scratch: Scratch, config: Path) -> None:
     import django
 
     django.setup()
+    from mlplatform.origin import Origin
     from registry.models import ModelVersion
     from registry.services import role_user_ensure, stage_request_create, stage_request_decide
 
@@ -97,9 +98,15 @@ def promote_first_baseline(scratch: Scratch, config: Path) -> None:
     approver = role_user_ensure(username="bench_approver", password=password, role="approver")
     version = ModelVersion.objects.order_by("pk").first()
     request = stage_request_create(
-        model_version=version, to_stage="production", user=requester, reason="benchmark champion"
+        model_version=version,
+        to_stage="production",
+        user=requester,
+        reason="benchmark champion",
+        origin=Origin.cli(),
     )
-    stage_request_decide(request_id=request.pk, user=approver, approve=True, reason="benchmark")
+    stage_request_decide(
+        request_id=request.pk, user=approver, approve=True, reason="benchmark", origin=Origin.cli()
+    )
 
 
 def run_once(

@@ -17,7 +17,7 @@ from rq.timeouts import JobTimeoutException
 
 from experiments.queue import experiment_id_for
 from experiments.services import experiment_fail, experiment_fail_running, failure_message
-from registry.services import experiment_run_and_register
+from registry.services import experiment_run_and_register, registration_record_error
 
 
 def experiment_run_job(experiment_id: int) -> str:
@@ -63,6 +63,8 @@ def experiment_job_failed(
         # A job that timed out before claiming its experiment would time out
         # again if queued again: fail it, CREATED or RUNNING.
         fail = experiment_fail if timed_out else experiment_fail_running
-        fail(experiment_id=experiment_id, message=message)
+        if not fail(experiment_id=experiment_id, message=message):
+            # COMPLETED: the job died while gating and registering it.
+            registration_record_error(experiment_id=experiment_id, message=message)
     finally:
         close_old_connections()

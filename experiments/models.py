@@ -29,6 +29,23 @@ class Phase(models.TextChoices):
     REGISTERING = "registering", "Registering"
 
 
+class Registration(models.TextChoices):
+    """Where a COMPLETED experiment whose config names registry.model_name
+    stands with its registration. Every attempt ends in an outcome."""
+
+    NONE = "", "-"
+    PENDING = "pending", "Waiting to register"
+    REGISTERING = "registering", "Gating and registering"
+    REGISTERED = "registered", "Registered"
+    GATE_FAILED = "gate_failed", "Gate failed"
+    ERROR = "error", "Registration error"
+
+
+REGISTRATION_IN_PROGRESS = (Registration.PENDING, Registration.REGISTERING)
+# Outcomes an experimenter may try again (gate and register again).
+REGISTRATION_RETRYABLE = (Registration.ERROR, Registration.GATE_FAILED)
+
+
 class Experiment(models.Model):
     """One run of one config. Status changes only through the claims in
     experiments.services (conditional updates), never by saving the row."""
@@ -73,6 +90,13 @@ class Experiment(models.Model):
         null=True, blank=True, help_text="Compressed row ids, labels and scores."
     )
     holdout_sha256 = models.CharField(max_length=64, blank=True)
+    registration = models.CharField(
+        max_length=20, choices=Registration.choices, blank=True, default=Registration.NONE
+    )
+    registration_message = models.TextField(blank=True)
+    registration_heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refreshed while gating and registering; silence = dead."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -87,6 +111,11 @@ class Experiment(models.Model):
             # that ?name=<text> (UPPER(name) LIKE ...) matches 0.5% of the rows
             # and sorts the whole filtered list instead of walking an index.
             models.Index(Upper("name"), name="experiment_name_upper"),
+            models.Index(
+                fields=["registration"],
+                condition=models.Q(registration__in=["pending", "registering"]),
+                name="experiment_registering",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,6 +124,15 @@ class Experiment(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_registering(self) -> bool:
+        return self.registration in REGISTRATION_IN_PROGRESS
+
+    @property
+    def is_live(self) -> bool:
+        """Something is still happening that the page should follow."""
+        return self.is_active or self.is_registering
 
 
 class Metric(models.Model):

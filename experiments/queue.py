@@ -132,10 +132,32 @@ def job_enqueue(
     *, experiment_id: int, timeout_seconds: int, connection: redis.Redis | None = None
 ) -> bool:
     """Add the experiment's job unless one that will still run exists.
-    True when this call added it. RQ's unique enqueue is atomic, so two
-    callers racing here add one job between them."""
+    True when this call added it."""
+    return unique_job_enqueue(
+        job_id=job_id_for(experiment_id),
+        function=JOB_FUNCTION,
+        args=(experiment_id,),
+        timeout_seconds=timeout_seconds,
+        failure_callback=JOB_FAILURE_CALLBACK,
+        description=f"train experiment #{experiment_id}",
+        connection=connection,
+    )
+
+
+def unique_job_enqueue(
+    *,
+    job_id: str,
+    function: str,
+    args: tuple[object, ...],
+    timeout_seconds: int,
+    failure_callback: str,
+    description: str,
+    connection: redis.Redis | None = None,
+) -> bool:
+    """Add a job on the training queue under a fixed id, unless one that will
+    still run exists. True when this call added it. RQ's unique enqueue is
+    atomic, so two callers racing here add one job between them."""
     connection = connection or redis_connection()
-    job_id = job_id_for(experiment_id)
     with redis_errors_as_unavailable():
         state = _job_state(job_id, connection)
         if state.pending:
@@ -144,19 +166,25 @@ def job_enqueue(
             Job.fetch(job_id, connection=connection).delete()
         try:
             training_queue(connection).enqueue_call(
-                JOB_FUNCTION,
-                args=(experiment_id,),
+                function,
+                args=args,
                 job_id=job_id,
                 timeout=timeout_seconds,
                 result_ttl=settings.TRAINING_JOB_RESULT_TTL,
                 failure_ttl=settings.TRAINING_JOB_RESULT_TTL,
-                on_failure=Callback(JOB_FAILURE_CALLBACK),
-                description=f"train experiment #{experiment_id}",
+                on_failure=Callback(failure_callback),
+                description=description,
                 unique=True,
             )
         except DuplicateJobError:
             return False
     return True
+
+
+def job_state_by_id(*, job_id: str, connection: redis.Redis | None = None) -> JobState:
+    connection = connection or redis_connection()
+    with redis_errors_as_unavailable():
+        return _job_state(job_id, connection)
 
 
 def job_stop(*, experiment_id: int, connection: redis.Redis | None = None) -> str:

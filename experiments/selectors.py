@@ -198,6 +198,8 @@ LIVE_STATUS_FIELDS = (
     "started_at",
     "finished_at",
     "heartbeat_at",
+    "registration",
+    "registration_message",
     "worker_name",
     "error_message",
 )

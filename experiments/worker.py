@@ -31,7 +31,7 @@ from rq.utils import now
 from rq.worker import Worker
 
 from experiments.queue import REDIS_ERRORS, experiment_id_for
-from experiments.services import experiment_fail_running, experiment_reconcile
+from experiments.services import experiment_fail_running
 
 MAX_REDIS_WAIT_SECONDS = 10.0
 log = logging.getLogger("rq.worker")
@@ -126,8 +126,10 @@ class TrainingWorker(Worker):
 
     def reconcile(self) -> None:
         self._reconciled_at = time.monotonic()
+        from mlplatform.reconcile import reconcile
+
         try:
-            report = experiment_reconcile()
+            report = reconcile()
         except Exception:
             # A database restart must not end the worker; the next round retries.
             self.log.exception("Worker %s: reconciliation failed", self.name)
@@ -138,18 +140,29 @@ class TrainingWorker(Worker):
             self.log.info("Worker %s: queued experiment #%s again", self.name, experiment_id)
         for experiment_id, reason in report.failed:
             self.log.warning("Worker %s: experiment #%s %s", self.name, experiment_id, reason)
+        for experiment_id in report.registrations_enqueued:
+            self.log.info(
+                "Worker %s: queued the registration of #%s again", self.name, experiment_id
+            )
+        for request_id in report.gates_enqueued:
+            self.log.info("Worker %s: queued the gate of request #%s again", self.name, request_id)
 
     def handle_work_horse_killed(self, job: Job, retpid: Any, ret_val: Any, rusage: Any) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        from registry.jobs import registry_job_died
+        from registry.services import registration_record_error
+
+        message = horse_death_message(job, ret_val)
         experiment_id = experiment_id_for(job.id)
-        if experiment_id is None:
-            return
         try:
-            experiment_fail_running(
-                experiment_id=experiment_id, message=horse_death_message(job, ret_val)
-            )
+            if experiment_id is None:
+                registry_job_died(job.id, message)
+                return
+            # Dead while training, or (COMPLETED) while gating and registering.
+            if not experiment_fail_running(experiment_id=experiment_id, message=message):
+                registration_record_error(experiment_id=experiment_id, message=message)
         except Exception:
-            self.log.exception("Worker %s: could not fail experiment #%s", self.name, experiment_id)
+            self.log.exception("Worker %s: could not record the death of %s", self.name, job.id)
         finally:
             connections.close_all()
 

@@ -215,6 +215,10 @@ GATE_POLICY_MIN_RESAMPLES = env_int("GATE_POLICY_MIN_RESAMPLES", 200)
 GATE_POLICY_MIN_CONFIDENCE = env_float("GATE_POLICY_MIN_CONFIDENCE", 0.80)
 GATE_POLICY_MIN_POSITIVES = env_int("GATE_POLICY_MIN_POSITIVES", 20)
 
+# How long a worker may take to gate a production request or an experiment's
+# registration (loading the production model and the data, bootstrapping).
+GATE_JOB_TIMEOUT = env_int("GATE_JOB_TIMEOUT", 1800)
+
 RQ_QUEUES = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},
 }

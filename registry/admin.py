@@ -290,7 +290,10 @@ class StageTransitionAdmin(ReadOnlyAdmin):
 
 
 class DecisionForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required, approving or rejecting: recorded with your name.",
+    )
     override_justification = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
@@ -379,6 +382,7 @@ class StageRequestAdmin(ReadOnlyAdmin):
                 approve=approve,
                 reason=data["reason"],
                 override_justification=data["override_justification"],
+                origin=Origin.admin(),
             )
         except (ValidationError, PermissionDenied) as error:
             text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)

@@ -35,3 +35,11 @@ class DecisionForm(forms.Form):
     @property
     def approve(self) -> bool:
         return self.cleaned_data["decision"] == "approve"
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why you take the request back; recorded in the stage history.",
+    )

@@ -29,7 +29,22 @@ class RegisteredModel(models.Model):
         return self.name
 
 
-class GatePolicy(models.Model):
+class OriginFields(models.Model):
+    """Where a write came from (mlplatform.origin.Origin)."""
+
+    channel = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="web, admin, cli, api or worker (empty: recorded before channels were kept).",
+    )
+    os_user = models.CharField(max_length=150, blank=True, help_text="For cli: the OS account.")
+    host = models.CharField(max_length=255, blank=True, help_text="For cli: the host.")
+
+    class Meta:
+        abstract = True
+
+
+class GatePolicy(OriginFields):
     """One version of a registered model's gate policy: the whole policy, who
     set it, when and why. Append-only: a change is a new row with the next
     version number (the database refuses updates and deletes). The current
@@ -47,9 +62,6 @@ class GatePolicy(models.Model):
     actor_label = models.CharField(
         max_length=200, blank=True, help_text="Who set it when no user did (the project default)."
     )
-    channel = models.CharField(max_length=20, help_text="web, admin, cli, api or worker.")
-    os_user = models.CharField(max_length=150, blank=True)
-    host = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -144,13 +156,17 @@ class ModelVersion(models.Model):
         return f"{self.registered_model.name} v{self.version}"
 
 
-class StageRequest(models.Model):
-    """A request to move a version to a stage; decided once by an approver."""
+class StageRequest(OriginFields):
+    """A request to move a version to a stage; decided once by an approver.
+    channel, os_user and host say where the request was made."""
 
     class Status(models.TextChoices):
+        GATING = "gating", "Gating"
         PENDING = "pending", "Pending"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        SUPERSEDED = "superseded", "Superseded"
+        WITHDRAWN = "withdrawn", "Withdrawn"
 
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="stage_requests"
@@ -176,19 +192,33 @@ class StageRequest(models.Model):
     class Meta:
         ordering = ["-requested_at", "-id"]
         indexes = [models.Index(fields=["status", "-requested_at"], name="stage_request_status")]
+        constraints = [
+            # The database, not only the code, keeps one open request per version and stage.
+            models.UniqueConstraint(
+                fields=["model_version", "to_stage"],
+                condition=models.Q(status__in=["gating", "pending"]),
+                name="one_open_request_per_version_and_stage",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"request #{self.pk}: {self.model_version} -> {self.to_stage} ({self.status})"
 
 
-class StageTransition(models.Model):
-    """Append-only history of every decision on a stage: applied changes and
-    rejected requests. Rows are inserted, never updated or deleted."""
+class StageTransition(OriginFields):
+    """Append-only history of every decision on a stage: applied changes,
+    rejected, superseded and withdrawn requests, and refused approvals (the
+    version stays where it was). Rows are inserted, never updated or deleted
+    (the database refuses both). channel, os_user and host say where the
+    decision was taken."""
 
     class Decision(models.TextChoices):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         AUTOMATIC = "automatic", "Automatic"
+        SUPERSEDED = "superseded", "Superseded"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        REFUSED = "refused", "Approval refused"
 
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="transitions"

@@ -20,4 +20,11 @@ urlpatterns = [
         name="artifact",
     ),
     path("requests/<int:request_id>/decide/", views.stage_request_decide_view, name="decide"),
+    path("requests/<int:request_id>/withdraw/", views.stage_request_withdraw_view, name="withdraw"),
+    path("requests/<int:request_id>/status/", views.stage_request_status, name="request_status"),
+    path(
+        "experiments/<int:experiment_id>/register/",
+        views.experiment_register_again,
+        name="register_again",
+    ),
 ]

@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connection
-from rq.timeouts import JobTimeoutException
+from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
 from datasets.services import dataset_version_load, dataset_version_row_identities
 from experiments import training
 from experiments.configs import parse_config
 from experiments.models import Experiment, Phase
+from experiments.services.heartbeat import heartbeat, retry_transient
 from experiments.services.lifecycle import (
     experiment_complete,
     experiment_fail,
@@ -36,28 +36,15 @@ class ExperimentStateError(Exception):
 
 
 @contextmanager
-def _heartbeat(experiment_id: int) -> Iterator[None]:
-    """Refresh the heartbeat from a thread while the main thread trains, so a
-    long fit still shows a live run; the reconciler treats silence as death."""
-    stop = threading.Event()
-    interval = settings.EXPERIMENT_HEARTBEAT_SECONDS
-
-    def beat() -> None:
-        try:
-            while not stop.wait(interval):
-                experiment_heartbeat(experiment_id=experiment_id)
-        except Exception:
-            logger.exception("heartbeat of experiment %s failed", experiment_id)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{experiment_id}", daemon=True)
-    thread.start()
-    try:
+def _in_process_timeout(experiment: Experiment, job_id: str) -> Iterator[None]:
+    """run.timeout_seconds for a run in this process (`run_experiment` without
+    --enqueue): SIGALRM raises JobTimeoutException in the main thread, as RQ
+    does in a work-horse (which has its own timer: job_id is set there)."""
+    if job_id or threading.current_thread() is not threading.main_thread():
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=interval + 5)
+        return
+    with UnixSignalDeathPenalty(experiment.timeout_seconds, JobTimeoutException):
+        yield
 
 
 def failure_message(error: BaseException, *, timeout_seconds: int | None = None) -> str:
@@ -108,14 +95,25 @@ def experiment_execute(
     experiment = Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id)
 
     def report(phase: str) -> None:
-        if not experiment_set_phase(experiment_id=experiment_id, phase=phase):
+        moved = retry_transient(
+            lambda: experiment_set_phase(experiment_id=experiment_id, phase=phase),
+            what=f"phase of experiment #{experiment_id}",
+        )
+        if not moved:
             # Cancelled (or failed by the reconciler) under our feet: stop here.
             raise ExperimentStateError(f"experiment #{experiment_id} is no longer RUNNING")
         if on_progress is not None:
             on_progress(experiment, phase)
 
     try:
-        with _heartbeat(experiment_id):
+        with (
+            heartbeat(
+                lambda: experiment_heartbeat(experiment_id=experiment_id),
+                name=f"heartbeat-{experiment_id}",
+                interval=settings.EXPERIMENT_HEARTBEAT_SECONDS,
+            ),
+            _in_process_timeout(experiment, job_id),
+        ):
             _train_and_store(experiment, report)
     except BaseException as error:
         experiment_fail(

@@ -14,7 +14,14 @@ from experiments import training
 from experiments.artifacts import artifact_delete, artifact_write
 from experiments.configs import ConfigError, ExperimentConfig, parse_config
 from experiments.environment import runtime_environment
-from experiments.models import ACTIVE_STATUSES, Experiment, Metric, Phase, Status
+from experiments.models import (
+    ACTIVE_STATUSES,
+    Experiment,
+    Metric,
+    Phase,
+    Registration,
+    Status,
+)
 
 
 def config_parse_or_invalid(config_text: str) -> ExperimentConfig:
@@ -135,28 +142,41 @@ def experiment_complete(
     *, experiment_id: int, result: training.TrainingResult, artifact_data: bytes
 ) -> bool:
     """RUNNING -> COMPLETED with metrics, curves, holdout and the model artifact,
-    all in one transaction. False (and nothing kept) if the claim was lost."""
+    all in one transaction. False (and nothing kept) if the claim was lost; the
+    artifact file is removed too when the transaction fails. A config that
+    names registry.model_name leaves the experiment waiting to register."""
     artifact = artifact_write(
         experiment_id=experiment_id, filename="model.skops", data=artifact_data
     )
     holdout_data = training.holdout_to_bytes(result.holdout)
-    with transaction.atomic():
-        claimed = claim(
-            experiment_id,
-            (Status.RUNNING,),
-            status=Status.COMPLETED,
-            finished_at=timezone.now(),
-            phase="",
-            feature_columns=list(result.feature_columns),
-            curves=result.curves,
-            holdout=holdout_data,
-            holdout_sha256=hashlib.sha256(holdout_data).hexdigest(),
-            artifact_path=artifact.path,
-            artifact_sha256=artifact.sha256,
-            artifact_size=artifact.size,
-        )
-        if claimed:
-            Metric.objects.bulk_create(_metric_rows(experiment_id, result.metrics))
-    if not claimed:
-        artifact_delete(path=artifact.path)
+    claimed = False
+    try:
+        with transaction.atomic():
+            claimed = claim(
+                experiment_id,
+                (Status.RUNNING,),
+                status=Status.COMPLETED,
+                finished_at=timezone.now(),
+                feature_columns=list(result.feature_columns),
+                curves=result.curves,
+                holdout=holdout_data,
+                holdout_sha256=hashlib.sha256(holdout_data).hexdigest(),
+                artifact_path=artifact.path,
+                artifact_sha256=artifact.sha256,
+                artifact_size=artifact.size,
+                **_registration_after_completion(experiment_id),
+            )
+            if claimed:
+                Metric.objects.bulk_create(_metric_rows(experiment_id, result.metrics))
+    finally:
+        if not claimed:
+            artifact_delete(path=artifact.path)
     return claimed
+
+
+def _registration_after_completion(experiment_id: int) -> dict[str, Any]:
+    config = Experiment.objects.filter(pk=experiment_id).values_list("config", flat=True).first()
+    model_name = ((config or {}).get("registry") or {}).get("model_name")
+    if not model_name:
+        return {"phase": Phase.NONE}
+    return {"phase": Phase.REGISTERING, "registration": Registration.PENDING}

@@ -21,11 +21,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Reconciliation:
-    """What one reconciliation pass changed."""
+    """What one reconciliation pass changed (registry.services.reconcile adds
+    the registrations and gates it queued again)."""
 
     queue_available: bool = True
     enqueued: list[int] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
+    registrations_enqueued: list[int] = field(default_factory=list)
+    gates_enqueued: list[int] = field(default_factory=list)
 
 
 def experiment_reconcile() -> Reconciliation:
@@ -35,10 +38,12 @@ def experiment_reconcile() -> Reconciliation:
     queued, or Redis lost its data) are queued. RUNNING experiments whose
     heartbeat is stale and whose job or worker is gone are FAILED with the
     reason. Every change is a claim or an atomic unique enqueue, so any
-    number of reconcilers may run at once, as often as they like. With Redis
-    unreachable nothing is changed: a silent worker cannot be told from a
-    silent queue."""
+    number of reconcilers may run at once, as often as they like. A silent run
+    of `run_experiment` (no job: its death needs no Redis) is failed even while
+    Redis is unreachable; every other change waits for Redis, since a silent
+    worker cannot be told from a silent queue."""
     report = Reconciliation()
+    _fail_dead_in_process_runs(report)
     redis_connection = queue.redis_connection()
     try:
         queue.queue_ping(connection=redis_connection)
@@ -50,6 +55,21 @@ def experiment_reconcile() -> Reconciliation:
     return report
 
 
+def _fail_dead_in_process_runs(report: Reconciliation) -> None:
+    for experiment in _silent_running().filter(job_id=""):
+        reason = _death_reason(experiment, None, None)
+        if reason and experiment_fail_running(experiment_id=experiment.pk, message=reason):
+            report.failed.append((experiment.pk, reason))
+
+
+def _silent_running() -> Any:
+    stale_before = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS)
+    silent = Experiment.objects.filter(status=Status.RUNNING).filter(
+        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True)
+    )
+    return silent.order_by("pk").only("pk", "job_id", "worker_name", "heartbeat_at")
+
+
 def _enqueue_missing(report: Reconciliation, redis_connection: Any) -> None:
     waiting = Experiment.objects.filter(status=Status.CREATED, phase=Phase.QUEUED)
     for experiment_id in waiting.order_by("pk").values_list("pk", flat=True):
@@ -59,10 +79,7 @@ def _enqueue_missing(report: Reconciliation, redis_connection: Any) -> None:
 
 def _fail_dead(report: Reconciliation, redis_connection: Any) -> None:
     stale_before = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS)
-    silent = Experiment.objects.filter(status=Status.RUNNING).filter(
-        Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True)
-    )
-    for experiment in silent.order_by("pk").only("pk", "job_id", "worker_name", "heartbeat_at"):
+    for experiment in _silent_running().exclude(job_id=""):
         reason = _death_reason(experiment, stale_before, redis_connection)
         if reason and experiment_fail_running(experiment_id=experiment.pk, message=reason):
             report.failed.append((experiment.pk, reason))

@@ -30,7 +30,8 @@ def test_it_trains_and_records_metrics_curves_holdout_and_artifact(make_config):
     experiment.refresh_from_db()
     assert experiment.status == Status.COMPLETED, experiment.error_message
     assert experiment.started_at <= experiment.finished_at
-    assert experiment.phase == ""
+    # The config names a registry model: the experiment now waits to be gated.
+    assert (experiment.phase, experiment.registration) == ("registering", "pending")
     metrics = experiment_scalar_metrics(experiment_id=experiment.pk)
     for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "average_precision"):
         assert 0.0 <= metrics[name] <= 1.0

@@ -47,6 +47,8 @@ def test_it_prints_one_json_object_with_json(make_config, queue_settings, redis_
         "queue_available": True,
         "enqueued": [experiment.pk],
         "failed": [],
+        "registrations_enqueued": [],
+        "gates_enqueued": [],
     }
 
 

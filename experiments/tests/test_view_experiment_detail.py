@@ -14,7 +14,7 @@ from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage
 
 @pytest.fixture
 def trained(make_config: Callable[..., str]) -> Experiment:
-    experiment = experiment_create(config_text=make_config(name="trained_lr"))
+    experiment = experiment_create(config_text=make_config(name="trained_lr", model_name=None))
     experiment_execute(experiment_id=experiment.pk)
     experiment.refresh_from_db()
     assert experiment.status == Status.COMPLETED, experiment.error_message

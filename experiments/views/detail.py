@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from experiments.models import Experiment
+from experiments.models import REGISTRATION_RETRYABLE, Experiment
 from experiments.selectors import (
     experiment_detail as experiment_detail_selector,
 )
@@ -66,6 +66,8 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
         "charts": _charts(experiment, stepped),
         "model_version": getattr(experiment, "model_version", None),
         "gate_evaluations": list(experiment.gate_evaluations.all()),
+        "can_register_again": request.user.has_perm("experiments.add_experiment")
+        and experiment.registration in REGISTRATION_RETRYABLE,
     }
     return render(request, "experiments/detail.html", context)
 
@@ -75,15 +77,16 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
 @require_GET
 def experiment_status(request: HttpRequest, experiment_id: int) -> HttpResponse:
     """The live part of the detail page, polled by htmx every 2 s while the
-    experiment is active. A final status stops the polling (HTTP 286) and
-    reloads the page so that the metrics and charts appear."""
+    experiment is active or being gated and registered. A final status and a
+    recorded registration outcome stop the polling (HTTP 286) and reload the
+    page so that the metrics, charts and the outcome appear."""
     try:
         experiment = experiment_live_status(experiment_id=experiment_id)
     except Experiment.DoesNotExist:
         raise Http404(f"no experiment #{experiment_id}") from None
     context = {"experiment": experiment, "elapsed": elapsed_seconds(experiment)}
     response = render(request, "experiments/_status.html", context)
-    if not experiment.is_active:
+    if not experiment.is_live:
         response.status_code = HTMX_STOP_POLLING
         if request.htmx:
             response["HX-Refresh"] = "true"

@@ -17,17 +17,29 @@ from registry.services.policies import (
     gate_request_check,
     registered_model_ensure,
 )
-from registry.services.registration import experiment_run_and_register, model_version_register
+from registry.services.registration import (
+    experiment_run_and_register,
+    model_version_register,
+    registration_claim,
+    registration_record_error,
+    registration_retry,
+)
 from registry.services.stage_requests import (
     REQUESTABLE_STAGES,
+    ApprovalRefused,
     PromotionConflict,
     model_version_get,
+    requests_supersede_stale,
     stage_request_create,
     stage_request_decide,
+    stage_request_gate,
+    stage_request_gate_failed,
+    stage_request_withdraw,
 )
 
 __all__ = [
     "REQUESTABLE_STAGES",
+    "ApprovalRefused",
     "PromotionConflict",
     "experiment_run_and_register",
     "gate_compute",
@@ -38,7 +50,14 @@ __all__ = [
     "model_version_get",
     "model_version_register",
     "registered_model_ensure",
+    "registration_claim",
+    "registration_record_error",
+    "registration_retry",
+    "requests_supersede_stale",
     "role_user_ensure",
     "stage_request_create",
     "stage_request_decide",
+    "stage_request_gate",
+    "stage_request_gate_failed",
+    "stage_request_withdraw",
 ]

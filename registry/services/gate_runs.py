@@ -160,13 +160,18 @@ def _gate_report(
     try:
         return {**_judge(candidate, production, policy, purpose, context), **context}
     except _Refusal as refusal:
-        return {**_failed_report(str(refusal), refusal.holdout_rows), **context}
+        return {**_failed_report(str(refusal), refusal.holdout_rows, refusal.error), **context}
 
 
 class _Refusal(Exception):
-    def __init__(self, reason: str, holdout_rows: int | None = None) -> None:
+    """The gate cannot judge. error=True: through no fault of the candidate (an
+    unusable production artifact, a missing data file), so a registration
+    records an error to retry rather than a failed gate."""
+
+    def __init__(self, reason: str, holdout_rows: int | None = None, *, error: bool = False):
         super().__init__(reason)
         self.holdout_rows = holdout_rows
+        self.error = error
 
 
 def _context(
@@ -267,7 +272,10 @@ def _comparable_rows(candidate: Experiment, production: ModelVersion | None, hol
         return _Rows(kept=everything, excluded=0, comparable=False, why_not=why_not)
     if ours.version.pk == theirs.version.pk and ours.split == theirs.split:
         return _Rows(kept=everything, excluded=0)  # both trained on exactly the same rows
-    seen = _rows_production_trained_on(production, holdout, ours)
+    try:
+        seen = _rows_production_trained_on(production, holdout, ours)
+    except ValidationError as error:
+        raise _Refusal("; ".join(error.messages), len(holdout.y_true), error=True) from None
     return _Rows(kept=~seen, excluded=int(seen.sum()))
 
 
@@ -323,13 +331,16 @@ def _production_scores(
         ValidationError,
     ) as error:
         reason = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-        raise _Refusal(f"production {production}: {reason}", len(holdout.y_true)) from None
+        raise _Refusal(
+            f"production {production}: {reason}", len(holdout.y_true), error=True
+        ) from None
 
 
-def _failed_report(reason: str, holdout_rows: int | None) -> dict[str, Any]:
+def _failed_report(reason: str, holdout_rows: int | None, error: bool) -> dict[str, Any]:
     return {
         "passed": False,
-        "summary": f"Gate refused: {reason}",
+        "error": error,
+        "summary": f"{'Gate error' if error else 'Gate refused'}: {reason}",
         "reasons": [reason],
         "comparison": "not run",
         "metrics": [],
@@ -337,3 +348,24 @@ def _failed_report(reason: str, holdout_rows: int | None) -> dict[str, Any]:
         "candidate_holdout_rows": holdout_rows,
         "excluded_rows": None,
     }
+
+
+def gate_error_record(
+    *, candidate: Experiment, registered_model: RegisteredModel, purpose: str, reason: str
+) -> GateEvaluation:
+    """Record a gate that could not run to its end, as a failed gate."""
+    production = production_version(registered_model)
+    policy = gate_policy_current(registered_model=registered_model)
+    report = {
+        **_failed_report(reason, None, error=True),
+        **_context(candidate, production, policy),
+    }
+    return GateEvaluation.objects.create(
+        registered_model=registered_model,
+        candidate=candidate,
+        baseline_version=production,
+        policy=policy,
+        purpose=purpose,
+        passed=False,
+        report=report,
+    )

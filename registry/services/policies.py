@@ -137,7 +137,8 @@ def gate_policy_set(
     reason: str,
     origin: Origin,
 ) -> GatePolicy:
-    """Record a new version of a model's gate policy."""
+    """Record a new version of a model's gate policy. Pending production
+    requests gated under the previous version are superseded."""
     _require_permission(user)
     if not reason.strip():
         raise ValidationError("a reason is required for every gate policy change")
@@ -148,7 +149,7 @@ def gate_policy_set(
         current = gate_policy_current(registered_model=registered_model)
         if current.policy == spec.to_dict():
             raise ValidationError(f"the policy is identical to {current}; nothing was changed")
-        return GatePolicy.objects.create(
+        policy = GatePolicy.objects.create(
             registered_model=registered_model,
             version=current.version + 1,
             policy=spec.to_dict(),
@@ -158,6 +159,14 @@ def gate_policy_set(
             os_user=origin.os_user,
             host=origin.host,
         )
+        from registry.services.stage_requests import requests_supersede_stale
+
+        requests_supersede_stale(
+            registered_model=registered_model,
+            reason=f"the gate policy of {registered_model} changed to version {policy.version}",
+            origin=origin,
+        )
+        return policy
 
 
 def _require_permission(user: AbstractBaseUser | AnonymousUser | None) -> None:

@@ -1,24 +1,51 @@
 """Registering a gated experiment as a new model version, and the whole
-run-then-register path shared by the command line and the queue workers."""
+run-then-register path shared by the command line and the queue workers.
+
+Registration is a recorded step of the experiment (Experiment.registration):
+a COMPLETED experiment whose config names registry.model_name waits
+(`pending`), is claimed (`registering`, with a heartbeat), and every attempt
+ends in an outcome: `registered`, `gate_failed` or `error` (retryable). The
+gate is computed outside any transaction; only its outcome is written, in a
+short transaction that re-checks what the gate relied on.
+"""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Max
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
+from experiments import queue
 from experiments.configs import parse_config
-from experiments.models import Experiment, Status
-from experiments.services import ProgressCallback, experiment_execute
+from experiments.models import REGISTRATION_RETRYABLE, Experiment, Phase, Registration, Status
+from experiments.services import ProgressCallback, experiment_execute, failure_message
+from experiments.services.heartbeat import heartbeat, retry_transient
+from mlplatform.origin import Origin
 from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage, StageTransition
 from registry.services.gate_runs import GateRun, gate_compute, gate_record, gate_run_stale_reason
 from registry.services.locks import locked_model
 from registry.services.policies import registered_model_ensure
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+logger = logging.getLogger(__name__)
+
 # A gate recomputed this often in a row because production or the policy kept
 # changing underneath it gives up with an error rather than loop.
 MAX_GATE_ATTEMPTS = 3
+
+Outcome = tuple[GateEvaluation | None, ModelVersion | None]
+
+
+class RegistrationTakenOver(Exception):
+    """Another process claimed this registration (ours went silent too long)."""
 
 
 def _next_version_number(registered_model: RegisteredModel) -> int:
@@ -26,20 +53,137 @@ def _next_version_number(registered_model: RegisteredModel) -> int:
     return (highest or 0) + 1
 
 
-def model_version_register(
-    *, experiment_id: int
-) -> tuple[GateEvaluation | None, ModelVersion | None]:
-    """Gate a finished experiment and, if it passes, register it as the next
+def model_version_register(*, experiment_id: int, origin: Origin | None = None) -> Outcome:
+    """Gate a COMPLETED experiment and, if it passes, register it as the next
     version of its config's registry.model_name, in staging.
 
-    Returns (None, None) when the config names no registry model.
-    """
+    Returns (None, None) when the config names no registry model. Raises
+    ValidationError when it cannot start (already registered, being
+    registered right now, not COMPLETED). Otherwise the attempt ends in a
+    recorded outcome; an unexpected error is recorded as `error` and raised."""
+    origin = origin or Origin.worker()
     experiment = Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id)
     model_name = parse_config(experiment.config_text).registry.model_name
     if not model_name:
         return None, None
-    if ModelVersion.objects.filter(experiment=experiment).exists():
-        raise ValidationError(f"experiment #{experiment.pk} is already registered")
+    _refuse_if_registered(experiment)
+    if not registration_claim(experiment_id=experiment_id):
+        raise ValidationError(_unclaimable_message(experiment_id))
+    try:
+        with heartbeat(
+            lambda: _registration_beat(experiment_id),
+            name=f"registration-{experiment_id}",
+            interval=settings.EXPERIMENT_HEARTBEAT_SECONDS,
+        ):
+            return _gate_and_register(experiment, model_name, origin)
+    except RegistrationTakenOver:
+        raise  # the other process records the outcome
+    except BaseException as error:
+        message = failure_message(error, timeout_seconds=experiment.timeout_seconds)
+        registration_record_error(experiment_id=experiment_id, message=message)
+        raise
+
+
+def _refuse_if_registered(experiment: Experiment) -> None:
+    existing = ModelVersion.objects.filter(experiment=experiment).first()
+    if existing is not None:
+        raise ValidationError(f"experiment #{experiment.pk} is already registered as {existing}")
+
+
+def _unclaimable_message(experiment_id: int) -> str:
+    experiment = Experiment.objects.only("status", "registration").get(pk=experiment_id)
+    if experiment.status != Status.COMPLETED:
+        return (
+            f"experiment #{experiment_id} is {experiment.status.upper()}; "
+            "only a COMPLETED experiment can be registered"
+        )
+    if experiment.registration == Registration.REGISTERED:
+        return f"experiment #{experiment_id} is already registered"
+    return f"experiment #{experiment_id} is being gated and registered right now"
+
+
+def registration_retry(
+    *, experiment_id: int, user: AbstractBaseUser | AnonymousUser | None
+) -> bool:
+    """Ask a worker to gate and register an experiment again (after an error or
+    a failed gate). The experiment shows `pending` at once; False when the
+    queue is down (the reconciler queues it when Redis is back)."""
+    if user is None or not user.is_active or not user.has_perm("experiments.add_experiment"):
+        raise PermissionDenied("only experimenters may gate and register an experiment again")
+    experiment = Experiment.objects.get(pk=experiment_id)
+    if not (experiment.config.get("registry") or {}).get("model_name"):
+        raise ValidationError(f"experiment #{experiment_id}'s config names no registry model")
+    _refuse_if_registered(experiment)
+    moved = Experiment.objects.filter(
+        pk=experiment_id,
+        status=Status.COMPLETED,
+        registration__in=(Registration.NONE, *REGISTRATION_RETRYABLE),
+    ).update(registration=Registration.PENDING, registration_message="", phase=Phase.REGISTERING)
+    if moved != 1:
+        raise ValidationError(_unclaimable_message(experiment_id))
+    from registry.jobs import register_job_enqueue
+
+    try:
+        register_job_enqueue(experiment_id)
+    except queue.QueueUnavailable:
+        return False
+    return True
+
+
+def registration_claim(*, experiment_id: int) -> bool:
+    """-> registering. From: waiting, an error or a failed gate (a retry), a
+    run recorded before registrations were tracked, or a registration whose
+    heartbeat went silent (its process died)."""
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS)
+    claimable = Q(
+        registration__in=(
+            Registration.NONE,
+            Registration.PENDING,
+            Registration.ERROR,
+            Registration.GATE_FAILED,
+        )
+    ) | Q(registration=Registration.REGISTERING, registration_heartbeat_at__lt=stale_before)
+    claimed = (
+        Experiment.objects.filter(pk=experiment_id, status=Status.COMPLETED)
+        .filter(claimable)
+        .update(
+            registration=Registration.REGISTERING,
+            registration_heartbeat_at=now,
+            registration_message="",
+            phase=Phase.REGISTERING,
+        )
+    )
+    return claimed == 1
+
+
+def _registration_beat(experiment_id: int) -> None:
+    Experiment.objects.filter(pk=experiment_id, registration=Registration.REGISTERING).update(
+        registration_heartbeat_at=timezone.now()
+    )
+
+
+def registration_record_error(*, experiment_id: int, message: str) -> bool:
+    """An attempt that ended without an outcome (a crash, a timeout, a killed
+    worker): `error`, retryable. False when there was no attempt to end."""
+    return retry_transient(
+        lambda: (
+            Experiment.objects.filter(
+                pk=experiment_id,
+                status=Status.COMPLETED,
+                registration__in=(Registration.PENDING, Registration.REGISTERING),
+            ).update(
+                registration=Registration.ERROR,
+                registration_message=message[:5000],
+                phase=Phase.NONE,
+            )
+            == 1
+        ),
+        what=f"registration error of experiment #{experiment_id}",
+    )
+
+
+def _gate_and_register(experiment: Experiment, model_name: str, origin: Origin) -> Outcome:
     registered_model = registered_model_ensure(name=model_name)
     for _ in range(MAX_GATE_ATTEMPTS):
         run = gate_compute(
@@ -47,7 +191,7 @@ def model_version_register(
             registered_model=registered_model,
             purpose=GateEvaluation.Purpose.REGISTRATION,
         )
-        recorded = _record_registration(run)
+        recorded = _record_registration(run, origin)
         if recorded is not None:
             return recorded
     raise ValidationError(
@@ -56,23 +200,55 @@ def model_version_register(
     )
 
 
-def _record_registration(
-    run: GateRun,
-) -> tuple[GateEvaluation, ModelVersion | None] | None:
+def _record_registration(run: GateRun, origin: Origin) -> Outcome | None:
     """Write the gate's outcome (and the version if it passed) in one short
     transaction; None if what the gate relied on changed meanwhile."""
-    with transaction.atomic():
-        locked_model(run.registered_model.name)
-        if gate_run_stale_reason(run) is not None:
-            return None
-        evaluation = gate_record(run)
-        if not evaluation.passed:
-            return evaluation, None
-        return evaluation, _version_create(run.candidate, run.registered_model, evaluation)
+    try:
+        with transaction.atomic():
+            locked_model(run.registered_model.name)
+            if gate_run_stale_reason(run) is not None:
+                return None
+            evaluation = gate_record(run)
+            version = None
+            if evaluation.passed:
+                version = _version_create(run.candidate, run.registered_model, evaluation, origin)
+            _record_outcome(run, version)
+            return evaluation, version
+    except IntegrityError:
+        # The experiment's one-to-one version: registered by another process.
+        existing = ModelVersion.objects.filter(experiment=run.candidate).first()
+        if existing is None:
+            raise
+        raise ValidationError(
+            f"experiment #{run.candidate.pk} was registered as {existing} at the same moment"
+        ) from None
+
+
+def _record_outcome(run: GateRun, version: ModelVersion | None) -> None:
+    if version is not None:
+        outcome = Registration.REGISTERED
+    elif run.report.get("error"):
+        outcome = Registration.ERROR
+    else:
+        outcome = Registration.GATE_FAILED
+    recorded = Experiment.objects.filter(
+        pk=run.candidate.pk, registration=Registration.REGISTERING
+    ).update(
+        registration=outcome,
+        registration_message=str(run.report.get("summary", ""))[:5000],
+        phase=Phase.NONE,
+    )
+    if recorded != 1:
+        raise RegistrationTakenOver(
+            f"the registration of experiment #{run.candidate.pk} was taken over by another process"
+        )
 
 
 def _version_create(
-    experiment: Experiment, registered_model: RegisteredModel, evaluation: GateEvaluation
+    experiment: Experiment,
+    registered_model: RegisteredModel,
+    evaluation: GateEvaluation,
+    origin: Origin,
 ) -> ModelVersion:
     version = ModelVersion.objects.create(
         registered_model=registered_model,
@@ -93,6 +269,9 @@ def _version_create(
         decision=StageTransition.Decision.AUTOMATIC,
         reason=f"registered from experiment #{experiment.pk}: {evaluation.report['summary']}",
         gate_report=evaluation.report,
+        channel=origin.channel,
+        os_user=origin.os_user,
+        host=origin.host,
     )
     return version
 
@@ -103,9 +282,12 @@ def experiment_run_and_register(
     job_id: str = "",
     worker_name: str = "",
     on_progress: ProgressCallback | None = None,
+    origin: Origin | None = None,
 ) -> tuple[Experiment | None, GateEvaluation | None, ModelVersion | None]:
     """The whole run, shared by the command line and the queue workers: train,
-    then gate and stage the model if its config names a registry model."""
+    then gate and stage the model if its config names a registry model. A
+    registration that fails is recorded on the experiment (`error`, which a
+    retry or the reconciler picks up) and does not undo the COMPLETED run."""
     experiment = experiment_execute(
         experiment_id=experiment_id,
         job_id=job_id,
@@ -114,5 +296,12 @@ def experiment_run_and_register(
     )
     if experiment is None or experiment.status != Status.COMPLETED:
         return experiment, None, None
-    evaluation, version = model_version_register(experiment_id=experiment.pk)
+    if on_progress is not None and experiment.registration == Registration.PENDING:
+        on_progress(experiment, Phase.REGISTERING)
+    try:
+        evaluation, version = model_version_register(experiment_id=experiment.pk, origin=origin)
+    except Exception:
+        logger.exception("registration of experiment #%s failed", experiment.pk)
+        evaluation, version = None, None
+    experiment.refresh_from_db()
     return experiment, evaluation, version

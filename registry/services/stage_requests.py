@@ -1,15 +1,28 @@
-"""Stage change requests and their decisions; history rows are only inserted."""
+"""Stage change requests and their decisions; history rows are only inserted.
+
+A request to production is gated: it is recorded as `gating`, the gate runs
+outside any transaction (in this process, or on a worker for the web and the
+API) and the request becomes `pending` with its report. An approver decides a
+pending request once; approving re-verifies what the gate relied on (the
+candidate's artifact bytes, the production version gated against). When
+production changes, or the model's gate policy does, pending production
+requests gated against the old state become `superseded`; a requester may
+withdraw their own open request. Every decision is a StageTransition row that
+records who, why and through which channel (mlplatform.origin).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from experiments.artifacts import ArtifactIntegrityError
+from experiments.artifacts import ArtifactIntegrityError, artifact_open
 from experiments.models import Status
+from mlplatform.origin import Origin
 from registry.models import (
     GateEvaluation,
     ModelVersion,
@@ -20,19 +33,33 @@ from registry.models import (
 )
 from registry.services.gate_runs import (
     gate_compute,
+    gate_error_record,
     gate_record,
     gate_run_stale_reason,
     production_version,
     verified_model,
 )
 from registry.services.locks import locked_model
-from registry.services.registration import MAX_GATE_ATTEMPTS
+from registry.services.policies import gate_policy_current
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    User = AbstractBaseUser | AnonymousUser | None
+
+logger = logging.getLogger(__name__)
 
 REQUESTABLE_STAGES = (Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
+OPEN_STATUSES = (StageRequest.Status.GATING, StageRequest.Status.PENDING)
+MAX_GATE_ATTEMPTS = 3
 
 
 class PromotionConflict(ValidationError):
     """Another decision changed the model's stages first; nothing was written."""
+
+
+class ApprovalRefused(ValidationError):
+    """What the request was gated on no longer holds; only the refusal was recorded."""
 
 
 def _user_label(user: Any) -> str:
@@ -44,21 +71,38 @@ def _require_perm(user: Any, perm: str, action: str) -> None:
         raise PermissionDenied(f"{_user_label(user)} is not allowed to {action}")
 
 
-def _validate_request(version: ModelVersion, to_stage: str, reason: str) -> None:
+def _require_reason(reason: str, action: str) -> str:
+    if not reason.strip():
+        raise ValidationError(f"a reason is required to {action}")
+    return reason.strip()
+
+
+def _validate_request(version: ModelVersion, to_stage: str) -> None:
     if to_stage not in REQUESTABLE_STAGES:
         allowed = ", ".join(REQUESTABLE_STAGES)
         raise ValidationError(f"stage {to_stage!r} cannot be requested; use one of: {allowed}")
-    if not reason.strip():
-        raise ValidationError("a reason is required for every stage change")
     if version.stage == to_stage:
         raise ValidationError(f"{version} is already in {to_stage}")
     if version.experiment.status != Status.COMPLETED:
         raise ValidationError(f"{version}: its experiment is {version.experiment.status.upper()}")
-    pending = version.stage_requests.filter(status=StageRequest.Status.PENDING, to_stage=to_stage)
-    if pending.exists():
+    open_request = version.stage_requests.filter(
+        status__in=OPEN_STATUSES, to_stage=to_stage
+    ).first()
+    if open_request is not None:
         raise ValidationError(
-            f"{version} already has a pending request to {to_stage} (#{pending.first().pk})"
+            f"{version} already has an open request to {to_stage} (#{open_request.pk}, "
+            f"{open_request.status}); withdraw it or wait for its decision"
         )
+
+
+def _candidate_usable(version: ModelVersion) -> None:
+    """Refuse a version whose artifact changed or cannot be loaded safely."""
+    from experiments.training import UnsafeArtifactError
+
+    try:
+        verified_model(version)
+    except (ArtifactIntegrityError, UnsafeArtifactError) as error:
+        raise ValidationError(f"{version} cannot be requested: {error}") from None
 
 
 def model_version_get(*, model_name: str, version: int) -> ModelVersion:
@@ -67,57 +111,140 @@ def model_version_get(*, model_name: str, version: int) -> ModelVersion:
             "registered_model", "experiment__dataset_version__dataset"
         ).get(registered_model__name=model_name, version=version)
     except ModelVersion.DoesNotExist:
+        if not RegisteredModel.objects.filter(name=model_name).exists():
+            raise ValidationError(f"no model named {model_name!r}") from None
         raise ValidationError(f"model {model_name!r} has no version {version}") from None
 
 
+# ------------------------------------------------------------------ requests
+
+
 def stage_request_create(
-    *, model_version: ModelVersion, to_stage: str, user: Any, reason: str
+    *,
+    model_version: ModelVersion,
+    to_stage: str,
+    user: User,
+    reason: str,
+    origin: Origin,
+    gate_in_background: bool = False,
 ) -> StageRequest:
-    """Ask for a stage change. A request to production runs the gate first;
-    the request is recorded even when the gate fails (and then cannot be
-    approved without an override)."""
+    """Ask for a stage change. A request to production is gated: here and now,
+    or (gate_in_background) on a worker after commit, the request showing
+    `gating` meanwhile. It is recorded even when the gate fails, and then
+    cannot be approved without an override."""
     _require_perm(user, "registry.request_stage_change", "request stage changes")
-    _validate_request(model_version, to_stage, reason)
-    from experiments.training import UnsafeArtifactError
+    reason = _require_reason(reason, "request a stage change")
+    _validate_request(model_version, to_stage)
+    _candidate_usable(model_version)
+    gated = to_stage == Stage.PRODUCTION
+    request = _request_insert(model_version, to_stage, user, reason, origin, gated=gated)
+    if not gated:
+        return request
+    if gate_in_background:
+        from registry.jobs import gate_job_enqueue_after_commit
 
-    try:
-        verified_model(model_version)
-    except (ArtifactIntegrityError, UnsafeArtifactError) as error:
-        raise ValidationError(f"{model_version} cannot be requested: {error}") from None
-    if to_stage != Stage.PRODUCTION:
-        return _request_create(model_version, to_stage, user, reason, evaluation=None)
-    for _ in range(MAX_GATE_ATTEMPTS):
-        run = gate_compute(
-            candidate=model_version.experiment,
-            registered_model=model_version.registered_model,
-            purpose=GateEvaluation.Purpose.PROMOTION,
-        )
-        with transaction.atomic():
-            locked_model(model_version.registered_model.name)
-            if gate_run_stale_reason(run) is not None:
-                continue
-            return _request_create(model_version, to_stage, user, reason, gate_record(run))
-    raise ValidationError(
-        f"{model_version.registered_model}: production or its gate policy changed "
-        f"{MAX_GATE_ATTEMPTS} times while gating; request again"
-    )
+        gate_job_enqueue_after_commit(request.pk)
+        return request
+    return stage_request_gate(request_id=request.pk)
 
 
-def _request_create(
+def _request_insert(
     model_version: ModelVersion,
     to_stage: str,
     user: Any,
     reason: str,
-    evaluation: GateEvaluation | None,
+    origin: Origin,
+    *,
+    gated: bool,
 ) -> StageRequest:
-    return StageRequest.objects.create(
-        model_version=model_version,
-        from_stage=model_version.stage,
-        to_stage=to_stage,
-        reason=reason.strip(),
-        requested_by=user,
-        gate=evaluation,
+    try:
+        with transaction.atomic():
+            return StageRequest.objects.create(
+                model_version=model_version,
+                from_stage=model_version.stage,
+                to_stage=to_stage,
+                reason=reason,
+                requested_by=user,
+                status=StageRequest.Status.GATING if gated else StageRequest.Status.PENDING,
+                channel=origin.channel,
+                os_user=origin.os_user,
+                host=origin.host,
+            )
+    except IntegrityError:  # the open-request constraint: someone asked at the same moment
+        _validate_request(model_version, to_stage)
+        raise
+
+
+def stage_request_gate(*, request_id: int) -> StageRequest:
+    """Gate a `gating` production request and make it `pending` with its
+    report. The gate is computed outside any transaction; the short write
+    re-checks that production, the policy and the artifact are still what it
+    relied on (else it gates again). A request no longer gating (withdrawn) is
+    left alone. An unexpected error is recorded as a failed gate."""
+    try:
+        return _gate_until_recorded(request_id)
+    except Exception as error:
+        logger.exception("gating request #%s failed", request_id)
+        return stage_request_gate_failed(request_id=request_id, message=f"{error}")
+
+
+def _gate_until_recorded(request_id: int) -> StageRequest:
+    for _ in range(MAX_GATE_ATTEMPTS):
+        request = _request_get(request_id)
+        if request.status != StageRequest.Status.GATING:
+            return request
+        run = gate_compute(
+            candidate=request.model_version.experiment,
+            registered_model=request.model_version.registered_model,
+            purpose=GateEvaluation.Purpose.PROMOTION,
+        )
+        with transaction.atomic():
+            locked_model(request.model_version.registered_model.name)
+            if gate_run_stale_reason(run) is None:
+                _gating_done(request, gate_record(run))
+                return _request_get(request_id)
+    raise ValidationError(
+        f"production or the gate policy changed {MAX_GATE_ATTEMPTS} times while gating"
     )
+
+
+def _gating_done(request: StageRequest, evaluation: GateEvaluation) -> None:
+    moved = StageRequest.objects.filter(pk=request.pk, status=StageRequest.Status.GATING).update(
+        status=StageRequest.Status.PENDING, gate=evaluation
+    )
+    if moved != 1:
+        transaction.set_rollback(True)  # withdrawn meanwhile: keep nothing
+
+
+def stage_request_gate_failed(*, request_id: int, message: str) -> StageRequest:
+    """A gate that could not run to its end (a crash, a timeout, a killed
+    worker) is recorded as a failed gate: the request becomes pending and can
+    be withdrawn, requested again, or approved only with an override."""
+    request = _request_get(request_id)
+    with transaction.atomic():
+        if StageRequest.objects.filter(pk=request_id, status=StageRequest.Status.GATING).exists():
+            evaluation = gate_error_record(
+                candidate=request.model_version.experiment,
+                registered_model=request.model_version.registered_model,
+                purpose=GateEvaluation.Purpose.PROMOTION,
+                reason=f"the gate could not run: {message}",
+            )
+            _gating_done(request, evaluation)
+    return _request_get(request_id)
+
+
+def _request_get(request_id: int) -> StageRequest:
+    try:
+        return StageRequest.objects.select_related(
+            "gate",
+            "model_version__registered_model",
+            "model_version__experiment__dataset_version__dataset",
+        ).get(pk=request_id)
+    except StageRequest.DoesNotExist:
+        raise ValidationError(f"stage request #{request_id} does not exist") from None
+
+
+# ----------------------------------------------------------------- decisions
 
 
 def _check_decision(
@@ -125,10 +252,14 @@ def _check_decision(
 ) -> bool:
     """Returns whether this approval overrides a failed gate."""
     _require_perm(user, "registry.approve_stage_change", "approve or reject stage changes")
+    if request.status == StageRequest.Status.GATING:
+        raise ValidationError(
+            f"request #{request.pk} is still being gated; decide it once its report is in"
+        )
     if request.status != StageRequest.Status.PENDING:
         raise ValidationError(f"request #{request.pk} was already {request.status}")
     if request.requested_by_id == user.pk:
-        raise PermissionDenied("nobody may approve or reject their own request")
+        raise PermissionDenied(f"you requested #{request.pk}; another approver must decide it")
     gate_failed = request.gate is not None and not request.gate.passed
     if not approve or not gate_failed:
         return False
@@ -145,27 +276,31 @@ def _check_decision(
 def stage_request_decide(
     *,
     request_id: int,
-    user: Any,
+    user: User,
     approve: bool,
-    reason: str = "",
+    reason: str,
+    origin: Origin,
     override_justification: str = "",
 ) -> StageRequest:
-    """Approve (and apply) or reject a pending request, exactly once."""
-    try:
-        request = StageRequest.objects.select_related(
-            "gate", "model_version__registered_model", "model_version__experiment"
-        ).get(pk=request_id)
-    except StageRequest.DoesNotExist:
-        raise ValidationError(f"stage request #{request_id} does not exist") from None
+    """Approve (and apply) or reject a pending request, exactly once. A reason
+    is required either way. Approving first re-verifies the candidate's
+    artifact and the production version it was gated against; if either
+    changed, the approval is refused and only the refusal is recorded."""
+    request = _request_get(request_id)
+    reason = _require_reason(reason, "approve or reject a request")
     override = _check_decision(request, user, approve, override_justification)
-    decision_reason = (override_justification if override else reason).strip()
+    if approve:
+        _reverify_or_refuse(request, user, origin)
+    decision_reason = (
+        f"{reason}\n\noverride: {override_justification.strip()}" if override else reason
+    )
     try:
         with transaction.atomic():
             _claim_request(request, user, approve, decision_reason, override)
             if approve:
-                _apply_stage_change(request, user, decision_reason, override)
+                _apply_stage_change(request, user, decision_reason, override, origin)
             else:
-                _record(request, user, StageTransition.Decision.REJECTED, decision_reason)
+                _record(request, user, StageTransition.Decision.REJECTED, decision_reason, origin)
     except IntegrityError:
         raise PromotionConflict(
             f"{request.model_version.registered_model} got another production version at "
@@ -173,6 +308,42 @@ def stage_request_decide(
         ) from None
     request.refresh_from_db()
     return request
+
+
+def _reverify_or_refuse(request: StageRequest, user: Any, origin: Origin) -> None:
+    problem = _reverification_problem(request)
+    if problem is None:
+        return
+    with transaction.atomic():
+        _record(request, user, StageTransition.Decision.REFUSED, problem, origin)
+    raise ApprovalRefused(f"request #{request.pk} cannot be approved: {problem}")
+
+
+def _reverification_problem(request: StageRequest) -> str | None:
+    """What no longer holds of what the request was gated on, or None. The
+    artifact is re-hashed outside any transaction."""
+    version = request.model_version
+    experiment = version.experiment
+    if experiment.artifact_sha256 != version.artifact_sha256:
+        return f"{version}: the experiment's artifact digest differs from the registered one"
+    try:
+        artifact_open(path=experiment.artifact_path, sha256=version.artifact_sha256).close()
+    except ArtifactIntegrityError as error:
+        return f"the candidate's artifact changed since it was gated: {error}"
+    if request.to_stage == Stage.PRODUCTION:
+        return _baseline_problem(request, version.registered_model)
+    return None
+
+
+def _baseline_problem(request: StageRequest, registered_model: RegisteredModel) -> str | None:
+    current = production_version(registered_model)
+    gated_against = request.gate.baseline_version_id if request.gate else None
+    if (current.pk if current else None) != gated_against:
+        return (
+            f"the production version of {registered_model} changed since request "
+            f"#{request.pk} was gated; request again to gate against the current one"
+        )
+    return None
 
 
 def _claim_request(
@@ -187,10 +358,16 @@ def _claim_request(
         override=override,
     )
     if claimed != 1:
-        raise ValidationError(f"request #{request.pk} was already decided")
+        now = StageRequest.objects.filter(pk=request.pk).values_list("status", flat=True).first()
+        again = (
+            "; request again to gate against the current production" if now == "superseded" else ""
+        )
+        raise PromotionConflict(f"request #{request.pk} was already {now}{again}")
 
 
-def _apply_stage_change(request: StageRequest, user: Any, reason: str, override: bool) -> None:
+def _apply_stage_change(
+    request: StageRequest, user: Any, reason: str, override: bool, origin: Origin
+) -> None:
     registered_model = locked_model(request.model_version.registered_model.name)
     version = ModelVersion.objects.select_for_update().get(pk=request.model_version_id)
     if version.stage != request.from_stage:
@@ -199,26 +376,24 @@ def _apply_stage_change(request: StageRequest, user: Any, reason: str, override:
             "request again"
         )
     if request.to_stage == Stage.PRODUCTION:
-        _check_baseline_current(request, registered_model)
-        _archive_production(registered_model, version, user)
+        problem = _baseline_problem(request, registered_model)
+        if problem:
+            raise PromotionConflict(problem)
+        _archive_production(registered_model, version, user, origin)
     ModelVersion.objects.filter(pk=version.pk).update(
         stage=request.to_stage, stage_changed_at=timezone.now()
     )
-    _record(request, user, StageTransition.Decision.APPROVED, reason, override=override)
-
-
-def _check_baseline_current(request: StageRequest, registered_model: RegisteredModel) -> None:
-    current = production_version(registered_model)
-    gated_against = request.gate.baseline_version_id if request.gate else None
-    if (current.pk if current else None) != gated_against:
-        raise PromotionConflict(
-            f"the production version of {registered_model} changed since request "
-            f"#{request.pk} was gated; request again to gate against the current one"
+    _record(request, user, StageTransition.Decision.APPROVED, reason, origin, override=override)
+    if Stage.PRODUCTION in (request.from_stage, request.to_stage):
+        requests_supersede_stale(
+            registered_model=registered_model,
+            reason=f"production of {registered_model} changed (request #{request.pk} approved)",
+            origin=origin,
         )
 
 
 def _archive_production(
-    registered_model: RegisteredModel, incoming: ModelVersion, user: Any
+    registered_model: RegisteredModel, incoming: ModelVersion, user: Any, origin: Origin
 ) -> None:
     for previous in ModelVersion.objects.filter(
         registered_model=registered_model, stage=Stage.PRODUCTION
@@ -234,11 +409,81 @@ def _archive_production(
             actor_label="promotion",
             decision=StageTransition.Decision.AUTOMATIC,
             reason=f"replaced in production by version {incoming.version}",
+            channel=origin.channel,
+            os_user=origin.os_user,
+            host=origin.host,
         )
 
 
+def requests_supersede_stale(
+    *, registered_model: RegisteredModel, reason: str, origin: Origin
+) -> list[int]:
+    """Pending production requests gated against another production version or
+    another gate policy than the model's current ones: `superseded`, each with
+    a history row; their versions can be requested again. Call inside the
+    transaction that changed production or the policy, with the model locked."""
+    current = production_version(registered_model)
+    policy = gate_policy_current(registered_model=registered_model)
+    stale = [
+        request
+        for request in StageRequest.objects.select_related("gate", "model_version").filter(
+            model_version__registered_model=registered_model,
+            to_stage=Stage.PRODUCTION,
+            status=StageRequest.Status.PENDING,
+        )
+        if request.gate is None
+        or request.gate.baseline_version_id != (current.pk if current else None)
+        or request.gate.policy_id != policy.pk
+    ]
+    for request in stale:
+        claimed = StageRequest.objects.filter(
+            pk=request.pk, status=StageRequest.Status.PENDING
+        ).update(
+            status=StageRequest.Status.SUPERSEDED,
+            decided_at=timezone.now(),
+            decision_reason=reason,
+        )
+        if claimed:
+            _record(
+                request, None, StageTransition.Decision.SUPERSEDED, reason, origin,
+                actor_label="superseded",
+            )  # fmt: skip
+    return [request.pk for request in stale]
+
+
+def stage_request_withdraw(
+    *, request_id: int, user: User, reason: str, origin: Origin
+) -> StageRequest:
+    """The requester takes back their own open (gating or pending) request."""
+    request = _request_get(request_id)
+    reason = _require_reason(reason, "withdraw a request")
+    if user is None or not user.is_active or request.requested_by_id != user.pk:
+        raise PermissionDenied(
+            f"only {request.requested_by} (who made request #{request.pk}) may withdraw it"
+        )
+    with transaction.atomic():
+        claimed = StageRequest.objects.filter(pk=request.pk, status__in=OPEN_STATUSES).update(
+            status=StageRequest.Status.WITHDRAWN,
+            decided_by=user,
+            decided_at=timezone.now(),
+            decision_reason=reason,
+        )
+        if claimed != 1:
+            raise ValidationError(f"request #{request.pk} was already {request.status}")
+        _record(request, user, StageTransition.Decision.WITHDRAWN, reason, origin)
+    request.refresh_from_db()
+    return request
+
+
 def _record(
-    request: StageRequest, user: Any, decision: str, reason: str, *, override: bool = False
+    request: StageRequest,
+    user: Any,
+    decision: str,
+    reason: str,
+    origin: Origin,
+    *,
+    override: bool = False,
+    actor_label: str = "",
 ) -> StageTransition:
     text = request.reason if not reason else f"{request.reason}\n\n{decision}: {reason}"
     return StageTransition.objects.create(
@@ -248,8 +493,12 @@ def _record(
         request=request,
         requested_by=request.requested_by,
         approved_by=user,
+        actor_label=actor_label,
         decision=decision,
         reason=text,
         gate_report=request.gate.report if request.gate else None,
         override=override,
+        channel=origin.channel,
+        os_user=origin.os_user,
+        host=origin.host,
     )

@@ -88,9 +88,15 @@ def lax_policy(set_policy: Callable[..., GatePolicy]) -> GatePolicy:
 
 def promote(version: ModelVersion, requester: Any, approver: Any) -> ModelVersion:
     request = stage_request_create(
-        model_version=version, to_stage=Stage.PRODUCTION, user=requester, reason="promote"
+        origin=Origin.cli(),
+        model_version=version,
+        to_stage=Stage.PRODUCTION,
+        user=requester,
+        reason="promote",
     )
-    stage_request_decide(request_id=request.pk, user=approver, approve=True, reason="ok")
+    stage_request_decide(
+        origin=Origin.cli(), request_id=request.pk, user=approver, approve=True, reason="ok"
+    )
     version.refresh_from_db()
     assert version.stage == Stage.PRODUCTION
     return version

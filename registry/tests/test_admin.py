@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from experiments.selectors import experiment_scalar_metrics
+from mlplatform.origin import Origin
 from registry.models import Stage, StageRequest, StageTransition
 from registry.services import stage_request_create
 
@@ -17,7 +18,11 @@ def admin_client(client, db):
 
 def pending(version, user):
     return stage_request_create(
-        model_version=version, to_stage=Stage.PRODUCTION, user=user, reason="ready"
+        origin=Origin.cli(),
+        model_version=version,
+        to_stage=Stage.PRODUCTION,
+        user=user,
+        reason="ready",
     )
 
 
@@ -67,11 +72,34 @@ def test_it_rejects_through_the_service(admin_client, registered, experimenter):
 
     admin_client.post(
         "/admin/registry/stagerequest/",
-        {"action": "reject_requests", "_selected_action": [request.pk], "apply": "1"},
+        {
+            "action": "reject_requests",
+            "_selected_action": [request.pk],
+            "apply": "1",
+            "reason": "not yet",
+        },
     )
 
     request.refresh_from_db()
     assert request.status == StageRequest.Status.REJECTED
+    entry = StageTransition.objects.get(request=request)
+    assert (entry.channel, entry.decision) == ("admin", "rejected")
+
+
+@pytest.mark.parametrize("action", ["approve_requests", "reject_requests"])
+def test_it_refuses_a_decision_with_an_empty_reason(admin_client, registered, experimenter, action):
+    request = pending(registered(), experimenter)
+
+    response = admin_client.post(
+        "/admin/registry/stagerequest/",
+        {"action": action, "_selected_action": [request.pk], "apply": "1", "reason": "  "},
+    )
+
+    assert response.status_code == 200  # the confirmation page again, with the error
+    assert "This field is required" in response.content.decode()
+    request.refresh_from_db()
+    assert request.status == StageRequest.Status.PENDING
+    assert not StageTransition.objects.filter(request=request).exists()
 
 
 def test_it_keeps_history_read_only(admin_client, registered):

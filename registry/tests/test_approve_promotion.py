@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from mlplatform.origin import Origin
 from mlplatform.testing import make_user
 from registry.models import Stage, StageRequest, StageTransition
 from registry.services import stage_request_create
@@ -13,7 +14,11 @@ from registry.services import stage_request_create
 
 def pending(version, user):
     return stage_request_create(
-        model_version=version, to_stage=Stage.PRODUCTION, user=user, reason="ready"
+        origin=Origin.cli(),
+        model_version=version,
+        to_stage=Stage.PRODUCTION,
+        user=user,
+        reason="ready",
     )
 
 
@@ -22,7 +27,9 @@ def test_it_approves_and_applies_the_request(registered, experimenter, approver)
     request = pending(version, experimenter)
     out = StringIO()
 
-    call_command("approve_promotion", str(request.pk), user="arthur", json=True, stdout=out)
+    call_command(
+        "approve_promotion", str(request.pk), user="arthur", reason="ok", json=True, stdout=out
+    )
 
     payload = json.loads(out.getvalue())
     assert payload["status"] == "approved"
@@ -53,8 +60,8 @@ def test_it_refuses_self_approval(registered):
     both = make_user("bea", "experimenter", "approver")
     request = pending(registered(), both)
 
-    with pytest.raises(CommandError, match="their own request"):
-        call_command("approve_promotion", str(request.pk), user="bea")
+    with pytest.raises(CommandError, match="another approver must decide"):
+        call_command("approve_promotion", str(request.pk), user="bea", reason="mine")
 
     request.refresh_from_db()
     assert request.status == StageRequest.Status.PENDING
@@ -62,7 +69,9 @@ def test_it_refuses_self_approval(registered):
 
 def test_it_refuses_an_already_decided_request(registered, experimenter, approver):
     request = pending(registered(), experimenter)
-    call_command("approve_promotion", str(request.pk), user="arthur", stdout=StringIO())
+    call_command(
+        "approve_promotion", str(request.pk), user="arthur", reason="ok", stdout=StringIO()
+    )
 
     with pytest.raises(CommandError, match="already approved"):
-        call_command("approve_promotion", str(request.pk), user="arthur", reject=True)
+        call_command("approve_promotion", str(request.pk), user="arthur", reject=True, reason="x")

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from mlplatform.origin import Origin
 from registry.models import ModelVersion, Stage, StageRequest
 from registry.services import stage_request_create, stage_request_decide
 
@@ -16,6 +17,7 @@ def test_it_leaves_exactly_one_production_version_when_two_approvals_race(
 ):
     requests = [
         stage_request_create(
+            origin=Origin.cli(),
             model_version=registered(name=name),
             to_stage=Stage.PRODUCTION,
             user=experimenter,
@@ -29,7 +31,13 @@ def test_it_leaves_exactly_one_production_version_when_two_approvals_race(
     def approve(request_id: int) -> None:
         try:
             start.wait()
-            stage_request_decide(request_id=request_id, user=approver, approve=True)
+            stage_request_decide(
+                origin=Origin.cli(),
+                request_id=request_id,
+                user=approver,
+                approve=True,
+                reason="decided",
+            )
             outcomes.append("approved")
         except ValidationError as error:
             outcomes.append("conflict: " + "; ".join(error.messages))
@@ -46,5 +54,6 @@ def test_it_leaves_exactly_one_production_version_when_two_approvals_race(
     assert ModelVersion.objects.filter(stage=Stage.PRODUCTION).count() == 1
     conflict = next(o for o in outcomes if o.startswith("conflict"))
     assert "request again" in conflict
+    # The loser was gated against the old production: superseded by the winner.
     statuses = sorted(StageRequest.objects.values_list("status", flat=True))
-    assert statuses == ["approved", "pending"]
+    assert statuses == ["approved", "superseded"]

@@ -18,6 +18,7 @@ from datasets.services import dataset_register
 from datasets.synthetic import make_fraud_frame, write_fraud_csv
 from experiments import training
 from experiments.models import Experiment
+from mlplatform.origin import Origin
 from mlplatform.testing import config_yaml, make_user
 from registry.models import ModelVersion, Stage, StageTransition
 from registry.services import (
@@ -240,7 +241,11 @@ def test_it_does_not_compare_different_data_and_fails_a_promotion_closed(
     assert version.stage == Stage.STAGING
     # Promotion fails closed...
     stage_request = stage_request_create(
-        model_version=version, to_stage=Stage.PRODUCTION, user=experimenter, reason="try"
+        origin=Origin.cli(),
+        model_version=version,
+        to_stage=Stage.PRODUCTION,
+        user=experimenter,
+        reason="try",
     )
     assert not stage_request.gate.passed
     assert stage_request.gate.report["reasons"][0].startswith("not comparable with production")
@@ -248,6 +253,7 @@ def test_it_does_not_compare_different_data_and_fails_a_promotion_closed(
     # ...and passes only by an override with a justification, which is recorded.
     overrider = make_user("olga", "approver", permissions=("registry.override_gate",))
     stage_request_decide(
+        origin=Origin.cli(),
         request_id=stage_request.pk,
         user=overrider,
         approve=True,

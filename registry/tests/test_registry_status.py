@@ -5,6 +5,7 @@ from io import StringIO
 
 from django.core.management import call_command
 
+from mlplatform.origin import Origin
 from registry.models import Stage
 from registry.services import stage_request_create
 
@@ -14,7 +15,11 @@ def test_it_lists_models_versions_stages_and_pending_requests(
 ):
     newer = registered(name="newer")
     stage_request_create(
-        model_version=newer, to_stage=Stage.PRODUCTION, user=experimenter, reason="next"
+        origin=Origin.cli(),
+        model_version=newer,
+        to_stage=Stage.PRODUCTION,
+        user=experimenter,
+        reason="next",
     )
     out = StringIO()
 

@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from mlplatform.origin import Origin
 from registry.models import GateEvaluation, Stage, StageRequest
 from registry.services import model_version_get, stage_request_create
 from registry.tests.conftest import UNDERFIT, promote
@@ -15,7 +16,11 @@ def test_it_gates_a_request_to_production_and_leaves_it_pending(registered, expe
     version = registered()
 
     request = stage_request_create(
-        model_version=version, to_stage=Stage.PRODUCTION, user=experimenter, reason="ship it"
+        origin=Origin.cli(),
+        model_version=version,
+        to_stage=Stage.PRODUCTION,
+        user=experimenter,
+        reason="ship it",
     )
 
     assert request.status == StageRequest.Status.PENDING
@@ -31,7 +36,11 @@ def test_it_records_a_failed_gate_with_the_request(lax_policy, registered, exper
     strong = promote(registered(name="strong"), experimenter, approver)
 
     request = stage_request_create(
-        model_version=weak, to_stage=Stage.PRODUCTION, user=experimenter, reason="try"
+        origin=Origin.cli(),
+        model_version=weak,
+        to_stage=Stage.PRODUCTION,
+        user=experimenter,
+        reason="try",
     )
 
     assert request.status == StageRequest.Status.PENDING
@@ -43,6 +52,7 @@ def test_it_records_a_failed_gate_with_the_request(lax_policy, registered, exper
 
 def test_it_does_not_gate_staging_or_archiving(production_version, experimenter):
     request = stage_request_create(
+        origin=Origin.cli(),
         model_version=production_version,
         to_stage=Stage.ARCHIVED,
         user=experimenter,
@@ -60,7 +70,11 @@ def test_it_refuses_a_user_without_the_experimenter_role(registered, persona, re
 
     with pytest.raises(PermissionDenied):
         stage_request_create(
-            model_version=version, to_stage=Stage.PRODUCTION, user=user, reason="please"
+            origin=Origin.cli(),
+            model_version=version,
+            to_stage=Stage.PRODUCTION,
+            user=user,
+            reason="please",
         )
 
     assert not StageRequest.objects.exists()
@@ -72,7 +86,11 @@ def test_it_refuses_a_version_already_in_the_stage(registered, experimenter):
 
     with pytest.raises(ValidationError, match="already in staging"):
         stage_request_create(
-            model_version=version, to_stage=Stage.STAGING, user=experimenter, reason="again"
+            origin=Origin.cli(),
+            model_version=version,
+            to_stage=Stage.STAGING,
+            user=experimenter,
+            reason="again",
         )
 
     assert not StageRequest.objects.exists()
@@ -83,7 +101,11 @@ def test_it_requires_a_reason(registered, experimenter):
 
     with pytest.raises(ValidationError, match="reason is required"):
         stage_request_create(
-            model_version=version, to_stage=Stage.PRODUCTION, user=experimenter, reason="  "
+            origin=Origin.cli(),
+            model_version=version,
+            to_stage=Stage.PRODUCTION,
+            user=experimenter,
+            reason="  ",
         )
 
     assert not StageRequest.objects.exists()
@@ -92,19 +114,31 @@ def test_it_requires_a_reason(registered, experimenter):
 def test_it_refuses_an_unknown_stage(registered, experimenter):
     with pytest.raises(ValidationError, match="cannot be requested"):
         stage_request_create(
-            model_version=registered(), to_stage="none", user=experimenter, reason="x"
+            origin=Origin.cli(),
+            model_version=registered(),
+            to_stage="none",
+            user=experimenter,
+            reason="x",
         )
 
 
 def test_it_refuses_a_second_pending_request_to_the_same_stage(registered, experimenter):
     version = registered()
     stage_request_create(
-        model_version=version, to_stage=Stage.PRODUCTION, user=experimenter, reason="one"
+        origin=Origin.cli(),
+        model_version=version,
+        to_stage=Stage.PRODUCTION,
+        user=experimenter,
+        reason="one",
     )
 
-    with pytest.raises(ValidationError, match="already has a pending request"):
+    with pytest.raises(ValidationError, match="already has an open request to production"):
         stage_request_create(
-            model_version=version, to_stage=Stage.PRODUCTION, user=experimenter, reason="two"
+            origin=Origin.cli(),
+            model_version=version,
+            to_stage=Stage.PRODUCTION,
+            user=experimenter,
+            reason="two",
         )
 
     assert StageRequest.objects.count() == 1
@@ -117,7 +151,11 @@ def test_it_refuses_an_artifact_whose_digest_no_longer_matches(registered, exper
 
     with pytest.raises(ValidationError, match="does not match its recorded SHA-256"):
         stage_request_create(
-            model_version=version, to_stage=Stage.PRODUCTION, user=experimenter, reason="x"
+            origin=Origin.cli(),
+            model_version=version,
+            to_stage=Stage.PRODUCTION,
+            user=experimenter,
+            reason="x",
         )
 
     assert not StageRequest.objects.exists()
@@ -128,5 +166,5 @@ def test_it_names_an_unknown_model_or_version(registered):
 
     with pytest.raises(ValidationError, match="has no version 9"):
         model_version_get(model_name="fraud_detector", version=9)
-    with pytest.raises(ValidationError, match="'nope' has no version 1"):
+    with pytest.raises(ValidationError, match="no model named 'nope'"):
         model_version_get(model_name="nope", version=1)

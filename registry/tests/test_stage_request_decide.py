@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from mlplatform.origin import Origin
 from mlplatform.testing import make_user
 from registry.models import ModelVersion, Stage, StageRequest, StageTransition
 from registry.services import stage_request_create, stage_request_decide
@@ -10,14 +11,18 @@ from registry.tests.conftest import UNDERFIT, promote
 
 
 def request_for(version, user, stage=Stage.PRODUCTION, reason="please"):
-    return stage_request_create(model_version=version, to_stage=stage, user=user, reason=reason)
+    return stage_request_create(
+        origin=Origin.cli(), model_version=version, to_stage=stage, user=user, reason=reason
+    )
 
 
 def test_it_applies_an_approved_request_and_records_who_and_why(registered, experimenter, approver):
     version = registered()
     request = request_for(version, experimenter, reason="best AP so far")
 
-    stage_request_decide(request_id=request.pk, user=approver, approve=True, reason="agreed")
+    stage_request_decide(
+        origin=Origin.cli(), request_id=request.pk, user=approver, approve=True, reason="agreed"
+    )
 
     version.refresh_from_db()
     request.refresh_from_db()
@@ -53,7 +58,9 @@ def test_it_records_a_rejection_without_changing_the_stage(registered, experimen
     version = registered()
     request = request_for(version, experimenter)
 
-    stage_request_decide(request_id=request.pk, user=approver, approve=False, reason="not yet")
+    stage_request_decide(
+        origin=Origin.cli(), request_id=request.pk, user=approver, approve=False, reason="not yet"
+    )
 
     version.refresh_from_db()
     assert version.stage == Stage.STAGING
@@ -66,8 +73,12 @@ def test_it_refuses_self_approval(registered):
     both = make_user("bea", "experimenter", "approver")
     request = request_for(registered(), both)
 
-    with pytest.raises(PermissionDenied, match="their own request"):
-        stage_request_decide(request_id=request.pk, user=both, approve=True)
+    with pytest.raises(
+        PermissionDenied, match=r"you requested #\d+; another approver must decide it"
+    ):
+        stage_request_decide(
+            origin=Origin.cli(), request_id=request.pk, user=both, approve=True, reason="decided"
+        )
 
     request.refresh_from_db()
     assert request.status == StageRequest.Status.PENDING
@@ -79,7 +90,11 @@ def test_it_refuses_a_user_without_the_approver_role(registered, experimenter, p
 
     with pytest.raises(PermissionDenied):
         stage_request_decide(
-            request_id=stage_request.pk, user=request.getfixturevalue(persona), approve=True
+            origin=Origin.cli(),
+            request_id=stage_request.pk,
+            user=request.getfixturevalue(persona),
+            approve=True,
+            reason="decided",
         )
 
     stage_request.refresh_from_db()
@@ -88,17 +103,27 @@ def test_it_refuses_a_user_without_the_approver_role(registered, experimenter, p
 
 def test_it_refuses_to_decide_a_request_twice(registered, experimenter, approver):
     request = request_for(registered(), experimenter)
-    stage_request_decide(request_id=request.pk, user=approver, approve=False, reason="no")
+    stage_request_decide(
+        origin=Origin.cli(), request_id=request.pk, user=approver, approve=False, reason="no"
+    )
 
     with pytest.raises(ValidationError, match="already rejected"):
-        stage_request_decide(request_id=request.pk, user=approver, approve=True)
+        stage_request_decide(
+            origin=Origin.cli(),
+            request_id=request.pk,
+            user=approver,
+            approve=True,
+            reason="decided",
+        )
 
     assert StageTransition.objects.filter(decision="approved").count() == 0
 
 
 def test_it_refuses_an_unknown_request(approver):
     with pytest.raises(ValidationError, match="#999 does not exist"):
-        stage_request_decide(request_id=999, user=approver, approve=True)
+        stage_request_decide(
+            origin=Origin.cli(), request_id=999, user=approver, approve=True, reason="decided"
+        )
 
 
 def weak_request(registered, experimenter, approver):
@@ -113,7 +138,9 @@ def test_it_refuses_to_approve_a_failed_gate(lax_policy, registered, experimente
     weak, request = weak_request(registered, experimenter, approver)
 
     with pytest.raises(ValidationError, match="gate failed"):
-        stage_request_decide(request_id=request.pk, user=approver, approve=True, reason="meh")
+        stage_request_decide(
+            origin=Origin.cli(), request_id=request.pk, user=approver, approve=True, reason="meh"
+        )
 
     weak.refresh_from_db()
     assert weak.stage == Stage.STAGING
@@ -122,7 +149,13 @@ def test_it_refuses_to_approve_a_failed_gate(lax_policy, registered, experimente
 def test_it_lets_a_failed_gate_be_rejected(lax_policy, registered, experimenter, approver):
     _, request = weak_request(registered, experimenter, approver)
 
-    decided = stage_request_decide(request_id=request.pk, user=approver, approve=False)
+    decided = stage_request_decide(
+        origin=Origin.cli(),
+        request_id=request.pk,
+        user=approver,
+        approve=False,
+        reason="decided",
+    )
 
     assert decided.status == StageRequest.Status.REJECTED
 
@@ -134,12 +167,20 @@ def test_it_records_an_override_with_its_justification(
     overrider = make_user("olga", "approver", permissions=("registry.override_gate",))
 
     with pytest.raises(ValidationError, match="written justification"):
-        stage_request_decide(request_id=request.pk, user=overrider, approve=True)
+        stage_request_decide(
+            origin=Origin.cli(),
+            request_id=request.pk,
+            user=overrider,
+            approve=True,
+            reason="decided",
+        )
     stage_request_decide(
+        origin=Origin.cli(),
         request_id=request.pk,
         user=overrider,
         approve=True,
         override_justification="incident 42: the current model is broken",
+        reason="decided",
     )
 
     weak.refresh_from_db()
@@ -149,16 +190,30 @@ def test_it_records_an_override_with_its_justification(
     assert "incident 42" in entry.reason
 
 
-def test_it_refuses_a_request_gated_against_an_older_production(registered, experimenter, approver):
+def test_it_supersedes_a_request_gated_against_an_older_production(
+    registered, experimenter, approver
+):
     first, second = registered(name="a"), registered(name="b")
     request_first = request_for(first, experimenter)
     request_second = request_for(second, experimenter)
-    stage_request_decide(request_id=request_first.pk, user=approver, approve=True)
+    stage_request_decide(
+        origin=Origin.cli(),
+        request_id=request_first.pk,
+        user=approver,
+        approve=True,
+        reason="decided",
+    )
 
-    with pytest.raises(ValidationError, match="changed since request"):
-        stage_request_decide(request_id=request_second.pk, user=approver, approve=True)
+    with pytest.raises(ValidationError, match="already superseded"):
+        stage_request_decide(
+            origin=Origin.cli(),
+            request_id=request_second.pk,
+            user=approver,
+            approve=True,
+            reason="decided",
+        )
 
     request_second.refresh_from_db()
     second.refresh_from_db()
-    assert request_second.status == StageRequest.Status.PENDING
+    assert request_second.status == StageRequest.Status.SUPERSEDED
     assert second.stage == Stage.STAGING

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from mlplatform.origin import Origin
 from mlplatform.testing import make_user
 from registry.models import ModelVersion, Stage, StageRequest, StageTransition
 from registry.services import stage_request_create
@@ -13,7 +14,9 @@ from registry.tests.conftest import UNDERFIT, promote
 
 
 def ask(version: ModelVersion, user: Any, to_stage: str = Stage.PRODUCTION) -> StageRequest:
-    return stage_request_create(model_version=version, to_stage=to_stage, user=user, reason="go")
+    return stage_request_create(
+        origin=Origin.cli(), model_version=version, to_stage=to_stage, user=user, reason="go"
+    )
 
 
 def url(request: StageRequest) -> str:
@@ -135,7 +138,7 @@ def test_it_refuses_to_decide_twice(client: Client, approver: Any, pending: Stag
     assert pending.status == StageRequest.Status.REJECTED
 
 
-def test_it_answers_409_when_production_changed_since_the_gate(
+def test_it_refuses_a_request_superseded_when_production_changed(
     client: Client,
     approver: Any,
     experimenter: Any,
@@ -146,8 +149,8 @@ def test_it_answers_409_when_production_changed_since_the_gate(
     client.force_login(approver)
     client.post(url(first_request), {"decision": "approve", "reason": "first"})
     response = client.post(url(second_request), {"decision": "approve", "reason": "second"})
-    assert response.status_code == 409
-    assert "changed since request" in response.content.decode()
+    assert response.status_code == 400
+    assert "was already superseded" in response.content.decode()
     second.refresh_from_db()
     assert second.stage == Stage.STAGING
 

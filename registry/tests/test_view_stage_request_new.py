@@ -7,25 +7,50 @@ import pytest
 from django.test import Client
 
 from registry.models import GateEvaluation, ModelVersion, Stage, StageRequest
+from registry.services import stage_request_gate
 
 URL = "/registry/models/fraud_detector/versions/1/request/"
 
 
-def test_it_records_a_request_to_production_with_its_gate(
-    client: Client, experimenter: Any, registered: Callable[..., ModelVersion]
+def test_it_records_a_request_to_production_that_a_worker_gates(
+    client: Client,
+    experimenter: Any,
+    registered: Callable[..., ModelVersion],
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     registered()
+    queued: list[int] = []
+    monkeypatch.setattr(
+        "registry.jobs.gate_job_enqueue", lambda pk, connection=None: queued.append(pk)
+    )
     client.force_login(experimenter)
-    response = client.post(URL, {"to_stage": "production", "reason": "best AP"}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(URL, {"to_stage": "production", "reason": "best AP"}, follow=True)
     request = StageRequest.objects.get()
     assert response.redirect_chain == [("/registry/models/fraud_detector/versions/1/", 302)]
-    assert (request.to_stage, request.reason, request.requested_by) == (
+    assert (request.to_stage, request.reason, request.requested_by, request.channel) == (
         Stage.PRODUCTION,
         "best AP",
         experimenter,
+        "web",
     )
+    # No gate in the web request: it is queued for a worker, and the page says so.
+    assert request.status == StageRequest.Status.GATING
+    assert request.gate is None
+    assert queued == [request.pk]
+    page = response.content.decode()
+    assert f"Request #{request.pk} to production is being gated" in page
+    assert f'hx-get="/registry/requests/{request.pk}/status/"' in page
+    # What the worker's job then does:
+    stage_request_gate(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.status == StageRequest.Status.PENDING
     assert request.gate.purpose == GateEvaluation.Purpose.PROMOTION
-    assert f"Request #{request.pk} to production is pending approval." in response.content.decode()
+    status = client.get(f"/registry/requests/{request.pk}/status/", HTTP_HX_REQUEST="true")
+    assert status.status_code == 286  # stop polling
+    assert status["HX-Refresh"] == "true"
+    assert "Regression gate report" in client.get(URL.replace("request/", "")).content.decode()
 
 
 @pytest.mark.parametrize(
@@ -62,7 +87,7 @@ def test_it_refuses_a_second_pending_request(
     client.post(URL, {"to_stage": "archived", "reason": "old"})
     response = client.post(URL, {"to_stage": "archived", "reason": "again"})
     assert response.status_code == 400
-    assert "already has a pending request" in response.content.decode()
+    assert "already has an open request to archived" in response.content.decode()
     assert StageRequest.objects.count() == 1
 
 

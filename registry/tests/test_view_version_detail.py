@@ -5,6 +5,7 @@ from typing import Any
 
 from django.test import Client
 
+from mlplatform.origin import Origin
 from mlplatform.testing import make_user
 from registry.models import ModelVersion, Stage
 from registry.services import stage_request_create
@@ -37,7 +38,11 @@ def test_it_shows_a_pending_request_with_its_full_gate_report_before_the_decisio
 ) -> None:
     version = registered()
     request = stage_request_create(
-        model_version=version, to_stage=Stage.PRODUCTION, user=experimenter, reason="best AP"
+        origin=Origin.cli(),
+        model_version=version,
+        to_stage=Stage.PRODUCTION,
+        user=experimenter,
+        reason="best AP",
     )
     client.force_login(approver)
     content = client.get(URL).content.decode()
@@ -55,7 +60,13 @@ def test_it_tells_the_requester_that_another_approver_must_decide(
 ) -> None:
     both = make_user("bea", "experimenter", "approver")
     version = registered()
-    stage_request_create(model_version=version, to_stage=Stage.PRODUCTION, user=both, reason="mine")
+    stage_request_create(
+        origin=Origin.cli(),
+        model_version=version,
+        to_stage=Stage.PRODUCTION,
+        user=both,
+        reason="mine",
+    )
     client.force_login(both)
     content = client.get(URL).content.decode()
     assert "another approver must decide" in content

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from experiments.selectors import KEY_METRICS, experiment_scalar_metrics
-from registry.forms import DecisionForm, StageRequestForm
+from registry.forms import DecisionForm, StageRequestForm, WithdrawForm
 from registry.models import ModelVersion, RegisteredModel, Stage, StageRequest
 from registry.selectors import (
     model_version_page,
@@ -65,7 +65,7 @@ def render_version(
     pending = [
         (stage_request, decision_forms.get(stage_request.pk) or DecisionForm())
         for stage_request in requests
-        if stage_request.status == StageRequest.Status.PENDING
+        if stage_request.status in (StageRequest.Status.GATING, StageRequest.Status.PENDING)
     ]
     pending_ids = {stage_request.pk for stage_request, _ in pending}
     # A decision on a request that is no longer pending has no form to show its error.
@@ -82,10 +82,11 @@ def render_version(
         "transitions": list(version.transitions.all()),
         "pending": pending,
         "decision_errors": decision_errors,
-        "decided": [item for item in requests if item.status != StageRequest.Status.PENDING],
+        "decided": [item for item in requests if item.pk not in pending_ids],
         "gate_evaluations": list(version.experiment.gate_evaluations.all()),
         "request_form": request_form or StageRequestForm(),
         "can_override": request.user.has_perm("registry.override_gate"),
+        "withdraw_form": WithdrawForm(),
     }
     return render(request, "registry/version.html", context, status=status)
 

@@ -6,11 +6,21 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HTMX_STOP_POLLING
 
 from experiments.artifacts import ArtifactIntegrityError, artifact_open
-from registry.forms import DecisionForm, StageRequestForm
+from experiments.models import Experiment
+from mlplatform.origin import Origin
+from registry.forms import DecisionForm, StageRequestForm, WithdrawForm
 from registry.models import ModelVersion, StageRequest
-from registry.services import PromotionConflict, stage_request_create, stage_request_decide
+from registry.services import (
+    ApprovalRefused,
+    PromotionConflict,
+    registration_retry,
+    stage_request_create,
+    stage_request_decide,
+    stage_request_withdraw,
+)
 from registry.views.pages import render_version, version_or_404
 
 DIGEST_HEADER = "X-Artifact-SHA256"
@@ -26,7 +36,8 @@ def _to_version(version: ModelVersion) -> HttpResponse:
 @permission_required("registry.request_stage_change", raise_exception=True)
 @require_POST
 def stage_request_new(request: HttpRequest, model_name: str, version: int) -> HttpResponse:
-    """Ask for a stage change; a request to production runs the gate now."""
+    """Ask for a stage change; a request to production is gated on a worker
+    (the page shows it gating until its report is in)."""
     model_version = version_or_404(model_name, version)
     form = StageRequestForm(request.POST)
     if form.is_valid():
@@ -36,6 +47,8 @@ def stage_request_new(request: HttpRequest, model_name: str, version: int) -> Ht
                 to_stage=form.cleaned_data["to_stage"],
                 user=request.user,
                 reason=form.cleaned_data["reason"],
+                origin=Origin.web(),
+                gate_in_background=True,
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -46,6 +59,13 @@ def stage_request_new(request: HttpRequest, model_name: str, version: int) -> Ht
 
 
 def _report_request(request: HttpRequest, created: StageRequest) -> None:
+    if created.status == StageRequest.Status.GATING:
+        messages.info(
+            request,
+            f"Request #{created.pk} to {created.to_stage} is being gated against production; "
+            "its report appears below when a worker has run the gate.",
+        )
+        return
     text = f"Request #{created.pk} to {created.to_stage} is pending approval."
     if created.gate is not None and not created.gate.passed:
         messages.warning(
@@ -73,8 +93,9 @@ def stage_request_decide_view(request: HttpRequest, request_id: int) -> HttpResp
                 approve=form.approve,
                 reason=form.cleaned_data["reason"],
                 override_justification=form.cleaned_data["override_justification"],
+                origin=Origin.web(),
             )
-        except PromotionConflict as error:
+        except (PromotionConflict, ApprovalRefused) as error:
             form.add_error(None, error)
             status = 409
         except ValidationError as error:
@@ -86,6 +107,69 @@ def stage_request_decide_view(request: HttpRequest, request_id: int) -> HttpResp
     return render_version(
         request, page_version, decision_forms={stage_request.pk: form}, status=status
     )
+
+
+@login_required
+@permission_required("registry.request_stage_change", raise_exception=True)
+@require_POST
+def stage_request_withdraw_view(request: HttpRequest, request_id: int) -> HttpResponse:
+    """The requester takes back their own open request."""
+    stage_request = get_object_or_404(
+        StageRequest.objects.select_related("model_version__registered_model"), pk=request_id
+    )
+    form = WithdrawForm(request.POST)
+    if form.is_valid():
+        try:
+            stage_request_withdraw(
+                request_id=stage_request.pk,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                origin=Origin.web(),
+            )
+        except ValidationError as error:
+            messages.error(request, "; ".join(error.messages))
+        else:
+            messages.success(request, f"Request #{stage_request.pk} is withdrawn.")
+    else:
+        messages.error(request, "Say why you withdraw the request.")
+    return _to_version(stage_request.model_version)
+
+
+@login_required
+@permission_required("experiments.add_experiment", raise_exception=True)
+@require_POST
+def experiment_register_again(request: HttpRequest, experiment_id: int) -> HttpResponse:
+    """Gate and register a COMPLETED experiment again, on a worker."""
+    experiment = get_object_or_404(Experiment.objects.only("pk"), pk=experiment_id)
+    try:
+        queued = registration_retry(experiment_id=experiment.pk, user=request.user)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+    else:
+        if queued:
+            messages.success(request, f"Experiment #{experiment.pk} is queued to be gated again.")
+        else:
+            messages.warning(
+                request,
+                "The queue is unavailable right now; the registration is recorded as waiting "
+                "and runs when the queue is back.",
+            )
+    return redirect("experiments:detail", experiment_id=experiment.pk)
+
+
+@login_required
+@permission_required("registry.view_stagerequest", raise_exception=True)
+@require_GET
+def stage_request_status(request: HttpRequest, request_id: int) -> HttpResponse:
+    """A gating request's live line, polled every 2 s; once its report is in,
+    the polling stops (HTTP 286) and the page reloads to show it."""
+    stage_request = get_object_or_404(StageRequest.objects.only("status"), pk=request_id)
+    response = render(request, "registry/_gating.html", {"stage_request": stage_request})
+    if stage_request.status != StageRequest.Status.GATING:
+        response.status_code = HTMX_STOP_POLLING
+        if request.htmx:
+            response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required

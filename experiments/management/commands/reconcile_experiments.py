@@ -8,13 +8,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
 
-from experiments.services import Reconciliation, experiment_reconcile
+from experiments.services import Reconciliation
+from mlplatform.reconcile import reconcile
 
 
 class Command(BaseCommand):
     help = (
         "Compare experiments in the database with the training queue in Redis: queue "
-        "CREATED experiments whose job is missing, fail RUNNING ones whose worker died."
+        "CREATED experiments whose job is missing, fail RUNNING ones whose worker died, "
+        "queue again registrations and production gates whose process died."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,7 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.as_json = options["json"]
         while True:
-            result = experiment_reconcile()
+            result = reconcile()
             self.report(result)
             if not options["loop"]:
                 if not result.queue_available:
@@ -43,6 +45,8 @@ class Command(BaseCommand):
                 "queue_available": result.queue_available,
                 "enqueued": result.enqueued,
                 "failed": [{"id": pk, "reason": reason} for pk, reason in result.failed],
+                "registrations_enqueued": result.registrations_enqueued,
+                "gates_enqueued": result.gates_enqueued,
             }
             self.stdout.write(json.dumps(payload, sort_keys=True))
             return
@@ -52,5 +56,15 @@ class Command(BaseCommand):
             self.stdout.write(f"experiment #{pk}: queued")
         for pk, reason in result.failed:
             self.stdout.write(f"experiment #{pk}: FAILED, {reason}")
-        if result.queue_available and not (result.enqueued or result.failed):
+        for pk in result.registrations_enqueued:
+            self.stdout.write(f"experiment #{pk}: registration queued again")
+        for pk in result.gates_enqueued:
+            self.stdout.write(f"stage request #{pk}: gate queued again")
+        changed = (
+            result.enqueued,
+            result.failed,
+            result.registrations_enqueued,
+            result.gates_enqueued,
+        )
+        if result.queue_available and not any(changed):
             self.stdout.write("nothing to do: the database and the queue agree")

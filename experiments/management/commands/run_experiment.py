@@ -12,6 +12,7 @@ from experiments.models import Experiment, Status
 from experiments.selectors import experiment_scalar_metrics
 from experiments.services import experiment_create, experiment_submit
 from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
 from registry import gate
 from registry.services import experiment_run_and_register
@@ -53,12 +54,13 @@ class Command(BaseCommand):
         self.log(f"experiment #{experiment.pk} {experiment.name} created")
         try:
             _, evaluation, version = experiment_run_and_register(
-                experiment_id=experiment.pk, on_progress=self.progress
+                experiment_id=experiment.pk, on_progress=self.progress, origin=Origin.cli()
             )
         except KeyboardInterrupt:
             self.finish(experiment.pk, registration=None)
             raise SystemExit(130) from None
-        self.finish(experiment.pk, registration=_registration(evaluation, version))
+        experiment.refresh_from_db()
+        self.finish(experiment.pk, registration=_registration(experiment, evaluation, version))
 
     def submit(self, config_text: str, user: Any, user_name: str, path: str) -> None:
         """Record and queue; exit 0 once recorded, even if Redis is down (the
@@ -129,9 +131,15 @@ class Command(BaseCommand):
                 f"registered {registration['model']} v{registration['version']} in staging "
                 "(regression gate passed)"
             )
+        elif registration["outcome"] == "error":
+            self.stderr.write(
+                f"not registered in {registration['model']}: registration error: "
+                f"{registration['message']} (retry: manage.py register_experiment {summary['id']})"
+            )
         else:
             self.stdout.write(f"not registered in {registration['model']}: regression gate failed")
-        self.stdout.write(gate.format_report(registration["gate_report"]))
+        if registration["gate_report"] is not None:
+            self.stdout.write(gate.format_report(registration["gate_report"]))
 
 
 def read_config_text(path: Path) -> str:
@@ -143,13 +151,16 @@ def read_config_text(path: Path) -> str:
         raise CommandError(f"cannot read config file {path}: {error}") from None
 
 
-def _registration(evaluation: Any, version: Any) -> dict[str, Any] | None:
-    if evaluation is None:
+def _registration(experiment: Experiment, evaluation: Any, version: Any) -> dict[str, Any] | None:
+    model_name = (experiment.config.get("registry") or {}).get("model_name")
+    if not model_name or experiment.status != Status.COMPLETED:
         return None
     return {
-        "model": evaluation.registered_model.name,
+        "model": model_name,
+        "outcome": experiment.registration,
+        "message": experiment.registration_message,
         "version": version.version if version is not None else None,
         "stage": version.stage if version is not None else None,
-        "gate_passed": evaluation.passed,
-        "gate_report": evaluation.report,
+        "gate_passed": evaluation.passed if evaluation is not None else None,
+        "gate_report": evaluation.report if evaluation is not None else None,
     }

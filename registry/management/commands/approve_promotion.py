@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
 from registry.management.commands.request_promotion import _messages
 from registry.services import stage_request_decide
@@ -18,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("request_id", type=int)
         parser.add_argument("--user", required=True, help="Username of the approver.")
         parser.add_argument("--reject", action="store_true")
-        parser.add_argument("--reason", default="")
+        parser.add_argument(
+            "--reason", required=True, help="Why; recorded in the stage history (required)."
+        )
         parser.add_argument(
             "--override-justification",
             default="",
@@ -35,6 +38,7 @@ class Command(BaseCommand):
                 approve=not options["reject"],
                 reason=options["reason"],
                 override_justification=options["override_justification"],
+                origin=Origin.cli(),
             )
         except (ValidationError, PermissionDenied) as error:
             raise CommandError(_messages(error)) from None

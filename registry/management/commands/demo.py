@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datasets.models import DatasetVersion
 from experiments.models import Experiment, Status
+from mlplatform.origin import Origin
 from registry.models import ModelVersion, Stage
 from registry.services import (
     model_version_get,
@@ -92,6 +93,7 @@ class Command(BaseCommand):
             to_stage=Stage.PRODUCTION,
             user=self.users["experimenter"],
             reason="Demo: the logistic regression baseline becomes the first production model.",
+            origin=Origin.cli(),
         )
         self.stdout.write(
             f"request #{request.pk} by {request.requested_by}: gate passed={request.gate.passed}"
@@ -101,6 +103,7 @@ class Command(BaseCommand):
             user=self.users["approver"],
             approve=True,
             reason="Demo approval: gate passed, metrics reviewed.",
+            origin=Origin.cli(),
         )
         version.refresh_from_db()
         self.stdout.write(f"{version} approved by {self.users['approver']}: now {version.stage}")

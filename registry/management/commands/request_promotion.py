@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
 from registry import gate
 from registry.models import Stage
@@ -39,6 +40,7 @@ class Command(BaseCommand):
                 to_stage=options["stage"],
                 user=user,
                 reason=options["reason"],
+                origin=Origin.cli(),
             )
         except (ValidationError, PermissionDenied) as error:
             raise CommandError(_messages(error)) from None
