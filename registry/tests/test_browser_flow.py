@@ -84,6 +84,8 @@ def wait_until_completed(page: Page) -> int:
     manual reload (htmx polls, then reloads the page when the run ends)."""
     expect(page.locator("#status-badge")).to_have_text("Completed", timeout=TRAINING_TIMEOUT_MS)
     expect(page.locator("#metrics-heading")).to_be_visible()
+    # Then it is gated and registered; the page follows that too, to its outcome.
+    expect(page.locator("#registered-version")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
     return int(re.search(r"/experiments/(\d+)/", page.url).group(1))
 
 
@@ -147,7 +149,10 @@ def test_it_launches_compares_and_promotes_through_the_browser(
     page.select_option("#id_to_stage", "production")
     page.fill("#id_reason", "Baseline from the browser test")
     page.click("#request-button")
-    expect(page.locator(".messages")).to_contain_text("pending approval")
+    expect(page.locator(".messages")).to_contain_text("being gated against production")
+    # A worker runs the gate; the page polls, then shows the report.
+    expect(page.locator(".pending-request .gate-report")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
+    expect(page.locator(".pending-request h2")).to_contain_text("Pending request")
     shot(page, "version-requested")
 
     # Approve it as the approver, after reading the gate report on the page.
