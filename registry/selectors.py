@@ -25,8 +25,11 @@ def registered_models_with_versions() -> QuerySet[RegisteredModel]:
 
 
 def pending_stage_requests() -> QuerySet[StageRequest]:
+    """Open requests: waiting for their gate or for an approver."""
     return (
-        StageRequest.objects.filter(status=StageRequest.Status.PENDING)
+        StageRequest.objects.filter(
+            status__in=(StageRequest.Status.GATING, StageRequest.Status.PENDING)
+        )
         .select_related("model_version__registered_model", "requested_by", "gate")
         .order_by("requested_at", "id")
     )

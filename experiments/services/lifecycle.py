@@ -149,7 +149,7 @@ def experiment_complete(
         experiment_id=experiment_id, filename="model.skops", data=artifact_data
     )
     holdout_data = training.holdout_to_bytes(result.holdout)
-    claimed = False
+    kept = False
     try:
         with transaction.atomic():
             claimed = claim(
@@ -168,10 +168,11 @@ def experiment_complete(
             )
             if claimed:
                 Metric.objects.bulk_create(_metric_rows(experiment_id, result.metrics))
+        kept = claimed
     finally:
-        if not claimed:
+        if not kept:  # the claim was lost or the transaction failed: no orphan file
             artifact_delete(path=artifact.path)
-    return claimed
+    return kept
 
 
 def _registration_after_completion(experiment_id: int) -> dict[str, Any]:

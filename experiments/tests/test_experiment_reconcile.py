@@ -220,7 +220,24 @@ def test_it_fails_a_silent_in_process_run(make_config, queue_settings, redis_ser
     assert experiment.error_message.startswith("worker died: the process running it stopped")
 
 
-def test_it_changes_nothing_while_redis_is_down(make_config, queue_settings, redis_server):
+def test_it_fails_a_silent_in_process_run_even_while_redis_is_down(
+    make_config, queue_settings, redis_server
+):
+    experiment = experiment_create(config_text=make_config())
+    experiment_start(experiment_id=experiment.pk)  # run_experiment: no job, no Redis
+    old = timezone.now() - timedelta(seconds=60)
+    Experiment.objects.filter(pk=experiment.pk).update(heartbeat_at=old)
+    redis_server.stop()
+
+    report = experiment_reconcile()
+
+    experiment.refresh_from_db()
+    assert not report.queue_available
+    assert experiment.status == Status.FAILED
+    assert report.failed == [(experiment.pk, experiment.error_message)]
+
+
+def test_it_changes_nothing_else_while_redis_is_down(make_config, queue_settings, redis_server):
     [created] = submit_while_redis_is_down(make_config, redis_server)
     silent = running(make_config, redis_server, silent_for=60, job_status=None)
     redis_server.stop()

@@ -13,7 +13,12 @@ from experiments.models import Metric, Status
 from experiments.queue import JOB_FUNCTION, job_id_for, training_queue
 from experiments.services import experiment_start, experiment_submit
 from experiments.tests.rq_helpers import wait_for
-from experiments.tests.worker_helpers import slow_config, wait_for_job_end, wait_until_finished
+from experiments.tests.worker_helpers import (
+    slow_config,
+    wait_for_job_end,
+    wait_until_finished,
+    wait_until_registration_recorded,
+)
 from registry.models import GateEvaluation
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,6 +35,8 @@ def test_it_trains_gates_and_registers_a_submitted_experiment_on_a_worker(
     experiment = wait_until_finished(experiment.pk)
     assert experiment.status == Status.COMPLETED, experiment.error_message
     assert wait_for_job_end(redis_server.client(), experiment.pk).return_value() == "completed"
+    experiment = wait_until_registration_recorded(experiment.pk)
+    assert experiment.registration == "registered"
     assert experiment.job_id == job_id_for(experiment.pk)
     assert experiment.worker_name == worker.name
     assert experiment.phase == ""
@@ -131,3 +138,24 @@ def test_it_leaves_a_created_experiment_for_the_reconciler_when_its_job_failed(
 
     experiment.refresh_from_db()
     assert experiment.status == Status.CREATED
+
+
+def test_it_records_a_registration_error_when_the_job_dies_while_registering(
+    make_config, queue_settings, redis_server
+):
+    from experiments.services import experiment_execute
+    from registry.services import registration_claim
+
+    experiment = experiment_submit(config_text=make_config()).experiment
+    job = Job.fetch(experiment.job_id, connection=redis_server.client())
+    experiment_execute(experiment_id=experiment.pk, job_id=experiment.job_id)
+    assert registration_claim(experiment_id=experiment.pk)  # gating when the timeout fires
+
+    timeout = JobTimeoutException("Task exceeded maximum timeout value (1800 seconds)")
+    experiment_job_failed(job, job.connection, JobTimeoutException, timeout, None)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.COMPLETED
+    assert experiment.registration == "error"
+    assert experiment.registration_message == f"timed out after {job.timeout} s"
+    assert experiment.phase == ""

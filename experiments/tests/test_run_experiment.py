@@ -81,3 +81,38 @@ def test_it_refuses_an_unknown_user(make_config, tmp_path):
         call_command("run_experiment", config=write(tmp_path, make_config()), user="ghost")
 
     assert not Experiment.objects.exists()
+
+
+def test_it_stops_an_in_process_run_past_its_timeout(make_config, tmp_path):
+    slow = make_config(
+        model_type="random_forest",
+        params={"n_estimators": 3000},
+        extra={"run": {"timeout_seconds": 1}},
+    )
+
+    with pytest.raises(SystemExit) as exit_:
+        call_command("run_experiment", config=write(tmp_path, slow), stdout=StringIO())
+
+    experiment = Experiment.objects.get()
+    assert exit_.value.code == 1
+    assert experiment.status == Status.FAILED
+    assert experiment.error_message == "timed out after 1 s"
+    assert (experiment.finished_at - experiment.started_at).total_seconds() < 30
+
+
+def test_it_prints_a_registration_error_and_how_to_retry(make_config, tmp_path, monkeypatch):
+    from registry.services import registration as registration_module
+
+    def unavailable(**kwargs):
+        raise RuntimeError("the gate exploded")
+
+    monkeypatch.setattr(registration_module, "gate_compute", unavailable)
+    out, err = StringIO(), StringIO()
+
+    call_command("run_experiment", config=write(tmp_path, make_config()), stdout=out, stderr=err)
+
+    experiment = Experiment.objects.get()
+    assert experiment.status == Status.COMPLETED
+    assert experiment.registration == "error"
+    assert "registration error: RuntimeError: the gate exploded" in err.getvalue()
+    assert f"manage.py register_experiment {experiment.pk}" in err.getvalue()

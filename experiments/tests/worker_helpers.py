@@ -33,6 +33,16 @@ def wait_until_finished(experiment_id: int, timeout: float = 60) -> Experiment:
     )
 
 
+def wait_until_registration_recorded(experiment_id: int, timeout: float = 60) -> Experiment:
+    """Until a COMPLETED experiment's registration has an outcome."""
+
+    def recorded() -> Experiment | None:
+        experiment = Experiment.objects.get(pk=experiment_id)
+        return experiment if experiment.registration not in ("pending", "registering") else None
+
+    return wait_for(recorded, timeout=timeout, what=f"the registration of #{experiment_id}")
+
+
 def wait_for_phase(experiment_id: int, phase: str, timeout: float = 60) -> Experiment:
     def reached() -> Experiment | None:
         experiment = Experiment.objects.get(pk=experiment_id)

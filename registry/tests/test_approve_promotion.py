@@ -75,3 +75,33 @@ def test_it_refuses_an_already_decided_request(registered, experimenter, approve
 
     with pytest.raises(CommandError, match="already approved"):
         call_command("approve_promotion", str(request.pk), user="arthur", reject=True, reason="x")
+
+
+def test_it_records_the_command_line_account_and_host(registered, experimenter, approver):
+    import getpass
+    import socket
+
+    request = pending(registered(), experimenter)
+
+    call_command(
+        "approve_promotion", str(request.pk), user="arthur", reason="ok", stdout=StringIO()
+    )
+
+    entry = StageTransition.objects.get(request=request)
+    assert (entry.channel, entry.os_user, entry.host) == (
+        "cli",
+        getpass.getuser(),
+        socket.gethostname(),
+    )
+
+
+def test_it_requires_a_reason(registered, experimenter, approver):
+    request = pending(registered(), experimenter)
+
+    with pytest.raises(CommandError, match="--reason"):
+        call_command("approve_promotion", str(request.pk), user="arthur", reject=True)
+    with pytest.raises(CommandError, match="a reason is required"):
+        call_command("approve_promotion", str(request.pk), user="arthur", reason="  ")
+
+    request.refresh_from_db()
+    assert request.status == StageRequest.Status.PENDING

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from mlplatform.origin import Origin
-from registry.models import GateEvaluation, Stage, StageRequest
+from registry.models import GateEvaluation, ModelVersion, Stage, StageRequest
 from registry.services import model_version_get, stage_request_create
 from registry.tests.conftest import UNDERFIT, promote
 
@@ -168,3 +168,64 @@ def test_it_names_an_unknown_model_or_version(registered):
         model_version_get(model_name="fraud_detector", version=9)
     with pytest.raises(ValidationError, match="no model named 'nope'"):
         model_version_get(model_name="nope", version=1)
+
+
+def unsafe_artifact(version: ModelVersion) -> None:
+    """Replace the version's artifact by a valid skops file holding a type the
+    engine never produces, with digests that match (only the loader refuses it)."""
+    import fractions
+    import hashlib
+
+    import skops.io
+    from django.conf import settings
+
+    from experiments.models import Experiment
+
+    data = skops.io.dumps({"model": fractions.Fraction(1, 3)})
+    path = Path(settings.ARTIFACT_ROOT) / version.experiment.artifact_path
+    path.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    Experiment.objects.filter(pk=version.experiment_id).update(artifact_sha256=digest)
+    ModelVersion.objects.filter(pk=version.pk).update(artifact_sha256=digest)
+
+
+def test_it_refuses_an_unloadable_candidate_with_a_clear_error(registered, experimenter):
+    version = registered()
+    unsafe_artifact(version)
+    version = model_version_get(model_name="fraud_detector", version=1)
+
+    with pytest.raises(ValidationError, match=r"cannot be requested: .*fractions\.Fraction"):
+        stage_request_create(
+            origin=Origin.cli(),
+            model_version=version,
+            to_stage=Stage.PRODUCTION,
+            user=experimenter,
+            reason="x",
+        )
+
+    assert not StageRequest.objects.exists()
+
+
+def test_it_answers_400_not_500_for_an_unloadable_candidate(registered, experimenter, client):
+    unsafe_artifact(registered())
+    client.force_login(experimenter)
+
+    response = client.post(
+        "/registry/models/fraud_detector/versions/1/request/",
+        {"to_stage": "production", "reason": "x"},
+    )
+
+    assert response.status_code == 400
+    assert "cannot be requested" in response.content.decode()
+    assert not StageRequest.objects.exists()
+
+
+def test_it_requires_a_reason_in_every_channel(registered, experimenter):
+    with pytest.raises(ValidationError, match="a reason is required"):
+        stage_request_create(
+            origin=Origin.api(),
+            model_version=registered(),
+            to_stage=Stage.ARCHIVED,
+            user=experimenter,
+            reason="   ",
+        )

@@ -217,3 +217,17 @@ def test_it_supersedes_a_request_gated_against_an_older_production(
     second.refresh_from_db()
     assert request_second.status == StageRequest.Status.SUPERSEDED
     assert second.stage == Stage.STAGING
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_it_requires_a_reason_either_way(registered, experimenter, approver, approve):
+    request = request_for(registered(), experimenter)
+
+    with pytest.raises(ValidationError, match="a reason is required to approve or reject"):
+        stage_request_decide(
+            origin=Origin.web(), request_id=request.pk, user=approver, approve=approve, reason=""
+        )
+
+    request.refresh_from_db()
+    assert request.status == StageRequest.Status.PENDING
+    assert not StageTransition.objects.filter(request=request).exists()

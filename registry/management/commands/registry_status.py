@@ -44,7 +44,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  #{request['id']} {request['model']} v{request['version']} -> "
                 f"{request['to_stage']} by {request['requested_by']} "
-                f"(gate: {request['gate_passed']})"
+                f"({request['status']}, gate: {request['gate_passed']})"
             )
 
 
@@ -109,5 +109,6 @@ def _request(request: Any) -> dict[str, Any]:
         "to_stage": request.to_stage,
         "requested_by": request.requested_by.get_username(),
         "reason": request.reason,
+        "status": request.status,
         "gate_passed": None if request.gate is None else request.gate.passed,
     }

@@ -1,0 +1,150 @@
+"""Registrations and production gates whose process died are queued again,
+by every worker's reconciliation (a private redis-server; real workers where
+marked slow)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from experiments.models import Experiment, Registration
+from experiments.services import experiment_create, experiment_execute
+from experiments.tests.rq_helpers import wait_for
+from experiments.tests.worker_helpers import wait_until_registration_recorded
+from mlplatform.origin import Channel, Origin
+from mlplatform.reconcile import reconcile
+from registry.jobs import gate_job_id, register_job_id
+from registry.models import ModelVersion, Stage, StageRequest
+from registry.services import registration_claim, stage_request_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LONG_AGO = timedelta(minutes=10)
+
+
+def queued(redis_server: Any) -> list[str]:
+    return [raw.decode() for raw in redis_server.client().lrange("rq:queue:training", 0, -1)]
+
+
+@pytest.fixture
+def unregistered(make_config: Callable[..., str]) -> Experiment:
+    """COMPLETED ten minutes ago; its process died before it was registered."""
+    experiment = experiment_create(config_text=make_config())
+    experiment_execute(experiment_id=experiment.pk)
+    Experiment.objects.filter(pk=experiment.pk).update(finished_at=timezone.now() - LONG_AGO)
+    return Experiment.objects.get(pk=experiment.pk)
+
+
+def test_it_queues_a_registration_that_never_started(
+    unregistered: Experiment, queue_settings: Any, redis_server: Any
+) -> None:
+    report = reconcile()
+
+    assert report.registrations_enqueued == [unregistered.pk]
+    assert queued(redis_server) == [register_job_id(unregistered.pk)]
+    assert reconcile().registrations_enqueued == []  # one job, however often it runs
+
+
+def test_it_queues_a_registration_whose_heartbeat_went_silent(
+    unregistered: Experiment, queue_settings: Any, redis_server: Any
+) -> None:
+    assert registration_claim(experiment_id=unregistered.pk)
+    Experiment.objects.filter(pk=unregistered.pk).update(
+        registration_heartbeat_at=timezone.now() - LONG_AGO
+    )
+
+    assert reconcile().registrations_enqueued == [unregistered.pk]
+
+
+def test_it_leaves_a_live_registration_and_recorded_outcomes_alone(
+    unregistered: Experiment, queue_settings: Any, redis_server: Any
+) -> None:
+    assert registration_claim(experiment_id=unregistered.pk)  # heartbeat: now
+    report = reconcile()
+    Experiment.objects.filter(pk=unregistered.pk).update(registration=Registration.ERROR)
+    later = reconcile()
+
+    assert report.registrations_enqueued == later.registrations_enqueued == []
+
+
+@pytest.fixture
+def gating(registered: Callable[..., ModelVersion], experimenter: Any) -> Callable[..., Any]:
+    """A production request left gating (its gate job lost), made through `channel`."""
+
+    def make(channel: Channel, age: timedelta = LONG_AGO) -> StageRequest:
+        request = stage_request_create(
+            model_version=registered(),
+            to_stage=Stage.PRODUCTION,
+            user=experimenter,
+            reason="ship",
+            origin=Origin(channel),
+            gate_in_background=True,
+        )
+        StageRequest.objects.filter(pk=request.pk).update(requested_at=timezone.now() - age)
+        return request
+
+    return make
+
+
+def test_it_queues_a_gate_lost_with_redis(
+    gating: Callable[..., StageRequest], queue_settings: Any, redis_server: Any
+) -> None:
+    request = gating(Channel.WEB)
+    redis_server.client().flushall()
+
+    report = reconcile()
+
+    assert report.gates_enqueued == [request.pk]
+    assert queued(redis_server) == [gate_job_id(request.pk)]
+
+
+def test_it_gives_a_command_line_gate_time_to_finish(
+    gating: Callable[..., StageRequest], queue_settings: Any, redis_server: Any
+) -> None:
+    gating(Channel.CLI, age=timedelta(minutes=1))
+    redis_server.client().flushall()
+
+    assert reconcile().gates_enqueued == []
+
+
+@pytest.mark.slow
+def test_a_worker_registers_what_the_reconciler_queued(
+    unregistered: Experiment, queue_settings: Any, redis_server: Any, start_worker: Any
+) -> None:
+    start_worker()
+
+    experiment = wait_until_registration_recorded(unregistered.pk, timeout=90)
+
+    assert experiment.registration == Registration.REGISTERED
+    assert ModelVersion.objects.get(experiment=experiment).stage == Stage.STAGING
+
+
+@pytest.mark.slow
+def test_a_worker_gates_a_request_made_on_the_web(
+    registered: Callable[..., ModelVersion],
+    experimenter: Any,
+    queue_settings: Any,
+    redis_server: Any,
+    start_worker: Any,
+) -> None:
+    start_worker()
+
+    request = stage_request_create(
+        model_version=registered(),
+        to_stage=Stage.PRODUCTION,
+        user=experimenter,
+        reason="ship",
+        origin=Origin.web(),
+        gate_in_background=True,
+    )
+
+    def gated() -> StageRequest | None:
+        current = StageRequest.objects.get(pk=request.pk)
+        return current if current.status != StageRequest.Status.GATING else None
+
+    done = wait_for(gated, timeout=60, what="the gate job")
+    assert done.status == StageRequest.Status.PENDING
+    assert done.gate.passed
