@@ -188,13 +188,38 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trust X-Forwarded-Proto only when told that a proxy in front strips the
+# client's own header and sets it: otherwise any client could claim https.
+SECURE_PROXY_SSL_HEADER_TRUSTED = env_bool("SECURE_PROXY_SSL_HEADER_TRUSTED", False)
+if SECURE_PROXY_SSL_HEADER_TRUSTED:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # Uploads larger than this are refused by the dataset upload form.
 DATASET_UPLOAD_MAX_BYTES = env_int("DATASET_UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
+
+# Resource limits of training (see README, "Security notes"). A new config
+# beyond a bound is refused with the bound and the setting that holds it; the
+# defaults repeat experiments/configs/limits.py, which a test keeps equal.
+TRAINING_MAX_TIMEOUT_SECONDS = env_int("TRAINING_MAX_TIMEOUT_SECONDS", 4 * 3600)
+_DEFAULT_PARAM_LIMITS = {
+    "logistic_regression": {"max_iter": 10_000},
+    "random_forest": {"n_estimators": 5_000, "max_depth": 100, "max_leaf_nodes": 100_000},
+    "hist_gradient_boosting": {"max_iter": 10_000, "max_depth": 100, "max_leaf_nodes": 4_096},
+}
+# Each bound from TRAINING_LIMIT_<MODEL TYPE>_<PARAMETER>,
+# e.g. TRAINING_LIMIT_RANDOM_FOREST_N_ESTIMATORS.
+TRAINING_PARAM_LIMITS = {
+    model_type: {
+        param: env_int(f"TRAINING_LIMIT_{model_type}_{param}".upper(), default)
+        for param, default in bounds.items()
+    }
+    for model_type, bounds in _DEFAULT_PARAM_LIMITS.items()
+}
+# Address space (RLIMIT_AS) of each training process, in MiB; 0 for none.
+TRAINING_MEMORY_LIMIT_MB = env_int("TRAINING_MEMORY_LIMIT_MB", 8192)
 
 RQ_QUEUES = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},

@@ -6,14 +6,21 @@ the dataset exists is the caller's business (it needs the database).
 
 Layout: schema.py holds the dataclasses, yaml_loader.py loads YAML safely,
 readers.py reads typed values from one section, estimators.py checks model
-hyperparameters, parse.py turns the document into an ExperimentConfig, and
-errors.py holds ConfigError.
+hyperparameters, limits.py holds what the platform allows a new config
+(ConfigLimits, filled from settings by the caller), parse.py turns the
+document into an ExperimentConfig, and errors.py holds ConfigError.
 """
 
 from __future__ import annotations
 
 from experiments.configs.errors import DOCUMENT, ConfigError
 from experiments.configs.estimators import MODEL_TYPES
+from experiments.configs.limits import (
+    DEFAULT_MAX_TIMEOUT_SECONDS,
+    DEFAULT_PARAM_LIMITS,
+    ConfigLimits,
+    param_limit_setting,
+)
 from experiments.configs.parse import (
     MAX_SEED,
     MAX_TIMEOUT_SECONDS,
@@ -41,6 +48,8 @@ from experiments.metrics import METRIC_DIRECTIONS
 
 __all__ = [
     "DEFAULT_MAX_DROP",
+    "DEFAULT_MAX_TIMEOUT_SECONDS",
+    "DEFAULT_PARAM_LIMITS",
     "DOCUMENT",
     "GATE_METRICS",
     "MAX_DOCUMENT_BYTES",
@@ -56,6 +65,7 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "UNIT",
     "ConfigError",
+    "ConfigLimits",
     "DatasetRef",
     "ExperimentConfig",
     "GateSpec",
@@ -66,6 +76,7 @@ __all__ = [
     "SplitSpec",
     "default_rule",
     "load_config_file",
+    "param_limit_setting",
     "parse_config",
     "suggestion",
 ]

@@ -16,6 +16,7 @@ from rq.timeouts import JobTimeoutException
 from datasets.services import dataset_version_load
 from experiments import training
 from experiments.configs import parse_config
+from experiments.limits import memory_failure_message
 from experiments.models import Experiment, Phase
 from experiments.services.lifecycle import (
     experiment_complete,
@@ -66,6 +67,8 @@ def failure_message(error: BaseException, *, timeout_seconds: int | None = None)
         return f"timed out after {timeout_seconds} s"
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (KeyboardInterrupt)"
+    if out_of_memory := memory_failure_message(error):
+        return out_of_memory
     text = str(error).strip()
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
