@@ -78,7 +78,11 @@ def _train_and_store(experiment: Experiment, report: Callable[[str], None]) -> N
     report(Phase.LOADING)
     frame = dataset_version_load(version=experiment.dataset_version)
     result = training.train(
-        frame, config=config, target=experiment.dataset_version.target, progress=report
+        frame,
+        config=config,
+        target=experiment.dataset_version.target,
+        positive_label=experiment.dataset_version.positive_label or None,
+        progress=report,
     )
     report(Phase.SAVING)
     artifact_data = training.model_to_bytes(result.model)
