@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -66,8 +68,15 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
         "charts": _charts(experiment, stepped),
         "model_version": getattr(experiment, "model_version", None),
         "gate_evaluations": list(experiment.gate_evaluations.all()),
+        "show_traceback": may_see_traceback(request.user),
     }
     return render(request, "experiments/detail.html", context)
+
+
+def may_see_traceback(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Tracebacks name server paths and code: for the people who run
+    experiments and for staff; everyone else reads the error message."""
+    return bool(user.is_staff) or user.has_perm("experiments.add_experiment")
 
 
 @login_required
