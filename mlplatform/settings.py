@@ -245,7 +245,9 @@ TRAINING_MEMORY_LIMIT_MB = env_int("TRAINING_MEMORY_LIMIT_MB", 8192)
 RQ_QUEUES = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},
 }
-RQ_SHOW_ADMIN_LINK = True
+# No copy of django-rq's dashboard inside the admin: it would be reachable by
+# any staff user, without the permission /django-rq/ asks for.
+RQ_SHOW_ADMIN_LINK = False
 # `manage.py rqworker training` runs this worker class: it reconciles the
 # database with the queue in its maintenance and reports killed work-horses.
 RQ = {"WORKER_CLASS": "experiments.worker.TrainingWorker"}
