@@ -64,9 +64,12 @@ def memory_limit_in_force_mb() -> int | None:
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    # numpy and pyarrow raise MemoryError subclasses; thread pools and mmap an OSError.
-    return isinstance(error, MemoryError) or (
-        isinstance(error, OSError) and error.errno == errno.ENOMEM
+    # numpy and pyarrow raise MemoryError subclasses, mmap and some thread pools
+    # an OSError; CPython cannot map a new thread's stack (threading's message).
+    return (
+        isinstance(error, MemoryError)
+        or (isinstance(error, OSError) and error.errno == errno.ENOMEM)
+        or (isinstance(error, RuntimeError) and str(error) == "can't start new thread")
     )
 
 

@@ -103,6 +103,7 @@ def test_it_names_the_limit_when_a_limited_run_runs_out_of_memory() -> None:
     with memory_limited(1024 * 1024):
         message = memory_failure_message(MemoryError())
         enomem = memory_failure_message(OSError(12, "Cannot allocate memory"))
+        no_thread = memory_failure_message(RuntimeError("can't start new thread"))
         other = memory_failure_message(ValueError("bad"))
 
     assert message == (
@@ -110,6 +111,7 @@ def test_it_names_the_limit_when_a_limited_run_runs_out_of_memory() -> None:
         "raise the limit or train on less data"
     )
     assert enomem == message
+    assert no_thread == message
     assert other is None
 
 
