@@ -8,6 +8,7 @@ import random
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -330,7 +331,10 @@ def _must_not_be_called(path: Path) -> None:
     raise AssertionError(f"{path} was read although the input was invalid")
 
 
-def test_it_names_files_relative_to_data_root(write_data_file, assert_nothing_registered):
+def test_it_names_files_relative_to_data_root(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     message = refused(write_data_file("deep/er/empty.csv", ""))
 
     assert message == "deep/er/empty.csv is empty (0 bytes)"
@@ -352,7 +356,11 @@ def gzip_with_a_long_extra_field(csv: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("name", ["bomb.csv.gz", "bomb.csv"])
-def test_it_refuses_a_gzip_file_whatever_its_name(write_data_file, assert_nothing_registered, name):
+def test_it_refuses_a_gzip_file_whatever_its_name(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+    name: str,
+) -> None:
     inflated = b"x,y,Class\n" + b"1,2,0\n1,2,1\n" * 500_000  # 6 MB from ~10 KB
     path = write_data_file(name, gzip_with_a_long_extra_field(inflated))
     assert path.stat().st_size < 100_000
@@ -374,12 +382,21 @@ def test_it_refuses_a_gzip_file_whatever_its_name(write_data_file, assert_nothin
         ("xz", lzma.compress(TINY_CSV.encode())),
     ],
 )
-def test_it_refuses_compressed_files(write_data_file, assert_nothing_registered, kind, content):
+def test_it_refuses_compressed_files(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+    kind: str,
+    content: bytes,
+) -> None:
     assert f"is a {kind}-compressed file" in refused(write_data_file("data.csv", content))
     assert_nothing_registered()
 
 
-def test_it_refuses_a_zip_file(write_data_file, tmp_path, assert_nothing_registered):
+def test_it_refuses_a_zip_file(
+    write_data_file: Callable[[str, str | bytes], Path],
+    tmp_path: Path,
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     archive = tmp_path / "data.zip"
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.writestr("data.csv", TINY_CSV)
@@ -390,15 +407,18 @@ def test_it_refuses_a_zip_file(write_data_file, tmp_path, assert_nothing_registe
     assert_nothing_registered()
 
 
-def test_it_reads_a_plain_csv_by_its_content_not_its_name(write_data_file):
+def test_it_reads_a_plain_csv_by_its_content_not_its_name(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
     version = register(write_data_file("plain.csv.gz", TINY_CSV))
 
     assert version.row_count == 4
 
 
 def test_it_refuses_a_text_target_without_a_positive_label(
-    write_data_file, assert_nothing_registered
-):
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n"
 
     message = refused(write_data_file("text.csv", text_target))
@@ -411,7 +431,9 @@ def test_it_refuses_a_text_target_without_a_positive_label(
     assert_nothing_registered()
 
 
-def test_it_records_the_positive_label_of_a_text_target(write_data_file):
+def test_it_records_the_positive_label_of_a_text_target(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
     text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n"
 
     version = register(write_data_file("text.csv", text_target), positive_label="fraud")
@@ -422,8 +444,9 @@ def test_it_records_the_positive_label_of_a_text_target(write_data_file):
 
 
 def test_it_refuses_a_positive_label_that_is_not_a_class(
-    write_data_file, assert_nothing_registered
-):
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n"
 
     message = refused(write_data_file("text.csv", text_target), positive_label="Fraud")
@@ -433,7 +456,10 @@ def test_it_refuses_a_positive_label_that_is_not_a_class(
     assert_nothing_registered()
 
 
-def test_it_refuses_a_numeric_target_other_than_0_and_1(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_numeric_target_other_than_0_and_1(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     message = refused(write_data_file("twos.csv", "x,y,Class\n1,2,1\n3,4,2\n"))
 
     assert "has the classes '1' and '2' in target column 'Class'" in message
@@ -441,8 +467,9 @@ def test_it_refuses_a_numeric_target_other_than_0_and_1(write_data_file, assert_
 
 
 def test_it_refuses_feature_columns_that_are_not_numbers(
-    write_data_file, assert_nothing_registered
-):
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     formulas = "x,y,Class\n1,2,0\n=CMD(),4,1\n5,6,0\n"
 
     message = refused(write_data_file("formulas.csv", formulas))

@@ -38,7 +38,9 @@ def test_it_registers_and_prints_the_digest_and_profile(small_fraud_csv):
     assert DatasetVersion.objects.get().sha256 == digest
 
 
-def test_it_records_and_prints_the_positive_label(write_data_file):
+def test_it_records_and_prints_the_positive_label(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
     path = write_data_file("text.csv", "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n")
 
     output = run("texts", "v1", str(path), target="Class", positive_label="fraud")
@@ -51,8 +53,9 @@ def test_it_records_and_prints_the_positive_label(write_data_file):
 
 
 def test_it_refuses_a_text_target_without_a_positive_label(
-    write_data_file, assert_nothing_registered
-):
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     path = write_data_file("text.csv", "x,y,Class\n1,2,fraud\n3,4,ok\n")
 
     with pytest.raises(CommandError, match="training needs 0 and 1: give the positive label"):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -56,7 +58,9 @@ def test_it_refuses_yaml_that_does_not_parse(db):
     assert not Experiment.objects.exists()
 
 
-def test_it_refuses_a_size_beyond_the_platform_limit_naming_the_setting(make_config, settings):
+def test_it_refuses_a_size_beyond_the_platform_limit_naming_the_setting(
+    make_config: Callable[..., str], settings: Any
+) -> None:
     settings.TRAINING_PARAM_LIMITS = {"random_forest": {"n_estimators": 50}}
     text = make_config(model_type="random_forest", params={"n_estimators": 51})
 
@@ -70,7 +74,9 @@ def test_it_refuses_a_size_beyond_the_platform_limit_naming_the_setting(make_con
     assert not Experiment.objects.exists()
 
 
-def test_it_refuses_a_timeout_beyond_the_platform_limit(make_config, settings):
+def test_it_refuses_a_timeout_beyond_the_platform_limit(
+    make_config: Callable[..., str], settings: Any
+) -> None:
     settings.TRAINING_MAX_TIMEOUT_SECONDS = 600
     text = make_config(extra={"run": {"timeout_seconds": 601}})
 
@@ -81,7 +87,7 @@ def test_it_refuses_a_timeout_beyond_the_platform_limit(make_config, settings):
     assert not Experiment.objects.exists()
 
 
-def test_it_refuses_a_config_that_sets_n_jobs(make_config):
+def test_it_refuses_a_config_that_sets_n_jobs(make_config: Callable[..., str]) -> None:
     text = make_config(model_type="random_forest", params={"n_estimators": 5, "n_jobs": 300})
 
     with pytest.raises(ValidationError) as caught:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,9 @@ def test_it_trains_and_records_metrics_curves_holdout_and_artifact(make_config):
     assert experiment.environment["python"]
 
 
-def test_it_trains_a_dataset_whose_target_is_text_by_its_positive_label(data_root, make_config):
+def test_it_trains_a_dataset_whose_target_is_text_by_its_positive_label(
+    data_root: Path, make_config: Callable[..., str]
+) -> None:
     frame = make_fraud_frame(rows=2000, frauds=60, seed=1)
     path = data_root / "named" / "named.csv"
     path.parent.mkdir()
