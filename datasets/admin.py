@@ -10,13 +10,14 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from datasets.models import Dataset, DatasetVersion
-from datasets.profiling import class_counts_text, human_size
+from datasets.profiling import class_counts_text
 from mlplatform.admin_base import ViewOnlyMixin
+from mlplatform.numbers import size
 
 
 @admin.display(description="size", ordering="size_bytes")
 def size_display(version: DatasetVersion) -> str:
-    return human_size(version.size_bytes)
+    return size(version.size_bytes)
 
 
 @admin.display(description="class counts")
@@ -80,6 +81,7 @@ class DatasetVersionAdmin(ViewOnlyMixin, admin.ModelAdmin):
         size_display,
         "row_count",
         "target",
+        "positive_label",
         class_counts_display,
         columns_display,
         "registered_by",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,15 @@ import pandas as pd
 # Large chunks let hashlib release the GIL, so hashing overlaps the CSV parse.
 HASH_CHUNK_BYTES = 1 << 20
 SNIFF_BYTES = 64 * 1024
+# Compressed files are refused, whatever their name: a few hundred kilobytes
+# can inflate to gigabytes, and only the plain CSV is bounded by its size.
+COMPRESSED_SIGNATURES = {
+    "gzip": re.compile(rb"\x1f\x8b"),
+    "zip": re.compile(rb"PK\x03\x04"),
+    "bzip2": re.compile(rb"BZh[1-9]1AY&SY"),
+    "xz": re.compile(rb"\xfd7zXZ\x00"),
+    "Zstandard": re.compile(rb"\x28\xb5\x2f\xfd"),
+}
 
 
 class CsvError(ValueError):
@@ -48,8 +58,9 @@ def read_csv_frame(path: Path) -> pd.DataFrame:
     _refuse_binary(path)
     try:
         # The default low_memory=True parses in chunks on several threads; False
-        # would double the time of a registration.
-        return pd.read_csv(path, encoding="utf-8")
+        # would double the time of a registration. compression=None: pandas
+        # would otherwise choose a decompressor from the file's name.
+        return pd.read_csv(path, encoding="utf-8", compression=None)
     except UnicodeDecodeError:
         raise CsvError("is not UTF-8 text; save it as UTF-8 CSV") from None
     except pd.errors.EmptyDataError:
@@ -97,5 +108,11 @@ def atomic_path(target: Path) -> Iterator[Path]:
 def _refuse_binary(path: Path) -> None:
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
+    for kind, signature in COMPRESSED_SIGNATURES.items():
+        if signature.match(head):
+            raise CsvError(
+                f"is a {kind}-compressed file; compressed files are not accepted "
+                "(they can inflate without bound): decompress it and give the plain CSV"
+            )
     if b"\0" in head:
         raise CsvError("looks like a binary file (it contains NUL bytes), not CSV text")

@@ -4,9 +4,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 
 from datasets.models import name_validator
+from mlplatform.numbers import size
 
 
 def _plain_name(value: str) -> None:
@@ -24,6 +24,13 @@ class DatasetRegisterForm(forms.Form):
     name = forms.CharField(max_length=100, validators=[name_validator, _plain_name])
     version = forms.CharField(max_length=50, validators=[name_validator, _plain_name])
     target = forms.CharField(max_length=200, help_text="The label column (two classes).")
+    positive_label = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Positive label",
+        help_text="Only when the target is not 0/1: the class that means positive "
+        "(e.g. fraud); training counts it as 1 and the other class as 0.",
+    )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     path = forms.CharField(
         required=False,
@@ -37,13 +44,15 @@ class DatasetRegisterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.upload_too_large = upload_too_large
         self.max_bytes = settings.DATASET_UPLOAD_MAX_BYTES
-        self.fields["upload"].help_text = f"At most {filesizeformat(self.max_bytes)}."
+        self.fields[
+            "upload"
+        ].help_text = f"At most {size(self.max_bytes)}; plain CSV (compressed files are refused)."
 
     def clean_upload(self) -> Any:
         upload = self.cleaned_data.get("upload")
         if self.upload_too_large or (upload is not None and upload.size > self.max_bytes):
             raise forms.ValidationError(
-                f"The file is larger than the upload limit of {filesizeformat(self.max_bytes)}; "
+                f"The file is larger than the upload limit of {size(self.max_bytes)}; "
                 "copy it under DATA_ROOT and register it by path instead."
             )
         return upload

@@ -36,6 +36,12 @@ class DatasetVersion(models.Model):
     row_count = models.BigIntegerField()
     columns = models.JSONField(help_text='[{"name": ..., "dtype": ...}, ...] in file order.')
     target = models.CharField(max_length=200)
+    positive_label = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The target class that training counts as 1 (the other as 0); "
+        "empty when the target holds 0 and 1.",
+    )
     class_counts = models.JSONField(help_text='{"<class>": count} of the target column.')
     description = models.TextField(blank=True)
     registered_by = models.ForeignKey(

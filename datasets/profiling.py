@@ -3,14 +3,13 @@ registered as a binary-classification dataset. No Django."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
 
 LISTED_NAMES = 8
-SIZE_UNITS = ("bytes", "KB", "MB", "GB", "TB")
+BINARY_CLASSES = frozenset({0, 1})
 
 
 class ProfileError(ValueError):
@@ -24,9 +23,14 @@ class FrameProfile:
     class_counts: dict[str, int]
 
 
-def frame_profile(frame: pd.DataFrame, *, target: str) -> FrameProfile:
+def frame_profile(frame: pd.DataFrame, *, target: str, positive_label: str = "") -> FrameProfile:
+    """Profile a frame that training can use: numeric features, no gaps, and a
+    target of 0 and 1, or of two classes of which positive_label names the one
+    that training counts as 1."""
     _require_rows_and_columns(frame)
     _require_target(frame, target)
+    _require_binary_labels(frame, target, positive_label)
+    _require_numeric_features(frame, target)
     _require_complete(frame)
     return FrameProfile(
         row_count=len(frame),
@@ -47,13 +51,6 @@ def class_counts(target: pd.Series) -> dict[str, int]:
 def class_counts_text(counts: dict[str, int]) -> str:
     """'0: 284,315, 1: 492', in class order whatever order the database kept."""
     return ", ".join(f"{label}: {count:,}" for label, count in sorted(counts.items()))
-
-
-def human_size(size_bytes: int) -> str:
-    exponent = min(int(math.log10(max(size_bytes, 1)) // 3), len(SIZE_UNITS) - 1)
-    if exponent == 0:
-        return f"{size_bytes} bytes"
-    return f"{size_bytes / 1000**exponent:.1f} {SIZE_UNITS[exponent]}"
 
 
 def _require_rows_and_columns(frame: pd.DataFrame) -> None:
@@ -85,6 +82,48 @@ def _require_target(frame: pd.DataFrame, target: str) -> None:
             f"({_listing(sorted(str(value) for value in classes))}); "
             "it must hold exactly two, e.g. 0 and 1"
         )
+
+
+def _require_binary_labels(frame: pd.DataFrame, target: str, positive_label: str) -> None:
+    classes = class_counts(frame[target])
+    if positive_label:
+        if positive_label not in classes:
+            raise ProfileError(
+                f"has no class {positive_label!r} in target column {target!r} to use as the "
+                f"positive label; its classes are {_listing(repr(name) for name in classes)}"
+            )
+        return
+    if set(frame[target].unique().tolist()) != BINARY_CLASSES:
+        shown = " and ".join(repr(name) for name in classes)
+        rarer = min(classes, key=lambda name: classes[name])
+        raise ProfileError(
+            f"has the classes {shown} in target column {target!r}, and training needs 0 "
+            f"and 1: give the positive label, the class that counts as 1 (e.g. {rarer!r}); "
+            "the other one counts as 0"
+        )
+
+
+def _require_numeric_features(frame: pd.DataFrame, target: str) -> None:
+    # What training demands of its features (experiments.training.feature_columns).
+    text = [
+        name
+        for name in frame.columns
+        if name != target and not pd.api.types.is_numeric_dtype(frame[name])
+    ]
+    if text:
+        raise ProfileError(
+            f"has feature columns that are not numeric: {_listing(text)}"
+            f"{_first_non_number(frame[text[0]])}; every column but the target must hold "
+            "numbers (no text, no formulas)"
+        )
+
+
+def _first_non_number(column: pd.Series) -> str:
+    not_numbers = column.notna() & pd.to_numeric(column, errors="coerce").isna()
+    if not not_numbers.any():
+        return ""
+    row = _first_row(not_numbers)
+    return f" (e.g. {str(column.iloc[row - 1])[:40]!r} in {str(column.name)!r}, data row {row})"
 
 
 def _require_complete(frame: pd.DataFrame) -> None:

@@ -53,14 +53,17 @@ def dataset_register(
     version: str,
     path: str | os.PathLike[str],
     target: str,
+    positive_label: str = "",
     description: str = "",
     user: AbstractBaseUser | None = None,
     user_name: str | None = None,
 ) -> DatasetVersion:
     """Hash and profile a CSV under DATA_ROOT and record it as name:version.
 
-    `path` is absolute or relative to DATA_ROOT. The slow hash and parse run
-    before the transaction, so no database write lock is held meanwhile.
+    `path` is absolute or relative to DATA_ROOT. The file must be what training
+    needs: numeric features and a target of 0 and 1, or of two classes of which
+    `positive_label` names the one training counts as 1. The slow hash and parse
+    run before the transaction, so no database write lock is held meanwhile.
     """
     _validate_label(name=name, version=version)
     registered_by_name = _registered_by_name(user=user, user_name=user_name)
@@ -74,7 +77,7 @@ def dataset_register(
             f"{_display(file_path)} changed while it was being read; "
             "register it again once it is complete"
         )
-    profile = _profile(frame, target=target, file_path=file_path)
+    profile = _profile(frame, target=target, positive_label=positive_label, file_path=file_path)
     row = DatasetVersion(
         version=version,
         path=file_path.relative_to(_data_root()).as_posix(),
@@ -83,6 +86,7 @@ def dataset_register(
         row_count=profile.row_count,
         columns=profile.columns,
         target=target,
+        positive_label=positive_label,
         class_counts=profile.class_counts,
         description=description,
         registered_by=user,
@@ -200,19 +204,20 @@ def _duplicate_message(*, name: str, version: str) -> str:
 
 def _registrable_file(path: str | os.PathLike[str]) -> Path:
     candidate, resolved = _resolve(path)
+    shown = _display(candidate, given=path)
     if not resolved.is_relative_to(_data_root()):
         raise ValidationError(
-            f"{_display(candidate)}{_resolution(candidate, resolved)} is outside DATA_ROOT "
-            f"({_data_root()}); move or copy the file under DATA_ROOT and register it there"
+            f"{shown}{_through_a_link(candidate)} is outside DATA_ROOT; "
+            "move or copy the file under DATA_ROOT and register it there"
         )
     if not resolved.exists():
-        raise ValidationError(f"File not found: {_display(candidate)}")
+        raise ValidationError(f"File not found: {shown}")
     if resolved.is_dir():
-        raise ValidationError(f"{_display(candidate)} is a directory; give the path of a CSV file")
+        raise ValidationError(f"{shown} is a directory; give the path of a CSV file")
     if not resolved.is_file():
-        raise ValidationError(f"{_display(candidate)} is not a regular file")
+        raise ValidationError(f"{shown} is not a regular file")
     if resolved.stat().st_size == 0:
-        raise ValidationError(f"{_display(candidate)} is empty (0 bytes)")
+        raise ValidationError(f"{shown} is empty (0 bytes)")
     return resolved
 
 
@@ -225,9 +230,11 @@ def _hash_and_read(file_path: Path) -> tuple[str, pd.DataFrame]:
         raise ValidationError(f"Cannot read {_display(file_path)}: {error.strerror}") from None
 
 
-def _profile(frame: pd.DataFrame, *, target: str, file_path: Path) -> FrameProfile:
+def _profile(
+    frame: pd.DataFrame, *, target: str, positive_label: str, file_path: Path
+) -> FrameProfile:
     try:
-        return frame_profile(frame, target=target)
+        return frame_profile(frame, target=target, positive_label=positive_label)
     except ProfileError as error:
         raise ValidationError(f"{_display(file_path)} {error}") from None
 
@@ -265,8 +272,8 @@ def _version_file(version: DatasetVersion) -> Path:
     candidate, resolved = _resolve(version.path)
     if not resolved.is_relative_to(_data_root()):
         raise ValidationError(
-            f"{version.label}: file {_display(candidate)} now resolves to {resolved}, "
-            f"outside DATA_ROOT; {AUTHORITATIVE}",
+            f"{version.label}: file {_display(candidate)} now leads outside DATA_ROOT "
+            f"(through a symbolic link); {AUTHORITATIVE}",
             code=VerifyStatus.MISMATCH,
         )
     if not resolved.is_file():
@@ -381,17 +388,32 @@ def _resolve(path: str | os.PathLike[str]) -> tuple[Path, Path]:
         return candidate, candidate.resolve()
     except (OSError, RuntimeError):  # a symlink loop: there is no file to read
         raise ValidationError(
-            f"{_display(candidate)} cannot be resolved (symlink loop?)", code=VerifyStatus.MISSING
+            f"{_display(candidate, given=path)} cannot be resolved (symlink loop?)",
+            code=VerifyStatus.MISSING,
         ) from None
 
 
-def _resolution(candidate: Path, resolved: Path) -> str:
-    return "" if os.path.normpath(candidate) == str(resolved) else f" (resolves to {resolved})"
+def _through_a_link(candidate: Path) -> str:
+    # Said without the link's target: where it leads is no business of the user's.
+    return " (through a symbolic link)" if _under_data_root(candidate) else ""
 
 
-def _display(path: Path) -> str:
-    """Relative to the working directory when below it: what a user would type."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+def _display(path: Path, *, given: str | os.PathLike[str] | None = None) -> str:
+    """Relative to DATA_ROOT, as users name files there: messages reach web
+    users too, and never show the server's absolute paths. Never resolved, so
+    a symbolic link's target is not shown either. A path outside DATA_ROOT is
+    shown as the caller gave it (what the user typed), or by its name."""
+    inside = _under_data_root(path)
+    if inside is not None:
+        return inside
+    return str(given) if given is not None else path.name
+
+
+def _under_data_root(path: Path) -> str | None:
+    """The path relative to DATA_ROOT (as configured, or resolved) if it lies
+    below it without following links, else None."""
+    for root in (Path(settings.DATA_ROOT).absolute(), _data_root()):
+        relative = os.path.relpath(path, root)
+        if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+            return relative
+    return None

@@ -60,8 +60,9 @@ def _store(upload: UploadedFile, destination: Path) -> None:
             for chunk in upload.chunks():
                 out.write(chunk)
     except FileExistsError:
+        relative = destination.relative_to(Path(settings.DATA_ROOT).resolve())
         raise ValidationError(
-            f"{destination.relative_to(settings.DATA_ROOT)} already exists under DATA_ROOT; "
+            f"{relative} already exists under DATA_ROOT; "
             "register it by path, or choose another version"
         ) from None
 
@@ -81,6 +82,7 @@ def dataset_upload_register(
     name: str,
     version: str,
     target: str,
+    positive_label: str = "",
     description: str = "",
     user: Any = None,
 ) -> DatasetVersion:
@@ -93,6 +95,7 @@ def dataset_upload_register(
             version=version,
             path=str(destination),
             target=target,
+            positive_label=positive_label,
             description=description,
             user=user,
         )

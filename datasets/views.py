@@ -96,6 +96,7 @@ def _register_from_form(request: HttpRequest, form: DatasetRegisterForm) -> Data
         "name": data["name"],
         "version": data["version"],
         "target": data["target"],
+        "positive_label": data["positive_label"].strip(),
         "description": data["description"],
         "user": request.user,
     }
@@ -108,5 +109,5 @@ def _register_from_form(request: HttpRequest, form: DatasetRegisterForm) -> Data
 def _register_page(
     request: HttpRequest, form: DatasetRegisterForm, status: int = 200
 ) -> HttpResponse:
-    context = {"form": form, "data_files": data_files(), "data_root": settings.DATA_ROOT}
+    context = {"form": form, "data_files": data_files()}
     return render(request, "datasets/register.html", context, status=status)

@@ -8,8 +8,10 @@ from django.conf import settings
 
 from datasets.models import DatasetVersion
 from experiments.configs import MAX_DOCUMENT_BYTES, MODEL_TYPES, ConfigError, parse_config
+from experiments.limits import config_limits
 from experiments.models import Status
 from experiments.selectors import FIELD_SORTS
+from mlplatform.numbers import size
 
 MIN_COMPARE, MAX_COMPARE = 2, 10
 MAX_ID_DIGITS = 18
@@ -85,18 +87,28 @@ class LaunchForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false", "class": "code"}),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, too_large_bytes: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["config_file"].choices = [("", "(paste your own)")] + [
             (name, name) for name in config_files()
         ]
+        # A request too large to read: there is no text, only the reason why.
+        self.too_large_bytes = too_large_bytes
+        if too_large_bytes is not None:
+            self.fields["config_text"].required = False
 
     def clean_config_text(self) -> str:
+        if self.too_large_bytes is not None:
+            raise forms.ValidationError(
+                f"The form sent {size(self.too_large_bytes)}, too large to read; a config may "
+                f"be at most {size(MAX_DOCUMENT_BYTES)}. Shorten it and paste it again."
+            )
         # Browsers send textarea lines ending in CRLF; a file has LF. Keep the
         # file's form so that the same config has the same digest either way.
         text = self.cleaned_data["config_text"].replace("\r\n", "\n")
         try:
-            parse_config(text)  # the same parser the service and the command use
+            # The same parser and limits the service and the command use.
+            parse_config(text, limits=config_limits())
         except ConfigError as error:
             raise forms.ValidationError(
                 [f"{path}: {message}" for path, message in error.errors]

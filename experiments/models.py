@@ -100,7 +100,11 @@ class Experiment(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("cancel_experiment", "Can cancel a queued or running experiment")]
+        permissions = [
+            ("cancel_experiment", "Can cancel a queued or running experiment"),
+            # Given to no role: staff get django-rq's dashboard only with it.
+            ("view_queue_dashboard", "Can view the training queue dashboard (django-rq)"),
+        ]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="experiment_status_created"),
             models.Index(fields=["-created_at", "-id"], name="experiment_created"),

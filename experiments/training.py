@@ -121,11 +121,13 @@ def train(
     *,
     config: ExperimentConfig,
     target: str,
+    positive_label: str | None = None,
     progress: Callable[[str], None] = _ignore_progress,
 ) -> TrainingResult:
-    """Split, fit and evaluate. Row ids are positions in `frame`."""
+    """Split, fit and evaluate. Row ids are positions in `frame`. `positive_label`,
+    recorded with the dataset version, names the target class counted as 1."""
     features = feature_columns(frame, target)
-    labels = binary_labels(frame, target)
+    labels = binary_labels(frame, target, positive_label=positive_label)
     train_ids, holdout_ids = split_rows(labels, config.split)
     model = build_model(config.model, seed=config.split.seed)
     progress(FITTING)
@@ -172,16 +174,33 @@ def feature_columns(frame: pd.DataFrame, target: str) -> list[str]:
     return features
 
 
-def binary_labels(frame: pd.DataFrame, target: str) -> np.ndarray:
+def binary_labels(
+    frame: pd.DataFrame, target: str, *, positive_label: str | None = None
+) -> np.ndarray:
     """The target as int8 0/1; anything else is refused."""
     values = frame[target]
     if values.isna().any():
         raise TrainingError(f"target column {target!r} has missing values")
+    if positive_label is not None:
+        return labels_of_positive(values, target, positive_label)
     found = set(pd.unique(values).tolist())
     if not found <= {0, 1}:
         shown = ", ".join(sorted(map(repr, found))[:5])
         raise TrainingError(f"target column {target!r} must hold only 0 and 1, found {shown}")
     return values.to_numpy().astype(np.int8)
+
+
+def labels_of_positive(values: pd.Series, target: str, positive_label: str) -> np.ndarray:
+    """1 where the target is the positive label, 0 for the one other class.
+    Classes are compared as text, as the dataset's class counts record them."""
+    classes = {str(value) for value in pd.unique(values).tolist()}
+    if positive_label not in classes or len(classes) != 2:
+        shown = ", ".join(sorted(map(repr, classes))[:5])
+        raise TrainingError(
+            f"target column {target!r} must hold the positive label {positive_label!r} "
+            f"and one other class, found {shown}"
+        )
+    return (values.astype(str) == positive_label).to_numpy().astype(np.int8)
 
 
 def split_rows(labels: np.ndarray, split: SplitSpec) -> tuple[np.ndarray, np.ndarray]:

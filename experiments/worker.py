@@ -2,7 +2,7 @@
 
     python manage.py rqworker training
 
-It is RQ's forking Worker with four additions:
+It is RQ's forking Worker with five additions:
 - no database connection crosses the fork: the parent closes its connections
   before forking each work-horse (the job opens and closes its own);
 - the database and the queue are reconciled every EXPERIMENT_RECONCILE_SECONDS,
@@ -11,7 +11,9 @@ It is RQ's forking Worker with four additions:
   with RQ's reason;
 - a Redis outage is waited out wherever the worker is idle (RQ itself only
   retries inside its blocking pop), with at most 10 s between attempts, and a
-  worker started while Redis is down waits for it instead of exiting.
+  worker started while Redis is down waits for it instead of exiting;
+- each work-horse runs under the memory limit (TRAINING_MEMORY_LIMIT_MB), so
+  a run that needs more fails with that reason while the worker lives on.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rq.queue import Queue
 from rq.utils import now
 from rq.worker import Worker
 
+from experiments.limits import memory_limit_apply
 from experiments.queue import REDIS_ERRORS, experiment_id_for
 from experiments.services import experiment_fail_running
 
@@ -76,6 +79,11 @@ class TrainingWorker(Worker):
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         connections.close_all()
         super().fork_work_horse(job, queue)
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        # In the forked horse only: the worker itself stays unlimited.
+        memory_limit_apply()
+        super().main_work_horse(job, queue)
 
     # RQ retries a lost Redis only inside its blocking pop; a Redis error in the
     # rest of its idle loop ends the worker. These overrides wait instead.

@@ -5,6 +5,7 @@ from environment variables, with defaults that are safe for a local install.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -93,6 +94,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_rq",
     "django_htmx",
     "datasets",
@@ -110,6 +112,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mlplatform.urls"
@@ -191,6 +195,23 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT failed logins for
+# one user name from one address, that pair is locked out for
+# LOGIN_LOCKOUT_MINUTES (0: until an administrator unlocks it with
+# `manage.py axes_reset_username NAME`). Other users, and the same user from
+# elsewhere, are not affected. The address is REMOTE_ADDR: the client's
+# behind no proxy, the proxy's behind one (then the lock is per user name).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=_LOCKOUT_MINUTES) if _LOCKOUT_MINUTES > 0 else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "mlplatform.views.login_locked_out"
+
 # Production hardening: on in production, each overridable.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
@@ -198,7 +219,11 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
 SECURE_HSTS_PRELOAD = PRODUCTION
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trust X-Forwarded-Proto only when told that a proxy in front strips the
+# client's own header and sets it: otherwise any client could claim https.
+SECURE_PROXY_SSL_HEADER_TRUSTED = env_bool("SECURE_PROXY_SSL_HEADER_TRUSTED", False)
+if SECURE_PROXY_SSL_HEADER_TRUSTED:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -219,10 +244,33 @@ GATE_POLICY_MIN_POSITIVES = env_int("GATE_POLICY_MIN_POSITIVES", 20)
 # registration (loading the production model and the data, bootstrapping).
 GATE_JOB_TIMEOUT = env_int("GATE_JOB_TIMEOUT", 1800)
 
+# Resource limits of training (see README, "Security notes"). A new config
+# beyond a bound is refused with the bound and the setting that holds it; the
+# defaults repeat experiments/configs/limits.py, which a test keeps equal.
+TRAINING_MAX_TIMEOUT_SECONDS = env_int("TRAINING_MAX_TIMEOUT_SECONDS", 4 * 3600)
+_DEFAULT_PARAM_LIMITS = {
+    "logistic_regression": {"max_iter": 10_000},
+    "random_forest": {"n_estimators": 5_000, "max_depth": 100, "max_leaf_nodes": 100_000},
+    "hist_gradient_boosting": {"max_iter": 10_000, "max_depth": 100, "max_leaf_nodes": 4_096},
+}
+# Each bound from TRAINING_LIMIT_<MODEL TYPE>_<PARAMETER>,
+# e.g. TRAINING_LIMIT_RANDOM_FOREST_N_ESTIMATORS.
+TRAINING_PARAM_LIMITS = {
+    model_type: {
+        param: env_int(f"TRAINING_LIMIT_{model_type}_{param}".upper(), default)
+        for param, default in bounds.items()
+    }
+    for model_type, bounds in _DEFAULT_PARAM_LIMITS.items()
+}
+# Address space (RLIMIT_AS) of each training process, in MiB; 0 for none.
+TRAINING_MEMORY_LIMIT_MB = env_int("TRAINING_MEMORY_LIMIT_MB", 8192)
+
 RQ_QUEUES = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},
 }
-RQ_SHOW_ADMIN_LINK = True
+# No copy of django-rq's dashboard inside the admin: it would be reachable by
+# any staff user, without the permission /django-rq/ asks for.
+RQ_SHOW_ADMIN_LINK = False
 # `manage.py rqworker training` runs this worker class: it reconciles the
 # database with the queue in its maintenance and reports killed work-horses.
 RQ = {"WORKER_CLASS": "experiments.worker.TrainingWorker"}
@@ -246,5 +294,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Not its start-up banner in every command; lockouts are still logged.
+        "axes.apps": {"level": "WARNING"},
+    },
 }

@@ -18,5 +18,5 @@ urlpatterns = [
     path("datasets/", include("datasets.urls")),
     path("registry/", include("registry.urls")),
     path("admin/", admin.site.urls),
-    path("django-rq/", include("django_rq.urls")),
+    path("django-rq/", include("experiments.queue_dashboard_urls")),
 ]

@@ -19,6 +19,7 @@ def test_it_lists_versions_with_their_profile(admin_client, registered_dataset):
         assert text in page
     assert f"{registered_dataset.sha256[:12]}…" in page
     assert "Add dataset version" not in page
+    assert " KiB<" in page or " MiB<" in page  # binary units, labelled as such
 
 
 def test_it_shows_a_version_read_only(admin_client, registered_dataset):

@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import lzma
 import random
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -180,7 +187,7 @@ def test_it_refuses_an_absolute_path_outside_data_root(tmp_path, assert_nothing_
 
     message = refused(outside)
 
-    assert "is outside DATA_ROOT" in message
+    assert message.startswith(f"{outside} is outside DATA_ROOT;")  # as the caller gave it
     assert "move or copy the file under DATA_ROOT" in message
     assert_nothing_registered()
 
@@ -188,7 +195,7 @@ def test_it_refuses_an_absolute_path_outside_data_root(tmp_path, assert_nothing_
 def test_it_refuses_a_relative_path_that_climbs_out(tmp_path, assert_nothing_registered):
     (tmp_path / "outside.csv").write_text(TINY_CSV)
 
-    assert "is outside DATA_ROOT" in refused("../outside.csv")
+    assert refused("../outside.csv").startswith("../outside.csv is outside DATA_ROOT;")
     assert_nothing_registered()
 
 
@@ -201,8 +208,11 @@ def test_it_refuses_a_symlink_inside_data_root_pointing_outside(
 
     message = refused(data_root / "link.csv")
 
-    assert f"resolves to {outside}" in message
-    assert "is outside DATA_ROOT" in message
+    assert message == (
+        "link.csv (through a symbolic link) is outside DATA_ROOT; "
+        "move or copy the file under DATA_ROOT and register it there"
+    )
+    assert str(tmp_path) not in message  # neither the link's target nor DATA_ROOT
     assert_nothing_registered()
 
 
@@ -319,3 +329,153 @@ def test_it_refuses_a_file_that_changes_while_it_is_read(
 
 def _must_not_be_called(path: Path) -> None:
     raise AssertionError(f"{path} was read although the input was invalid")
+
+
+def test_it_names_files_relative_to_data_root(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
+    message = refused(write_data_file("deep/er/empty.csv", ""))
+
+    assert message == "deep/er/empty.csv is empty (0 bytes)"
+    assert_nothing_registered()
+
+
+# What training needs -------------------------------------------------------
+
+
+def gzip_with_a_long_extra_field(csv: bytes) -> bytes:
+    """A gzip member whose 64 KiB extra field has no NUL byte in it, so that
+    the first 64 KiB look like text: the hostile probe's file."""
+    extra = b"A" * 65_531
+    header = b"\x1f\x8b\x08\x04" + b"\x01\x01\x01\x01\x02\x03" + struct.pack("<H", len(extra))
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = deflate.compress(csv) + deflate.flush()
+    trailer = struct.pack("<II", zlib.crc32(csv), len(csv) & 0xFFFFFFFF)
+    return header + extra + body + trailer
+
+
+@pytest.mark.parametrize("name", ["bomb.csv.gz", "bomb.csv"])
+def test_it_refuses_a_gzip_file_whatever_its_name(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+    name: str,
+) -> None:
+    inflated = b"x,y,Class\n" + b"1,2,0\n1,2,1\n" * 500_000  # 6 MB from ~10 KB
+    path = write_data_file(name, gzip_with_a_long_extra_field(inflated))
+    assert path.stat().st_size < 100_000
+
+    message = refused(path)
+
+    assert message == (
+        f"{name} is a gzip-compressed file; compressed files are not accepted (they can "
+        "inflate without bound): decompress it and give the plain CSV"
+    )
+    assert_nothing_registered()
+
+
+@pytest.mark.parametrize(
+    ("kind", "content"),
+    [
+        ("gzip", gzip.compress(TINY_CSV.encode())),
+        ("bzip2", bz2.compress(TINY_CSV.encode())),
+        ("xz", lzma.compress(TINY_CSV.encode())),
+    ],
+)
+def test_it_refuses_compressed_files(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+    kind: str,
+    content: bytes,
+) -> None:
+    assert f"is a {kind}-compressed file" in refused(write_data_file("data.csv", content))
+    assert_nothing_registered()
+
+
+def test_it_refuses_a_zip_file(
+    write_data_file: Callable[[str, str | bytes], Path],
+    tmp_path: Path,
+    assert_nothing_registered: Callable[[], None],
+) -> None:
+    archive = tmp_path / "data.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("data.csv", TINY_CSV)
+
+    message = refused(write_data_file("data.zip", archive.read_bytes()))
+
+    assert "is a zip-compressed file" in message
+    assert_nothing_registered()
+
+
+def test_it_reads_a_plain_csv_by_its_content_not_its_name(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
+    version = register(write_data_file("plain.csv.gz", TINY_CSV))
+
+    assert version.row_count == 4
+
+
+def test_it_refuses_a_text_target_without_a_positive_label(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
+    text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n"
+
+    message = refused(write_data_file("text.csv", text_target))
+
+    assert message == (
+        "text.csv has the classes 'fraud' and 'ok' in target column 'Class', and training "
+        "needs 0 and 1: give the positive label, the class that counts as 1 (e.g. 'fraud'); "
+        "the other one counts as 0"
+    )
+    assert_nothing_registered()
+
+
+def test_it_records_the_positive_label_of_a_text_target(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
+    text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n"
+
+    version = register(write_data_file("text.csv", text_target), positive_label="fraud")
+
+    version.refresh_from_db()
+    assert version.positive_label == "fraud"
+    assert version.class_counts == {"fraud": 1, "ok": 2}
+
+
+def test_it_refuses_a_positive_label_that_is_not_a_class(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
+    text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n"
+
+    message = refused(write_data_file("text.csv", text_target), positive_label="Fraud")
+
+    assert "has no class 'Fraud' in target column 'Class' to use as the positive label" in message
+    assert "its classes are 'fraud', 'ok'" in message
+    assert_nothing_registered()
+
+
+def test_it_refuses_a_numeric_target_other_than_0_and_1(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
+    message = refused(write_data_file("twos.csv", "x,y,Class\n1,2,1\n3,4,2\n"))
+
+    assert "has the classes '1' and '2' in target column 'Class'" in message
+    assert_nothing_registered()
+
+
+def test_it_refuses_feature_columns_that_are_not_numbers(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
+    formulas = "x,y,Class\n1,2,0\n=CMD(),4,1\n5,6,0\n"
+
+    message = refused(write_data_file("formulas.csv", formulas))
+
+    assert message == (
+        "formulas.csv has feature columns that are not numeric: x (e.g. '=CMD()' in 'x', "
+        "data row 2); every column but the target must hold numbers (no text, no formulas)"
+    )
+    assert_nothing_registered()

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from datasets.synthetic import column_names
+from mlplatform.numbers import size
 
 
 def run(*args: str) -> str:
@@ -25,7 +26,8 @@ def test_it_writes_the_requested_file_and_its_folders(tmp_path):
     assert list(frame.columns) == column_names()
     assert len(frame) == 500
     assert frame["Class"].sum() == 20
-    assert f"Wrote {out} (500 rows, 20 frauds, seed 3," in output
+    assert f"Wrote {out} (500 rows, 20 frauds, seed 3, {size(out.stat().st_size)})" in output
+    assert "KiB)" in output
 
 
 def test_it_takes_a_path_relative_to_the_current_directory(tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 
 from datasets.models import DatasetVersion
 from datasets.tests.conftest import TINY_CSV
+from mlplatform.numbers import size
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,34 @@ def test_it_registers_and_prints_the_digest_and_profile(small_fraud_csv):
     assert "columns  31: Time, V1, V2" in output
     assert "target   Class (0: 3,880, 1: 120)" in output
     assert f"({small_fraud_csv.stat().st_size:,} bytes)" in output
+    assert f"size     {size(small_fraud_csv.stat().st_size)} (" in output
+    assert " MiB (" in output  # binary units, labelled as such
     assert DatasetVersion.objects.get().sha256 == digest
+
+
+def test_it_records_and_prints_the_positive_label(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
+    path = write_data_file("text.csv", "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n")
+
+    output = run("texts", "v1", str(path), target="Class", positive_label="fraud")
+
+    assert DatasetVersion.objects.get().positive_label == "fraud"
+    assert (
+        "target   Class (fraud: 1, ok: 2), positive label 'fraud' (trained as 1, "
+        "the other class as 0)"
+    ) in output
+
+
+def test_it_refuses_a_text_target_without_a_positive_label(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
+    path = write_data_file("text.csv", "x,y,Class\n1,2,fraud\n3,4,ok\n")
+
+    with pytest.raises(CommandError, match="training needs 0 and 1: give the positive label"):
+        run("texts", "v1", str(path), target="Class")
+    assert_nothing_registered()
 
 
 def test_it_takes_a_path_relative_to_the_current_directory(small_fraud_csv, monkeypatch):

@@ -7,6 +7,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from datasets.models import DatasetVersion
+from mlplatform.numbers import size
 from mlplatform.tests.factories import make_dataset_version, make_experiment
 
 
@@ -21,6 +22,7 @@ def test_it_lists_datasets_with_their_versions_profiles_and_usage(
     assert 'href="/datasets/small_fraud/v1/"' in content
     assert "Class=1: 120 (3.00%)" in content
     assert registered_dataset.sha256[:10] in content
+    assert f'<td class="num">{size(registered_dataset.size_bytes)}</td>' in content
     (version,) = response.context["datasets"][0].versions.all()
     assert version.experiment_count == 1
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,62 @@ def test_it_refuses_users_who_may_not_register(
 def test_it_requires_login(client: Client, data_root: Path) -> None:
     assert client.post(URL, {**form(), "upload": upload()}).status_code == 302
     assert not (data_root / "uploads").exists()
+
+
+def test_it_labels_the_upload_limit_in_binary_units(
+    client: Client, experimenter: Any, data_root: Path
+) -> None:
+    client.force_login(experimenter)
+    response = client.get(URL)
+    assert "At most 200.0 MiB" in response.content.decode()  # 200 MiB, not "200.0 MB"
+
+
+def test_it_refuses_a_compressed_upload_and_keeps_nothing(
+    client: Client, experimenter: Any, data_root: Path
+) -> None:
+    client.force_login(experimenter)
+    bomb = gzip.compress(b"x,y,Class\n" + b"1,2,0\n1,2,1\n" * 200_000)
+    response = client.post(URL, {**form(), "upload": upload(bomb, name="tiny.csv.gz")})
+    assert response.status_code == 400
+    assert "tiny.csv.gz is a gzip-compressed file" in response.content.decode()
+    assert not DatasetVersion.objects.exists()
+    assert not (data_root / "uploads" / "tiny").exists()
+
+
+def test_it_refuses_a_text_target_without_a_positive_label_and_keeps_nothing(
+    client: Client, experimenter: Any, data_root: Path
+) -> None:
+    client.force_login(experimenter)
+    text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n"
+    response = client.post(URL, {**form(), "upload": upload(text_target)})
+    assert response.status_code == 400
+    assert "training needs 0 and 1: give the positive label" in response.content.decode()
+    assert not DatasetVersion.objects.exists()
+    assert not (data_root / "uploads" / "tiny").exists()
+
+
+def test_it_records_the_positive_label_given_in_the_form(
+    client: Client, experimenter: Any, data_root: Path
+) -> None:
+    client.force_login(experimenter)
+    text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n"
+    response = client.post(
+        URL, {**form(positive_label="fraud"), "upload": upload(text_target)}, follow=True
+    )
+    version = DatasetVersion.objects.get()
+    assert version.positive_label == "fraud"
+    assert 'id="positive-label"><code>fraud</code> is trained as 1' in response.content.decode()
+
+
+def test_it_names_no_absolute_path_in_its_messages(
+    client: Client, experimenter: Any, data_root: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "secret.csv").write_text(TINY_CSV)
+    (data_root / "link.csv").symlink_to(tmp_path / "secret.csv")
+    client.force_login(experimenter)
+    response = client.post(URL, form(path="link.csv"))
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "link.csv (through a symbolic link) is outside DATA_ROOT" in page
+    assert str(tmp_path) not in page
+    assert not DatasetVersion.objects.exists()

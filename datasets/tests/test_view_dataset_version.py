@@ -5,6 +5,8 @@ from typing import Any
 from django.test import Client
 
 from datasets.models import DatasetVersion
+from datasets.services import dataset_register
+from mlplatform.numbers import size
 from mlplatform.tests.factories import make_dataset_version, make_experiment
 
 
@@ -23,6 +25,27 @@ def test_it_shows_the_profile_and_the_experiments_that_used_it(
     assert "1: 120 (3.00%)" in content
     assert f'href="/experiments/{used.pk}/"' in content
     assert "did_not" not in content
+    assert (
+        f"{size(registered_dataset.size_bytes)} ({registered_dataset.size_bytes} bytes)" in content
+    )
+    assert "KiB" in content or "MiB" in content
+    assert 'id="positive-label"' not in content  # 0/1 target: nothing to map
+
+
+def test_it_shows_the_positive_label_of_a_text_target(
+    client: Client, viewer: Any, write_data_file: Any
+) -> None:
+    path = write_data_file("text.csv", "x,y,Class\n1,2,fraud\n3,4,ok\n")
+    dataset_register(
+        name="texts", version="v1", path=path, target="Class", positive_label="fraud",
+        user_name="pytest",
+    )  # fmt: skip
+    client.force_login(viewer)
+    content = client.get("/datasets/texts/v1/").content.decode()
+    assert (
+        '<dt>Positive label</dt><dd id="positive-label"><code>fraud</code> is trained as 1, '
+        "the other class as 0</dd>"
+    ) in content
 
 
 def test_it_answers_404_for_an_unknown_version(client: Client, viewer: Any) -> None:

@@ -7,8 +7,9 @@ the dataset exists is the caller's business (it needs the database).
 Layout: schema.py holds the dataclasses, yaml_loader.py loads YAML safely,
 readers.py reads typed values from one section, estimators.py checks model
 hyperparameters, gate.py parses a config's gate requests and gate policies,
-parse.py turns the document into an ExperimentConfig, and errors.py holds
-ConfigError.
+limits.py holds what the platform allows a new config (ConfigLimits, filled
+from settings by the caller), parse.py turns the document into an
+ExperimentConfig, and errors.py holds ConfigError.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from experiments.configs.gate import (
     PolicyBounds,
     load_gate_policy,
     parse_gate_policy,
+)
+from experiments.configs.limits import (
+    DEFAULT_MAX_TIMEOUT_SECONDS,
+    DEFAULT_PARAM_LIMITS,
+    ConfigLimits,
+    param_limit_setting,
 )
 from experiments.configs.parse import (
     MAX_TIMEOUT_SECONDS,
@@ -49,6 +56,8 @@ from experiments.metrics import METRIC_DIRECTIONS
 
 __all__ = [
     "DEFAULT_MAX_DROP",
+    "DEFAULT_MAX_TIMEOUT_SECONDS",
+    "DEFAULT_PARAM_LIMITS",
     "DOCUMENT",
     "GATE_METRICS",
     "MAX_DOCUMENT_BYTES",
@@ -65,6 +74,7 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "UNIT",
     "ConfigError",
+    "ConfigLimits",
     "DatasetRef",
     "ExperimentConfig",
     "GateRequest",
@@ -78,6 +88,7 @@ __all__ = [
     "default_rule",
     "load_config_file",
     "load_gate_policy",
+    "param_limit_setting",
     "parse_config",
     "parse_gate_policy",
     "suggestion",

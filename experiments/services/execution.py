@@ -15,6 +15,7 @@ from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 from datasets.services import dataset_version_load, dataset_version_row_identities
 from experiments import training
 from experiments.configs import parse_config
+from experiments.limits import memory_failure_message
 from experiments.models import Experiment, Phase
 from experiments.services.heartbeat import heartbeat, retry_transient
 from experiments.services.lifecycle import (
@@ -53,6 +54,8 @@ def failure_message(error: BaseException, *, timeout_seconds: int | None = None)
         return f"timed out after {timeout_seconds} s"
     if isinstance(error, KeyboardInterrupt):
         return "interrupted (KeyboardInterrupt)"
+    if out_of_memory := memory_failure_message(error):
+        return out_of_memory
     text = str(error).strip()
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
@@ -64,7 +67,11 @@ def _train_and_store(experiment: Experiment, report: Callable[[str], None]) -> N
     # Stored once per version: the gate tells by them which rows a model saw.
     dataset_version_row_identities(version=experiment.dataset_version, frame=frame)
     result = training.train(
-        frame, config=config, target=experiment.dataset_version.target, progress=report
+        frame,
+        config=config,
+        target=experiment.dataset_version.target,
+        positive_label=experiment.dataset_version.positive_label or None,
+        progress=report,
     )
     report(Phase.SAVING)
     artifact_data = training.model_to_bytes(result.model)

@@ -14,6 +14,7 @@ from experiments import training
 from experiments.artifacts import artifact_delete, artifact_write
 from experiments.configs import ConfigError, ExperimentConfig, parse_config
 from experiments.environment import runtime_environment
+from experiments.limits import config_limits
 from experiments.models import (
     ACTIVE_STATUSES,
     Experiment,
@@ -25,9 +26,10 @@ from experiments.models import (
 
 
 def config_parse_or_invalid(config_text: str) -> ExperimentConfig:
-    """The config parser's errors as a ValidationError naming each key path."""
+    """A config about to be recorded, checked against the platform's limits
+    too; the parser's errors as a ValidationError naming each key path."""
     try:
-        return parse_config(config_text)
+        return parse_config(config_text, limits=config_limits())
     except ConfigError as error:
         raise ValidationError([f"{path}: {message}" for path, message in error.errors]) from None
 

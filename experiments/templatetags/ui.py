@@ -6,6 +6,8 @@ from typing import Any
 
 from django import template
 
+from mlplatform import numbers
+
 register = template.Library()
 
 
@@ -22,6 +24,12 @@ def duration(seconds: int | None) -> str:
     if minutes:
         return f"{minutes} min {secs} s"
     return f"{secs} s"
+
+
+@register.filter
+def size(size_bytes: int | None) -> str:
+    """Binary units, as everywhere: 209715200 -> "200.0 MiB"."""
+    return numbers.size(size_bytes)
 
 
 @register.filter

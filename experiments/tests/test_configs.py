@@ -9,11 +9,13 @@ import pytest
 import yaml
 
 from experiments.configs import (
+    DEFAULT_PARAM_LIMITS,
     DOCUMENT,
     GATE_METRICS,
     MAX_DOCUMENT_BYTES,
     MODEL_TYPES,
     ConfigError,
+    ConfigLimits,
     ExperimentConfig,
     load_config_file,
     parse_config,
@@ -479,3 +481,122 @@ def test_it_formats_the_message_as_path_then_problem():
     assert str(caught.value) == (
         "threshold: must be in [0, 1], got 2; run.timeout_seconds: must be in [1, 604800], got 0"
     )
+
+
+# ------------------------------------------------------------ platform limits
+
+LIMITS = ConfigLimits()
+SIZE_BOUNDS = [
+    (model_type, param, bound)
+    for model_type, bounds in DEFAULT_PARAM_LIMITS.items()
+    for param, bound in bounds.items()
+]
+
+
+def model_document(model_type: str, params: dict[str, Any], **changes: Any) -> str:
+    return dump(document(model={"type": model_type, "params": params}, **changes))
+
+
+def limited_error_at(path: str, text: str, limits: ConfigLimits = LIMITS) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, limits=limits)
+    errors = dict(caught.value.errors)
+    assert path in errors, errors
+    return errors[path]
+
+
+@pytest.mark.parametrize(("model_type", "param", "bound"), SIZE_BOUNDS)
+def test_it_refuses_a_size_parameter_beyond_its_limit_naming_bound_and_setting(
+    model_type: str, param: str, bound: int
+) -> None:
+    text = model_document(model_type, {param: bound + 1})
+
+    message = limited_error_at(f"model.params.{param}", text)
+
+    setting = f"TRAINING_LIMIT_{model_type.upper()}_{param.upper()}"
+    assert message == (
+        f"must be at most {bound} for {model_type} (the platform's limit, setting {setting}), "
+        f"got {bound + 1}"
+    )
+
+
+@pytest.mark.parametrize(("model_type", "param", "bound"), SIZE_BOUNDS)
+def test_it_accepts_a_size_parameter_at_its_limit(model_type: str, param: str, bound: int) -> None:
+    config = parse_config(model_document(model_type, {param: bound}), limits=LIMITS)
+
+    assert config.model.params[param] == bound
+
+
+def test_it_refuses_the_sizes_of_the_hostile_probe() -> None:
+    forest = model_document("random_forest", {"n_estimators": 10_000_000})
+    logistic = model_document("logistic_regression", {"max_iter": 10**12})
+
+    assert "must be at most 5000" in limited_error_at("model.params.n_estimators", forest)
+    assert "must be at most 10000" in limited_error_at("model.params.max_iter", logistic)
+
+
+def test_it_keeps_unlimited_depth_and_leaves_allowed() -> None:
+    params = {"max_depth": None, "max_leaf_nodes": None}
+
+    config = parse_config(model_document("random_forest", params), limits=LIMITS)
+
+    assert dict(config.model.params) == params
+
+
+def test_it_refuses_a_timeout_beyond_the_limit_naming_the_setting() -> None:
+    text = dump(document(run={"timeout_seconds": 604800}))
+
+    assert limited_error_at("run.timeout_seconds", text) == (
+        "must be at most 14400 (the platform's limit, setting TRAINING_MAX_TIMEOUT_SECONDS), "
+        "got 604800"
+    )
+
+
+def test_it_lowers_the_default_timeout_to_a_lower_limit() -> None:
+    limits = ConfigLimits(max_timeout_seconds=600)
+
+    assert parse_config(dump(MINIMAL), limits=limits).run.timeout_seconds == 600
+    assert parse_config(dump(MINIMAL), limits=LIMITS).run.timeout_seconds == 3600
+
+
+def test_it_uses_the_bounds_it_is_given() -> None:
+    limits = ConfigLimits(param_limits={"random_forest": {"n_estimators": 10}})
+    text = model_document("random_forest", {"n_estimators": 11, "max_depth": 1000})
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, limits=limits)
+
+    assert [path for path, _ in caught.value.errors] == ["model.params.n_estimators"]
+
+
+@pytest.mark.parametrize("model_type", ["random_forest", "logistic_regression"])
+def test_it_refuses_n_jobs_because_the_platform_sets_the_threads(model_type: str) -> None:
+    message = limited_error_at("model.params.n_jobs", model_document(model_type, {"n_jobs": 300}))
+
+    assert message == (
+        "is set by the platform, not by the config: every fit gets the platform's thread "
+        "count; remove it"
+    )
+
+
+def test_it_reports_n_jobs_of_a_model_without_it_once_as_unknown() -> None:
+    text = model_document("hist_gradient_boosting", {"n_jobs": 2})
+
+    assert "unknown hyperparameter" in limited_error_at("model.params.n_jobs", text)
+
+
+def test_it_reads_a_recorded_config_back_without_the_limits() -> None:
+    params = {"n_estimators": 10_000_000, "n_jobs": 300}
+    text = model_document("random_forest", params, run={"timeout_seconds": 604800})
+
+    config = parse_config(text)
+
+    assert dict(config.model.params) == params
+    assert config.run.timeout_seconds == 604800
+
+
+@pytest.mark.parametrize("path", EXPERIMENT_CONFIGS, ids=lambda path: path.name)
+def test_it_accepts_the_shipped_configs_within_the_default_limits(path: Path) -> None:
+    _, config = load_config_file(path, limits=LIMITS)
+
+    assert config.run.timeout_seconds <= LIMITS.max_timeout_seconds

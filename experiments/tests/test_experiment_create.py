@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -53,4 +55,43 @@ def test_it_refuses_yaml_that_does_not_parse(db):
         experiment_create(config_text="experiment_name: [unclosed\n")
 
     assert "line" in " ".join(caught.value.messages)
+    assert not Experiment.objects.exists()
+
+
+def test_it_refuses_a_size_beyond_the_platform_limit_naming_the_setting(
+    make_config: Callable[..., str], settings: Any
+) -> None:
+    settings.TRAINING_PARAM_LIMITS = {"random_forest": {"n_estimators": 50}}
+    text = make_config(model_type="random_forest", params={"n_estimators": 51})
+
+    with pytest.raises(ValidationError) as caught:
+        experiment_create(config_text=text)
+
+    assert caught.value.messages == [
+        "model.params.n_estimators: must be at most 50 for random_forest (the platform's limit, "
+        "setting TRAINING_LIMIT_RANDOM_FOREST_N_ESTIMATORS), got 51"
+    ]
+    assert not Experiment.objects.exists()
+
+
+def test_it_refuses_a_timeout_beyond_the_platform_limit(
+    make_config: Callable[..., str], settings: Any
+) -> None:
+    settings.TRAINING_MAX_TIMEOUT_SECONDS = 600
+    text = make_config(extra={"run": {"timeout_seconds": 601}})
+
+    with pytest.raises(ValidationError) as caught:
+        experiment_create(config_text=text)
+
+    assert "setting TRAINING_MAX_TIMEOUT_SECONDS" in caught.value.messages[0]
+    assert not Experiment.objects.exists()
+
+
+def test_it_refuses_a_config_that_sets_n_jobs(make_config: Callable[..., str]) -> None:
+    text = make_config(model_type="random_forest", params={"n_estimators": 5, "n_jobs": 300})
+
+    with pytest.raises(ValidationError) as caught:
+        experiment_create(config_text=text)
+
+    assert caught.value.messages[0].startswith("model.params.n_jobs: is set by the platform")
     assert not Experiment.objects.exists()

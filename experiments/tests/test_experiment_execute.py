@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.conf import settings
 
+from datasets.services import dataset_register
+from datasets.synthetic import make_fraud_frame
 from experiments import training
 from experiments.artifacts import artifact_read
 from experiments.models import Metric, Status
@@ -19,6 +22,7 @@ from experiments.services import (
     experiment_fail,
     experiment_start,
 )
+from mlplatform.testing import config_yaml
 
 
 def test_it_trains_and_records_metrics_curves_holdout_and_artifact(make_config):
@@ -46,6 +50,26 @@ def test_it_trains_and_records_metrics_curves_holdout_and_artifact(make_config):
     assert (Path(settings.ARTIFACT_ROOT) / experiment.artifact_path).is_file()
     assert experiment.environment["scikit_learn"]
     assert experiment.environment["python"]
+
+
+def test_it_trains_a_dataset_whose_target_is_text_by_its_positive_label(
+    data_root: Path, make_config: Callable[..., str]
+) -> None:
+    frame = make_fraud_frame(rows=2000, frauds=60, seed=1)
+    path = data_root / "named" / "named.csv"
+    path.parent.mkdir()
+    frame.assign(Class=frame["Class"].map({0: "ok", 1: "fraud"})).to_csv(path, index=False)
+    version = dataset_register(
+        name="named", version="v1", path=path, target="Class", positive_label="fraud",
+        user_name="pytest",
+    )  # fmt: skip
+    experiment = experiment_create(config_text=config_yaml(dataset=version, model_name=None))
+
+    experiment = experiment_execute(experiment_id=experiment.pk)
+
+    assert experiment is not None
+    assert experiment.status == Status.COMPLETED, experiment.error_message
+    assert experiment_scalar_metrics(experiment_id=experiment.pk)["holdout_positives"] == 18
 
 
 def test_it_logs_the_per_iteration_loss_of_iterative_models(make_config):

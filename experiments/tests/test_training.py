@@ -371,6 +371,35 @@ def test_it_refuses_a_target_that_is_not_binary(small_fraud_frame):
         training.train(frame, config=config_for("random_forest"), target="Class")
 
 
+def test_it_counts_the_positive_label_as_1_and_the_other_class_as_0(
+    small_fraud_frame: pd.DataFrame,
+) -> None:
+    named = small_fraud_frame.assign(Class=small_fraud_frame["Class"].map({0: "ok", 1: "fraud"}))
+
+    labels = training.binary_labels(named, "Class", positive_label="fraud")
+
+    assert labels.dtype == np.int8
+    np.testing.assert_array_equal(labels, small_fraud_frame["Class"].to_numpy())
+
+
+def test_it_trains_a_text_target_as_the_same_0_1_target(small_fraud_frame: pd.DataFrame) -> None:
+    named = small_fraud_frame.assign(Class=small_fraud_frame["Class"].map({0: "ok", 1: "fraud"}))
+    config = config_for("random_forest")
+
+    by_name = training.train(named, config=config, target="Class", positive_label="fraud")
+    by_number = training.train(small_fraud_frame, config=config, target="Class")
+
+    np.testing.assert_array_equal(by_name.holdout.y_true, by_number.holdout.y_true)
+    np.testing.assert_array_equal(by_name.holdout.y_score, by_number.holdout.y_score)
+
+
+def test_it_refuses_a_positive_label_the_target_does_not_hold(
+    small_fraud_frame: pd.DataFrame,
+) -> None:
+    with pytest.raises(TrainingError, match="must hold the positive label 'fraud'"):
+        training.binary_labels(small_fraud_frame, "Class", positive_label="fraud")
+
+
 def test_it_refuses_missing_target_values(small_fraud_frame):
     frame = small_fraud_frame.assign(Class=small_fraud_frame["Class"].astype(float))
     frame.loc[0, "Class"] = np.nan

@@ -8,6 +8,7 @@ from django.test import Client
 
 from experiments.models import Experiment, Metric, Status
 from experiments.services import experiment_create, experiment_execute
+from mlplatform.testing import make_user
 from mlplatform.tests.factories import make_dataset_version, make_experiment
 from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage
 
@@ -82,18 +83,43 @@ def test_it_hides_the_buttons_from_a_viewer(client: Client, viewer: Any, version
     assert "/rerun/" not in content
 
 
-def test_it_shows_the_error_and_traceback_of_a_failure(
-    client: Client, viewer: Any, version: Any
-) -> None:
-    experiment = make_experiment(
+def failed_experiment(version: Any) -> Any:
+    return make_experiment(
         version,
         status=Status.FAILED,
         error_message="ValueError: the target has one class",
-        traceback="Traceback (most recent call last):\n  File 'x.py'\nValueError: boom",
+        traceback='Traceback (most recent call last):\n  File "/srv/app/x.py"\nValueError: boom',
     )
+
+
+def test_it_shows_the_error_and_traceback_of_a_failure_to_an_experimenter(
+    client: Client, experimenter: Any, version: Any
+) -> None:
+    experiment = failed_experiment(version)
+    client.force_login(experimenter)
+    content = client.get(f"/experiments/{experiment.pk}/").content.decode()
+    assert "ValueError: the target has one class" in content
+    assert "Traceback (most recent call last):" in content
+
+
+def test_it_shows_a_viewer_the_error_but_not_the_traceback(
+    client: Client, viewer: Any, version: Any
+) -> None:
+    experiment = failed_experiment(version)
     client.force_login(viewer)
     content = client.get(f"/experiments/{experiment.pk}/").content.decode()
     assert "ValueError: the target has one class" in content
+    assert "Traceback" not in content
+    assert "/srv/app" not in content
+
+
+def test_it_shows_the_traceback_to_staff(client: Client, version: Any) -> None:
+    staff = make_user("stella", "viewer")
+    staff.is_staff = True
+    staff.save()
+    experiment = failed_experiment(version)
+    client.force_login(staff)
+    content = client.get(f"/experiments/{experiment.pk}/").content.decode()
     assert "Traceback (most recent call last):" in content
 
 

@@ -123,3 +123,56 @@ def test_it_refuses_users_who_may_not_launch(
     assert client.get("/experiments/new/").status_code == 403
     assert client.post("/experiments/new/", {"config_text": make_config()}).status_code == 403
     assert not Experiment.objects.exists()
+
+
+def test_it_refuses_a_config_of_300_kb_as_a_form_error(
+    client: Client, experimenter: Any, make_config: Callable[..., str]
+) -> None:
+    client.force_login(experimenter)
+    text = make_config() + "# " + "x" * 300_000 + "\n"
+    response = client.post("/experiments/new/", {"config_text": text})
+    assert response.status_code == 400
+    assert "at most 262144 characters" in response.context["form"].errors["config_text"][0]
+    assert not Experiment.objects.exists()
+
+
+def test_it_refuses_a_5_mb_paste_as_a_form_error_not_a_bad_request_page(
+    client: Client, experimenter: Any, make_config: Callable[..., str]
+) -> None:
+    client.force_login(experimenter)
+    text = make_config() + "# " + "x" * 5_000_000 + "\n"
+    response = client.post("/experiments/new/", {"config_text": text})
+    assert response.status_code == 400
+    assert response.templates[0].name == "experiments/launch.html"
+    errors = response.context["form"].errors["config_text"]
+    assert errors == [
+        "The form sent 4.8 MiB, too large to read; a config may be at most 256.0 KiB. "
+        "Shorten it and paste it again."
+    ]
+    assert b"too large to read" in response.content
+    assert not Experiment.objects.exists()
+
+
+def test_it_still_checks_the_csrf_token_of_a_readable_form(
+    experimenter: Any, make_config: Callable[..., str]
+) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(experimenter)
+    response = client.post("/experiments/new/", {"config_text": make_config()})
+    assert response.status_code == 403
+    assert not Experiment.objects.exists()
+
+
+def test_it_refuses_a_config_beyond_the_platform_limits(
+    client: Client, experimenter: Any, make_config: Callable[..., str]
+) -> None:
+    client.force_login(experimenter)
+    text = make_config(
+        model_type="random_forest", params={"n_estimators": 10_000_000, "n_jobs": 300}
+    )
+    response = client.post("/experiments/new/", {"config_text": text})
+    assert response.status_code == 400
+    errors = response.context["form"].errors["config_text"]
+    assert any("TRAINING_LIMIT_RANDOM_FOREST_N_ESTIMATORS" in error for error in errors)
+    assert any(error.startswith("model.params.n_jobs: is set by the platform") for error in errors)
+    assert not Experiment.objects.exists()

@@ -12,7 +12,7 @@ from experiments.queue import job_id_for
 from experiments.tests.rq_helpers import wait_for
 
 # Slow enough on the small data to be caught mid-fit (tens of seconds).
-SLOW_MODEL = {"model_type": "random_forest", "params": {"n_estimators": 5000, "n_jobs": 1}}
+SLOW_MODEL = {"model_type": "random_forest", "params": {"n_estimators": 5000}}
 
 
 def slow_config(make_config: Callable[..., str], **overrides: object) -> str:

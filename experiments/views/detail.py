@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -68,8 +70,15 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
         "gate_evaluations": list(experiment.gate_evaluations.all()),
         "can_register_again": request.user.has_perm("experiments.add_experiment")
         and experiment.registration in REGISTRATION_RETRYABLE,
+        "show_traceback": may_see_traceback(request.user),
     }
     return render(request, "experiments/detail.html", context)
+
+
+def may_see_traceback(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Tracebacks name server paths and code: for the people who run
+    experiments and for staff; everyone else reads the error message."""
+    return bool(user.is_staff) or user.has_perm("experiments.add_experiment")
 
 
 @login_required

@@ -108,13 +108,25 @@ def test_it_counts_waiting_jobs(client: Client, viewer: Any, queue_settings: Any
 def test_it_links_staff_to_the_admin_and_the_queue_dashboard(
     client: Client, db: Any, no_redis: None
 ) -> None:
-    staff = make_user("stan", "viewer")
+    staff = make_user("stan", "viewer", permissions=("experiments.view_queue_dashboard",))
     staff.is_staff = True
     staff.save()
     client.force_login(staff)
     content = client.get("/").content.decode()
     assert 'href="/admin/registry/stagerequest/?status__exact=pending"' in content
     assert 'href="/django-rq/"' in content
+
+
+def test_it_links_the_queue_dashboard_only_with_its_permission(
+    client: Client, db: Any, no_redis: None
+) -> None:
+    staff = make_user("stan", "viewer")
+    staff.is_staff = True
+    staff.save()
+    client.force_login(staff)
+    content = client.get("/").content.decode()
+    assert 'href="/admin/registry/stagerequest/?status__exact=pending"' in content
+    assert "/django-rq/" not in content
 
 
 def test_it_hides_staff_links_from_others(client: Client, viewer: Any, no_redis: None) -> None:

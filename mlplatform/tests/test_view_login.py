@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
+from django.core.management import call_command
 from django.test import Client
 
 
@@ -44,3 +46,95 @@ def test_it_logs_out_on_post_only(client: Client, viewer: Any) -> None:
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/"
     assert client.get("/experiments/").status_code == 302
+
+
+# Login throttling (django-axes) ------------------------------------------------
+
+
+def fail_logins(client: Client, username: str, times: int, address: str = "10.0.0.1") -> Any:
+    """`times` wrong passwords; the last one's response (the limit-th locks out)."""
+    for attempt in range(1, times + 1):
+        response = client.post(
+            "/accounts/login/", {"username": username, "password": "wrong"}, REMOTE_ADDR=address
+        )
+        if attempt < times:
+            assert response.status_code == 200, f"locked out after {attempt} failures"
+    return response
+
+
+def log_in(client: Client, address: str = "10.0.0.1") -> Any:
+    return client.post(
+        "/accounts/login/", {"username": "vera", "password": "pw-vera"}, REMOTE_ADDR=address
+    )
+
+
+def test_it_locks_out_a_user_and_address_after_the_failure_limit(
+    client: Client, viewer: Any, settings: Any
+) -> None:
+    assert settings.AXES_FAILURE_LIMIT == 5
+    assert fail_logins(client, "vera", 4).status_code == 200
+    assert fail_logins(client, "vera", 1).status_code == 429  # the fifth failure locks
+
+    response = log_in(client)  # the right password, too late
+
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert "Too many failed logins: this user name is locked out from your address" in page
+    assert "for 15 minutes; an administrator can unlock it sooner" in page
+    assert 'value="vera"' in page
+    assert client.get("/experiments/").status_code == 302  # not logged in
+
+
+def test_it_lets_the_same_user_in_from_another_address(client: Client, viewer: Any) -> None:
+    fail_logins(client, "vera", 5)
+
+    assert log_in(client, address="10.0.0.2").status_code == 302
+
+
+def test_it_lets_another_user_in_from_the_same_address(client: Client, viewer: Any) -> None:
+    fail_logins(client, "someone_else", 5)
+
+    assert log_in(client).status_code == 302
+
+
+def test_it_forgets_failures_after_a_successful_login(client: Client, viewer: Any) -> None:
+    fail_logins(client, "vera", 4)
+    assert log_in(client).status_code == 302
+    client.post("/accounts/logout/")
+
+    fail_logins(client, "vera", 4)
+    assert log_in(client).status_code == 302
+
+
+def test_it_takes_the_failure_limit_from_settings(
+    client: Client, viewer: Any, settings: Any
+) -> None:
+    settings.AXES_FAILURE_LIMIT = 2
+    assert fail_logins(client, "vera", 2).status_code == 429
+
+    assert log_in(client).status_code == 429
+
+
+def test_it_unlocks_with_the_reset_command(client: Client, viewer: Any) -> None:
+    fail_logins(client, "vera", 5)
+    assert log_in(client).status_code == 429
+
+    out = StringIO()
+    call_command("axes_reset_username", "vera", stdout=out)
+
+    assert "attempts removed" in out.getvalue()
+    assert log_in(client).status_code == 302
+
+
+def test_it_says_when_only_an_administrator_can_unlock(
+    client: Client, viewer: Any, settings: Any
+) -> None:
+    settings.AXES_COOLOFF_TIME = None
+    fail_logins(client, "vera", 5)
+
+    response = log_in(client)
+
+    assert response.status_code == 429
+    assert "locked out from your address until an administrator unlocks it" in (
+        response.content.decode()
+    )

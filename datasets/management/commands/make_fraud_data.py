@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from datasets.profiling import human_size
 from datasets.synthetic import write_fraud_csv
+from mlplatform.numbers import size
 
 
 class Command(BaseCommand):
@@ -38,5 +38,5 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         self.stdout.write(
             f"Wrote {out} ({rows:,} rows, {frauds:,} frauds, seed {seed}, "
-            f"{human_size(out.stat().st_size)})"
+            f"{size(out.stat().st_size)})"
         )

@@ -10,9 +10,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datasets.models import DatasetVersion
-from datasets.profiling import class_counts_text, human_size
+from datasets.profiling import class_counts_text
 from datasets.services import dataset_register
 from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.numbers import size
 
 
 class Command(BaseCommand):
@@ -27,6 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("version", help="Version name, e.g. v1. Versions never change.")
         parser.add_argument("path", help="The CSV file; it must lie under DATA_ROOT.")
         parser.add_argument("--target", required=True, help="Binary target column, e.g. Class.")
+        parser.add_argument(
+            "--positive-label",
+            default="",
+            help="When the target is not 0/1: the class that means positive (e.g. fraud); "
+            "training counts it as 1 and the other class as 0.",
+        )
         parser.add_argument("--description", default="", help="Free text shown with the version.")
         parser.add_argument("--user", help="Username to record as registrant (must exist).")
 
@@ -38,6 +45,7 @@ class Command(BaseCommand):
                 version=options["version"],
                 path=Path(options["path"]).absolute(),
                 target=options["target"],
+                positive_label=options["positive_label"],
                 description=options["description"],
                 user=user,
                 user_name=None if user else f"cli:{_os_user()}",
@@ -72,8 +80,15 @@ def _summary_lines(version: DatasetVersion) -> list[str]:
         f"Registered {version.label}",
         f"  path     {version.path} (under DATA_ROOT)",
         f"  sha256   {version.sha256}",
-        f"  size     {human_size(version.size_bytes)} ({version.size_bytes:,} bytes)",
+        f"  size     {size(version.size_bytes)} ({version.size_bytes:,} bytes)",
         f"  rows     {version.row_count:,}",
         f"  columns  {len(names)}: {', '.join(names)}",
-        f"  target   {version.target} ({class_counts_text(version.class_counts)})",
+        f"  target   {version.target} ({class_counts_text(version.class_counts)})"
+        + _positive(version),
     ]
+
+
+def _positive(version: DatasetVersion) -> str:
+    if not version.positive_label:
+        return ""
+    return f", positive label {version.positive_label!r} (trained as 1, the other class as 0)"

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from experiments.limits import memory_limited
 from experiments.models import Experiment, Status
 from experiments.selectors import experiment_scalar_metrics
 from experiments.services import experiment_create, experiment_submit
@@ -53,9 +54,11 @@ class Command(BaseCommand):
         self.started = time.monotonic()
         self.log(f"experiment #{experiment.pk} {experiment.name} created")
         try:
-            _, evaluation, version = experiment_run_and_register(
-                experiment_id=experiment.pk, on_progress=self.progress, origin=Origin.cli()
-            )
+            # The same memory limit as a worker's work-horse, for this run only.
+            with memory_limited():
+                _, evaluation, version = experiment_run_and_register(
+                    experiment_id=experiment.pk, on_progress=self.progress, origin=Origin.cli()
+                )
         except KeyboardInterrupt:
             self.finish(experiment.pk, registration=None)
             raise SystemExit(130) from None
