@@ -99,18 +99,33 @@ class LaunchForm(forms.Form):
 
 
 class CompareForm(forms.Form):
-    """?ids=1&ids=2...: between 2 and 10 distinct experiment ids."""
+    """?ids=1&ids=2...: between 2 and 10 distinct experiment ids;
+    ?baseline=<one of them> (default: see comparison.default_baseline);
+    ?config=all shows every config key, not only those that differ."""
 
     ids = forms.TypedMultipleChoiceField(coerce=int, required=True)
-    only_differences = forms.BooleanField(required=False)
+    baseline = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        error_messages={
+            "invalid_choice": "The baseline must be one of the compared experiments "
+            "(got %(value)s)."
+        },
+    )
+    config = forms.ChoiceField(
+        required=False, choices=[("differences", "differences only"), ("all", "all keys")]
+    )
 
     def __init__(self, data: Any = None, **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
         raw = data.getlist("ids") if data is not None else []
         # Only numbers that fit a 64-bit primary key; anything else is "not a valid choice".
-        self.fields["ids"].choices = [
+        choices = [
             (value, value) for value in raw if value.isdigit() and len(value) <= MAX_ID_DIGITS
         ]
+        self.fields["ids"].choices = choices
+        self.fields["baseline"].choices = [("", "default"), *choices]
 
     def clean_ids(self) -> list[int]:
         ids = list(dict.fromkeys(self.cleaned_data["ids"]))
@@ -120,3 +135,7 @@ class CompareForm(forms.Form):
                 f"(got {len(ids)})."
             )
         return ids
+
+    @property
+    def all_config(self) -> bool:
+        return self.cleaned_data.get("config") == "all"

@@ -28,10 +28,20 @@ def experiment_scalar_metrics(*, experiment_id: int) -> dict[str, float]:
 
 
 def experiment_stepped_metrics(*, experiment_id: int) -> dict[str, list[tuple[int, float]]]:
-    series: dict[str, list[tuple[int, float]]] = {}
-    rows = Metric.objects.filter(experiment_id=experiment_id, step__isnull=False)
-    for name, step, value in rows.order_by("name", "step").values_list("name", "step", "value"):
-        series.setdefault(name, []).append((step, value))
+    return stepped_metrics_by_experiment(experiment_ids=[experiment_id]).get(experiment_id, {})
+
+
+def stepped_metrics_by_experiment(
+    *, experiment_ids: list[int]
+) -> dict[int, dict[str, list[tuple[int, float]]]]:
+    """Experiment id -> name -> [(step, value), ...] in step order; one query."""
+    series: dict[int, dict[str, list[tuple[int, float]]]] = {}
+    rows = Metric.objects.filter(experiment_id__in=experiment_ids, step__isnull=False)
+    ordered = rows.order_by("experiment_id", "name", "step")
+    for experiment_id, name, step, value in ordered.values_list(
+        "experiment_id", "name", "step", "value"
+    ):
+        series.setdefault(experiment_id, {}).setdefault(name, []).append((step, value))
     return series
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.db.models import Count, F, Prefetch, QuerySet, Window
+from dataclasses import dataclass
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from experiments.selectors import KEY_METRICS, metric_value
@@ -146,3 +148,119 @@ def model_version_page(*, model_name: str, version: int) -> ModelVersion:
         )
         .get(registered_model__name=model_name, version=version)
     )
+
+
+# --------------------------------------------------------------- comparisons
+
+
+@dataclass(frozen=True)
+class RegistryFacts:
+    """What the registry knows about one experiment, for the compare page's
+    column headers: its version and stage if registered, and the outcome of
+    its registration gate (or, unregistered, of the newest gate run on it)."""
+
+    model_name: str | None = None
+    version: int | None = None
+    stage: str | None = None
+    gate_passed: bool | None = None
+
+    @property
+    def stage_label(self) -> str:
+        return Stage(self.stage).label if self.stage else ""
+
+
+def experiments_registry_facts(*, experiment_ids: list[int]) -> dict[int, RegistryFacts]:
+    """Experiment id -> RegistryFacts, for every id (empty facts when the
+    registry never saw it). Two queries whatever the number of ids."""
+    versions = {
+        version.experiment_id: version
+        for version in ModelVersion.objects.filter(experiment_id__in=experiment_ids)
+        .select_related("registered_model", "registration_gate")
+        .only(
+            "experiment_id",
+            "version",
+            "stage",
+            "registered_model__name",
+            "registration_gate__passed",
+        )
+    }
+    newest_gates: dict[int, GateEvaluation] = {}
+    gates = GateEvaluation.objects.filter(candidate_id__in=experiment_ids).select_related(
+        "registered_model"
+    )
+    for evaluation in gates.only("candidate_id", "passed", "registered_model__name").order_by(
+        "-created_at", "-id"
+    ):
+        newest_gates.setdefault(evaluation.candidate_id, evaluation)
+    return {pk: _facts(versions.get(pk), newest_gates.get(pk)) for pk in experiment_ids}
+
+
+def _facts(version: ModelVersion | None, gate: GateEvaluation | None) -> RegistryFacts:
+    if version is not None:
+        registration = version.registration_gate
+        return RegistryFacts(
+            model_name=version.registered_model.name,
+            version=version.version,
+            stage=version.stage,
+            gate_passed=registration.passed if registration else None,
+        )
+    if gate is not None:
+        return RegistryFacts(model_name=gate.registered_model.name, gate_passed=gate.passed)
+    return RegistryFacts()
+
+
+@dataclass(frozen=True)
+class GateInterval:
+    """A stored gate's bootstrap interval of (column - baseline) for one
+    metric, in raw units (not the gate's "positive is better" orientation)."""
+
+    low: float
+    high: float
+    confidence: float
+    evaluation_id: int
+
+
+def gate_intervals_against(
+    *, baseline_experiment_id: int, experiment_ids: list[int]
+) -> dict[int, dict[str, GateInterval]]:
+    """For each experiment compared with the baseline: metric -> interval of
+    (experiment - baseline), from the newest stored gate evaluation of that
+    pair, in either direction (experiment gated against the baseline's
+    version, or the baseline gated against the experiment's). One query."""
+    others = [pk for pk in experiment_ids if pk != baseline_experiment_id]
+    pairs = GateEvaluation.objects.filter(
+        Q(candidate_id__in=others, baseline_version__experiment_id=baseline_experiment_id)
+        | Q(candidate_id=baseline_experiment_id, baseline_version__experiment_id__in=others)
+    ).select_related("baseline_version")
+    found: dict[int, dict[str, GateInterval]] = {}
+    for evaluation in pairs.order_by("-created_at", "-id"):
+        reversed_pair = evaluation.candidate_id == baseline_experiment_id
+        other = (
+            evaluation.baseline_version.experiment_id if reversed_pair else evaluation.candidate_id
+        )
+        if other not in found:
+            found[other] = _intervals(evaluation, reversed_pair=reversed_pair)
+    return found
+
+
+def _intervals(evaluation: GateEvaluation, *, reversed_pair: bool) -> dict[str, GateInterval]:
+    report = evaluation.report if isinstance(evaluation.report, dict) else {}
+    confidence = float(report.get("confidence") or 0.95)
+    intervals = {}
+    for entry in report.get("metrics") or []:
+        low, high = entry.get("ci_low"), entry.get("ci_high")
+        if not isinstance(low, int | float) or not isinstance(high, int | float):
+            continue
+        # The gate's delta is "candidate better" positive; a page compares raw values.
+        if not entry.get("greater_is_better", True):
+            low, high = -high, -low
+        if reversed_pair:
+            low, high = -high, -low
+        intervals[entry["metric"]] = GateInterval(low, high, confidence, evaluation.pk)
+    return intervals
+
+
+def production_experiment_ids(*, experiment_ids: list[int]) -> list[int]:
+    """Those of the experiments whose model version is in production."""
+    rows = ModelVersion.objects.filter(experiment_id__in=experiment_ids, stage=Stage.PRODUCTION)
+    return list(rows.values_list("experiment_id", flat=True))

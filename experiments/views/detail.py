@@ -19,7 +19,7 @@ from experiments.selectors import (
     experiment_stepped_metrics,
 )
 from experiments.services import experiment_cancel, experiment_submit
-from experiments.views.charts import loss_chart, pr_chart, roc_chart
+from experiments.views.charts import Chart, Run, loss_chart, pr_chart, roc_chart
 
 CONFUSION_CELLS = ("tn", "fp", "fn", "tp")
 
@@ -45,10 +45,14 @@ def _confusion(metrics: dict[str, float]) -> dict[str, int] | None:
     return {cell: int(metrics[cell]) for cell in CONFUSION_CELLS}
 
 
-def _charts(experiment: Experiment, stepped: dict[str, list[tuple[int, float]]]) -> list:
-    curves = [(experiment.name, experiment.curves or {})]
-    losses = [loss_chart(steps, name=name) for name, steps in sorted(stepped.items())]
-    return [chart for chart in (pr_chart(curves), roc_chart(curves), *losses) if chart]
+def _charts(
+    experiment: Experiment,
+    metrics: dict[str, float],
+    stepped: dict[str, list[tuple[int, float]]],
+) -> list[Chart]:
+    runs = [Run(experiment.name, experiment.curves or {}, metrics, stepped)]
+    losses = [loss_chart(runs, name=name) for name in sorted(stepped)]
+    return [chart for chart in (pr_chart(runs), roc_chart(runs), *losses) if chart]
 
 
 @login_required
@@ -63,7 +67,7 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
         "elapsed": elapsed_seconds(experiment),
         "metrics": sorted(metrics.items()),
         "confusion": _confusion(metrics),
-        "charts": _charts(experiment, stepped),
+        "charts": _charts(experiment, metrics, stepped),
         "model_version": getattr(experiment, "model_version", None),
         "gate_evaluations": list(experiment.gate_evaluations.all()),
     }
