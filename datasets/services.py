@@ -82,6 +82,7 @@ def dataset_register(
         columns=profile.columns,
         target=target,
         class_counts=profile.class_counts,
+        column_stats=profile.column_stats,
         description=description,
         registered_by=user,
         registered_by_name=registered_by_name,

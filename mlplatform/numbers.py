@@ -26,6 +26,17 @@ def score(value: float | None) -> str:
     return MISSING if _absent(value) else f"{value:.4f}"
 
 
+def quantity(value: float | None) -> str:
+    """A data value (a column's min, max or mean): whole numbers as counts,
+    others with four decimals, tiny ones in four significant digits:
+    172792.0 -> "172,792", -56.40751 -> "-56.4075", 0.0000123 -> "1.23e-05"."""
+    if _absent(value):
+        return MISSING
+    if float(value).is_integer():
+        return count(value)
+    return f"{value:,.4f}" if abs(value) >= 0.001 else f"{value:.4g}"
+
+
 def signed(value: float | None) -> str:
     """A delta: 0.239 -> "+0.2390", -0.01 -> "-0.0100"."""
     return MISSING if _absent(value) else f"{value:+.4f}"

@@ -258,9 +258,3 @@ def _intervals(evaluation: GateEvaluation, *, reversed_pair: bool) -> dict[str, 
             low, high = -high, -low
         intervals[entry["metric"]] = GateInterval(low, high, confidence, evaluation.pk)
     return intervals
-
-
-def production_experiment_ids(*, experiment_ids: list[int]) -> list[int]:
-    """Those of the experiments whose model version is in production."""
-    rows = ModelVersion.objects.filter(experiment_id__in=experiment_ids, stage=Stage.PRODUCTION)
-    return list(rows.values_list("experiment_id", flat=True))

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
@@ -9,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from experiments.models import Experiment
+from experiments.models import Experiment, Status
 from experiments.selectors import (
     experiment_detail as experiment_detail_selector,
 )
@@ -31,12 +34,33 @@ def _experiment_or_404(experiment_id: int) -> Experiment:
         raise Http404(f"no experiment #{experiment_id}") from None
 
 
-def elapsed_seconds(experiment: Experiment) -> int | None:
-    """Run time so far (RUNNING) or in total (finished); None before it starts."""
+# The flash of a submission says "queued"; tagged so that the page can drop
+# it once the run has moved on (base.html, _status.html).
+SUBMISSION_TAG = "submission"
+
+
+@dataclass(frozen=True)
+class Elapsed:
+    label: str  # "queued for", "running for", "ran for", "never started"
+    seconds: float | None
+
+
+def elapsed(experiment: Experiment) -> Elapsed:
+    """What the status line says about time: the wait in the queue while
+    CREATED, the run time so far (RUNNING) or in total (finished), to the
+    tenth of a second as the command line prints it."""
+    now = timezone.now()
+    if experiment.status == Status.CREATED:
+        waiting_since = experiment.enqueued_at or experiment.created_at
+        return Elapsed("queued for", _seconds(waiting_since, now))
     if experiment.started_at is None:
-        return None
-    end = experiment.finished_at or timezone.now()
-    return max(0, int((end - experiment.started_at).total_seconds()))
+        return Elapsed("never started", None)
+    label = "running for" if experiment.is_active else "ran for"
+    return Elapsed(label, _seconds(experiment.started_at, experiment.finished_at or now))
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return max(0.0, (end - start).total_seconds())
 
 
 def _confusion(metrics: dict[str, float]) -> dict[str, int] | None:
@@ -64,7 +88,8 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
     stepped = experiment_stepped_metrics(experiment_id=experiment.pk)
     context = {
         "experiment": experiment,
-        "elapsed": elapsed_seconds(experiment),
+        "elapsed": elapsed(experiment),
+        "submission_stale": experiment.status != Status.CREATED,
         "metrics": sorted(metrics.items()),
         "confusion": _confusion(metrics),
         "charts": _charts(experiment, metrics, stepped),
@@ -85,7 +110,12 @@ def experiment_status(request: HttpRequest, experiment_id: int) -> HttpResponse:
         experiment = experiment_live_status(experiment_id=experiment_id)
     except Experiment.DoesNotExist:
         raise Http404(f"no experiment #{experiment_id}") from None
-    context = {"experiment": experiment, "elapsed": elapsed_seconds(experiment)}
+    context = {
+        "experiment": experiment,
+        "elapsed": elapsed(experiment),
+        # Once the run has left the queue, the "queued" flash above is stale.
+        "drop_submission_message": request.htmx and experiment.status != Status.CREATED,
+    }
     response = render(request, "experiments/_status.html", context)
     if not experiment.is_active:
         response.status_code = HTMX_STOP_POLLING
@@ -120,5 +150,5 @@ def experiment_rerun(request: HttpRequest, experiment_id: int) -> HttpResponse:
         messages.error(request, "Cannot run it again: " + "; ".join(error.messages))
         return redirect("experiments:detail", experiment_id=original.pk)
     level = messages.SUCCESS if submission.enqueued else messages.WARNING
-    messages.add_message(request, level, submission.message)
+    messages.add_message(request, level, submission.message, extra_tags=SUBMISSION_TAG)
     return redirect("experiments:detail", experiment_id=submission.experiment.pk)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from experiments.forms import LaunchForm, config_file_text, config_files
 from experiments.services import experiment_submit
+from experiments.views.detail import SUBMISSION_TAG
 
 
 def _initial(request: HttpRequest) -> dict[str, str]:
@@ -36,6 +37,6 @@ def experiment_launch(request: HttpRequest) -> HttpResponse:
             form.add_error("config_text", error)
         else:
             level = messages.SUCCESS if submission.enqueued else messages.WARNING
-            messages.add_message(request, level, submission.message)
+            messages.add_message(request, level, submission.message, extra_tags=SUBMISSION_TAG)
             return redirect("experiments:detail", experiment_id=submission.experiment.pk)
     return render(request, "experiments/launch.html", {"form": form}, status=400)

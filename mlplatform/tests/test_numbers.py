@@ -71,3 +71,11 @@ def test_it_rounds_both_ends_of_an_interval_alike() -> None:
 def test_it_shows_a_share_as_a_percentage() -> None:
     assert numbers.percent(492, 284807) == "0.17%"
     assert numbers.percent(1, 0) == "-"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(172792.0, "172,792"), (-56.40751, "-56.4075"), (0.0000123, "1.23e-05"), (None, "-")],
+)
+def test_it_shows_data_values_readably(value: float | None, text: str) -> None:
+    assert numbers.quantity(value) == text
