@@ -43,6 +43,13 @@ class ExperimentFilterForm(forms.Form):
     model_type = forms.ChoiceField(
         required=False, choices=[("", "any model"), *((name, name) for name in MODEL_TYPES)]
     )
+    tag = forms.RegexField(
+        required=False,
+        max_length=40,
+        regex=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        error_messages={"invalid": "A tag holds only letters, digits, '_', '.', ':' and '-'."},
+        widget=forms.TextInput(attrs={"list": "tag-names", "size": 12}),
+    )
     sort = forms.ChoiceField(required=False)
     order = forms.ChoiceField(
         required=False, choices=[("desc", "descending"), ("asc", "ascending")]
@@ -50,7 +57,7 @@ class ExperimentFilterForm(forms.Form):
 
     def __init__(self, *args: Any, metric_names: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        columns = [(key, key) for key in FIELD_SORTS]
+        columns = [(key, key.replace("_", " ")) for key in FIELD_SORTS]
         metrics = [(name, name) for name in metric_names]
         self.fields["sort"].choices = [("Columns", columns), ("Metrics", metrics)]
         self.fields["dataset_version"].label_from_instance = lambda version: version.label
@@ -63,6 +70,7 @@ class ExperimentFilterForm(forms.Form):
             "dataset_version_id": version.pk if version else None,
             "model_type": data.get("model_type") or "",
             "name": (data.get("name") or "").strip(),
+            "tag": (data.get("tag") or "").lower(),
             "sort": data.get("sort") or "created",
             "descending": (data.get("order") or "desc") == "desc",
         }

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "datasets",
     "experiments",
     "registry",
+    "notes",
 ]
 
 MIDDLEWARE = [
@@ -221,7 +222,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {
+        "no_403_traceback": {"()": "mlplatform.log_filters.PermissionDeniedWithoutTraceback"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A refused permission is logged in one line, without a traceback.
+        "django.request": {"filters": ["no_403_traceback"]},
+    },
 }

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Window
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 
+from experiments.metrics import METRIC_DIRECTIONS
 from experiments.selectors import KEY_METRICS, metric_value
 from registry.models import (
     GateEvaluation,
@@ -50,7 +51,7 @@ def latest_transitions(*, model_version_ids: list[int], limit: int = 5) -> dict[
 
 
 def _versions_with_metrics(stages: tuple[str, ...] | None = None) -> QuerySet[ModelVersion]:
-    versions = ModelVersion.objects.select_related("experiment", "registration_gate")
+    versions = ModelVersion.objects.select_related("experiment", "registration_gate", "annotation")
     if stages is not None:
         versions = versions.filter(stage__in=stages)
     metrics = {
@@ -67,17 +68,29 @@ def _versions_with_metrics(stages: tuple[str, ...] | None = None) -> QuerySet[Mo
             "experiment__environment",
             "experiment__feature_columns",
             "registration_gate__report",
+            "annotation__note",
         )
         .order_by("-version")
     )
 
 
+# Production first: on the dashboard the version serving now leads its model.
+STAGE_ORDER = Case(
+    When(stage=Stage.PRODUCTION, then=Value(0)),
+    When(stage=Stage.STAGING, then=Value(1)),
+    default=Value(2),
+)
+
+
 def registered_models_overview(
-    *, stages: tuple[str, ...] | None = None
+    *, stages: tuple[str, ...] | None = None, by_stage: bool = False
 ) -> QuerySet[RegisteredModel]:
     """Every model with its versions (only those in `stages` if given), each
-    version annotated with the key metrics as `metric_<name>`."""
+    version annotated with the key metrics as `metric_<name>`; newest first,
+    or with by_stage production, then staging, then the rest."""
     versions = _versions_with_metrics(stages)
+    if by_stage:
+        versions = versions.order_by(STAGE_ORDER, "-version")
     return RegisteredModel.objects.prefetch_related(
         Prefetch("versions", queryset=versions, to_attr="listed_versions")
     ).order_by("name")
@@ -121,9 +134,15 @@ def registered_models_index(*, recent: int = INDEX_RECENT_VERSIONS) -> list[Regi
     return models
 
 
-def registered_model_versions(*, model_name: str) -> RegisteredModel:
-    """One model with all its versions and their key metrics; DoesNotExist if unknown."""
-    return registered_models_overview().get(name=model_name)
+def registered_model_versions(*, model_name: str, tag: str = "") -> RegisteredModel:
+    """One model with all its versions (those tagged `tag` if given) and their
+    key metrics; DoesNotExist if unknown."""
+    versions = _versions_with_metrics()
+    if tag:
+        versions = versions.filter(annotation__tag_rows__name=tag)
+    return RegisteredModel.objects.prefetch_related(
+        Prefetch("versions", queryset=versions, to_attr="listed_versions")
+    ).get(name=model_name)
 
 
 def model_version_page(*, model_name: str, version: int) -> ModelVersion:
@@ -258,3 +277,55 @@ def _intervals(evaluation: GateEvaluation, *, reversed_pair: bool) -> dict[str, 
             low, high = -high, -low
         intervals[entry["metric"]] = GateInterval(low, high, confidence, evaluation.pk)
     return intervals
+
+
+# --------------------------------------------------------------- version page
+
+
+def identical_versions(*, version: ModelVersion) -> list[ModelVersion]:
+    """Other versions of the same model trained from the same config text on
+    the same data file (equal config and dataset SHA-256): registering one
+    again adds nothing an approver has not seen."""
+    experiment = version.experiment
+    return list(
+        ModelVersion.objects.filter(
+            registered_model_id=version.registered_model_id,
+            experiment__config_sha256=experiment.config_sha256,
+            experiment__dataset_version__sha256=experiment.dataset_version.sha256,
+        )
+        .exclude(pk=version.pk)
+        .only("version", "stage", "registered_model_id")
+        .order_by("version")
+    )
+
+
+def primary_metric_of(version: ModelVersion) -> str:
+    """The metric the version's own gate config calls primary."""
+    gate = (version.experiment.config or {}).get("gate") or {}
+    metric = gate.get("primary_metric") or "average_precision"
+    return metric if metric in METRIC_DIRECTIONS else "average_precision"
+
+
+@dataclass(frozen=True)
+class BetterVersion:
+    version: int
+    value: float
+
+
+def better_staging_versions(
+    *, version: ModelVersion, metric: str, value: float
+) -> list[BetterVersion]:
+    """Staging versions of the same model whose `metric` beats `value` (this
+    version's), best first. One query."""
+    own = value
+    higher = METRIC_DIRECTIONS[metric]
+    staging = (
+        ModelVersion.objects.filter(
+            registered_model_id=version.registered_model_id, stage=Stage.STAGING
+        )
+        .exclude(pk=version.pk)
+        .annotate(value=metric_value(metric, experiment_ref="experiment_id"))
+        .filter(**{"value__gt" if higher else "value__lt": own})
+        .order_by("-value" if higher else "value", "-version")
+    )
+    return [BetterVersion(row.version, row.value) for row in staging.only("version")]

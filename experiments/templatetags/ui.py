@@ -4,7 +4,7 @@ admin and a command print the same number the same way."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
@@ -62,6 +62,12 @@ def size(size_bytes: int | None) -> str:
 @register.filter
 def percent(part: float, whole: float) -> str:
     return numbers.percent(part, whole)
+
+
+@register.filter
+def span(delta: timedelta | None) -> str:
+    """A timedelta (e.g. finished - started) as a duration: "2.8 s"."""
+    return numbers.duration(None if delta is None else delta.total_seconds())
 
 
 @register.filter

@@ -23,6 +23,7 @@ from experiments.selectors import (
 )
 from experiments.services import experiment_cancel, experiment_submit
 from experiments.views.charts import Chart, Run, loss_chart, pr_chart, roc_chart
+from notes.selectors import annotation_of
 
 CONFUSION_CELLS = ("tn", "fp", "fn", "tp")
 
@@ -95,6 +96,7 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
         "charts": _charts(experiment, metrics, stepped),
         "model_version": getattr(experiment, "model_version", None),
         "gate_evaluations": list(experiment.gate_evaluations.all()),
+        "annotation": annotation_of(experiment),
     }
     return render(request, "experiments/detail.html", context)
 

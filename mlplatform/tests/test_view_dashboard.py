@@ -66,11 +66,13 @@ def test_it_shows_counts_models_pending_requests_and_recent_experiments(
     assert counts[Status.RUNNING] == 1
     assert counts[Status.COMPLETED] == 3
     (listed,) = response.context["models"]
+    # Production above staging, although staging is newer.
     assert [(v.version, v.stage) for v in listed.listed_versions] == [
-        (3, Stage.STAGING),
         (2, Stage.PRODUCTION),
+        (3, Stage.STAGING),
     ]
     content = response.content.decode()
+    assert content.index("stage-row-production") < content.index("stage-row-staging")
     assert "0.2000" in content  # v2's average precision
     assert "v3 is better" in content
     assert "still_running" in content

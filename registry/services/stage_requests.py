@@ -101,7 +101,7 @@ def _check_decision(
     if request.status != StageRequest.Status.PENDING:
         raise ValidationError(f"request #{request.pk} was already {request.status}")
     if request.requested_by_id == user.pk:
-        raise PermissionDenied("nobody may approve or reject their own request")
+        raise PermissionDenied("you requested this; another approver must decide")
     gate_failed = request.gate is not None and not request.gate.passed
     if not approve or not gate_failed:
         return False

@@ -53,7 +53,7 @@ def test_it_refuses_self_approval(registered):
     both = make_user("bea", "experimenter", "approver")
     request = pending(registered(), both)
 
-    with pytest.raises(CommandError, match="their own request"):
+    with pytest.raises(CommandError, match="you requested this; another approver must decide"):
         call_command("approve_promotion", str(request.pk), user="bea")
 
     request.refresh_from_db()

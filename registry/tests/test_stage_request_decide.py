@@ -66,7 +66,7 @@ def test_it_refuses_self_approval(registered):
     both = make_user("bea", "experimenter", "approver")
     request = request_for(registered(), both)
 
-    with pytest.raises(PermissionDenied, match="their own request"):
+    with pytest.raises(PermissionDenied, match="you requested this; another approver must decide"):
         stage_request_decide(request_id=request.pk, user=both, approve=True)
 
     request.refresh_from_db()

@@ -3,10 +3,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from mlplatform.testing import make_user
-from registry.models import ModelVersion, Stage
+from mlplatform.tests.factories import (
+    make_dataset_version,
+    make_experiment,
+    make_gate_evaluation,
+    make_model_version,
+)
+from registry.models import ModelVersion, Stage, StageRequest
 from registry.services import stage_request_create
 
 URL = "/registry/models/fraud_detector/versions/1/"
@@ -70,8 +77,116 @@ def test_it_offers_the_request_form_to_an_experimenter(
 
 
 def test_it_answers_404_for_an_unknown_version(client: Client, viewer: Any) -> None:
+    make_model_version(make_experiment(make_dataset_version()))
     client.force_login(viewer)
-    assert client.get("/registry/models/fraud_detector/versions/7/").status_code == 404
+    response = client.get("/registry/models/fraud_detector/versions/7/")
+    assert response.status_code == 404
+    assert b"has no version 7" in response.content
+    unknown = client.get("/registry/models/fraud_detectr/versions/1/")
+    assert unknown.status_code == 404
+    assert b"no model named &#x27;fraud_detectr&#x27;" in unknown.content
+
+
+@pytest.fixture
+def dataset(db: Any) -> Any:
+    return make_dataset_version()
+
+
+@pytest.mark.parametrize(
+    ("stage", "offered", "default"),
+    [
+        ("staging", ["production", "archived"], "production"),
+        ("production", ["staging", "archived"], "archived"),
+        ("archived", ["staging", "production"], "staging"),
+        ("none", ["staging", "production", "archived"], "staging"),
+    ],
+)
+def test_it_never_offers_or_defaults_to_the_current_stage(
+    client: Client, experimenter: Any, dataset: Any, stage: str, offered: list, default: str
+) -> None:
+    make_model_version(make_experiment(dataset), stage=stage)
+    client.force_login(experimenter)
+    form = client.get(URL).context["request_form"]
+    assert [value for value, _ in form.fields["to_stage"].choices] == offered
+    assert form["to_stage"].value() == default
+
+
+def test_it_says_a_pending_request_is_waiting_instead_of_offering_another(
+    client: Client, experimenter: Any, dataset: Any
+) -> None:
+    version = make_model_version(make_experiment(dataset), stage="staging")
+    request = StageRequest.objects.create(
+        model_version=version,
+        from_stage="staging",
+        to_stage="archived",
+        reason="old",
+        requested_by=experimenter,
+    )
+    client.force_login(experimenter)
+    content = client.get(URL).content.decode()
+    assert f"Request #{request.pk}</a> to archived is waiting for an approver" in content
+    assert 'id="request-form"' not in content
+
+
+def test_it_warns_an_approver_of_a_better_staging_version(
+    client: Client, experimenter: Any, approver: Any, dataset: Any
+) -> None:
+    weaker = make_experiment(dataset, metrics={"average_precision": 0.80})
+    stronger = make_experiment(dataset, metrics={"average_precision": 0.90})
+    worse = make_experiment(dataset, metrics={"average_precision": 0.70})
+    version = make_model_version(weaker, version=1, stage="staging")
+    make_model_version(stronger, version=2, stage="staging")
+    make_model_version(worse, version=3, stage="staging")
+    StageRequest.objects.create(
+        model_version=version,
+        from_stage="staging",
+        to_stage="production",
+        reason="go",
+        requested_by=experimenter,
+    )
+    client.force_login(approver)
+    response = client.get(URL)
+    assert [(b.version, b.value) for b in response.context["better_staging"]] == [(2, 0.9)]
+    content = response.content.decode()
+    assert "(staging) has a better average_precision, 0.9000" in content
+    assert "against 0.8000 for this version" in content
+    client.force_login(experimenter)  # the warning is for the one who decides
+    assert "has a better average_precision" not in client.get(URL).content.decode()
+
+
+def test_it_flags_a_version_identical_to_another(client: Client, viewer: Any, dataset: Any) -> None:
+    first = make_experiment(dataset, name="same")
+    again = make_experiment(dataset, name="same")  # same config text, same data file
+    other = make_experiment(dataset, name="different")
+    make_model_version(first, version=1)
+    make_model_version(again, version=2)
+    make_model_version(other, version=3)
+    client.force_login(viewer)
+    content = client.get(URL).content.decode()
+    assert 'id="identical-warning"' in content
+    assert ">v2</a> (staging): the same config SHA-256 and dataset SHA-256" in content
+    third = client.get("/registry/models/fraud_detector/versions/3/").content.decode()
+    assert 'id="identical-warning"' not in third
+
+
+def test_it_shows_each_gate_report_once(
+    client: Client, experimenter: Any, approver: Any, dataset: Any
+) -> None:
+    production = make_model_version(make_experiment(dataset), version=1, stage="production")
+    candidate = make_model_version(make_experiment(dataset), version=2, stage="staging")
+    gate = make_gate_evaluation(candidate.experiment, production, metrics=[])
+    StageRequest.objects.create(
+        model_version=candidate,
+        from_stage="staging",
+        to_stage="production",
+        reason="go",
+        requested_by=experimenter,
+        gate=gate,
+    )
+    client.force_login(approver)
+    content = client.get("/registry/models/fraud_detector/versions/2/").content.decode()
+    assert content.count('class="gate-report') == 2  # the request's and the registration's
+    assert "shown with the request above" in content
 
 
 def test_it_refuses_an_outsider(
