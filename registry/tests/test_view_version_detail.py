@@ -33,7 +33,7 @@ def test_it_shows_metrics_history_gate_report_and_the_digest(
     assert "registered from experiment" in content  # the stage history
     report = version.registration_gate.report
     assert report["summary"] in content
-    assert f"{report['holdout_rows']} rows" in content
+    assert f"{report['holdout_rows']:,} rows" in content
     assert "/request/" not in content  # a viewer may not request
     assert "/decide/" not in content
 
@@ -195,3 +195,50 @@ def test_it_refuses_an_outsider(
     registered()
     client.force_login(outsider)
     assert client.get(URL).status_code == 403
+
+
+def test_it_draws_each_interval_against_its_allowed_drop_and_shows_newer_fields(
+    client: Client, viewer: Any, dataset: Any
+) -> None:
+    version = make_model_version(make_experiment(dataset))
+    version.registration_gate.report = {
+        "passed": False,
+        "summary": "Failed: the one metric rule is not met.",
+        "confidence": 0.9,
+        "policy_version": 4,
+        "excluded_rows": 1204,
+        "comparable": True,
+        "dataset": {"name": "fraud", "version": "v2"},
+        "metrics": [
+            {
+                "metric": "average_precision",
+                "greater_is_better": True,
+                "candidate": 0.8,
+                "production": 0.85,
+                "delta": -0.05,
+                "relative_delta": -0.0588,
+                "ci_low": -0.09,
+                "ci_high": -0.01,
+                "rule": {"max_drop": 0.02},
+                "checks": [{"name": "max_drop", "passed": False, "detail": "below -0.02"}],
+                "passed": False,
+                "unexpected": "ignored",
+            },
+            {"metric": "roc_auc", "candidate": 0.9},
+        ],
+    }
+    version.registration_gate.save()
+    client.force_login(viewer)
+    content = client.get(URL).content.decode()
+    assert content.count('class="interval-picture"') == 1  # roc_auc has no interval
+    assert 'class="interval breach"' in content  # the lower end is past -0.02
+    assert "90% CI of delta [-0.0900, -0.0100]; allowed drop 0.0200" in content
+    assert '<td class="num">-0.0500</td>' in content
+    assert '<td class="num">-5.88%</td>' in content
+    for fact in (
+        "<dt>Policy version</dt><dd>4</dd>",
+        "<dd>1,204</dd>",
+        "<dt>Comparable</dt><dd>yes</dd>",
+    ):
+        assert fact in content
+    assert "<dd>name fraud, version v2</dd>" in content
