@@ -154,6 +154,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# ISO-like dates everywhere Django formats one itself (the admin above all).
+FORMAT_MODULE_PATH = ["mlplatform.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

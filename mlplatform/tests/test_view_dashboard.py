@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -163,3 +164,11 @@ def test_it_requires_login(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/"
+
+
+def test_it_shows_no_red_no_role_badge_to_a_superuser(client: Client, no_redis: None) -> None:
+    root = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(root)
+    content = client.get("/").content.decode()
+    assert '<span class="role">superuser</span>' in content
+    assert "no role" not in content
