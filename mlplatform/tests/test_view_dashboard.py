@@ -166,7 +166,9 @@ def test_it_requires_login(client: Client) -> None:
     assert response["Location"] == "/accounts/login/?next=/"
 
 
-def test_it_shows_no_red_no_role_badge_to_a_superuser(client: Client, no_redis: None) -> None:
+def test_it_shows_no_red_no_role_badge_to_a_superuser(
+    client: Client, db: Any, no_redis: None
+) -> None:
     root = User.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(root)
     content = client.get("/").content.decode()
