@@ -60,3 +60,19 @@ def test_it_refuses_more_frauds_than_rows(tmp_path):
     with pytest.raises(CommandError, match="need 0 < frauds < rows"):
         run("--out", str(out), "--rows", "10", "--frauds", "10")
     assert not out.exists()
+
+
+def test_it_reports_the_rows_written_as_it_goes(tmp_path, monkeypatch):
+    monkeypatch.setattr("datasets.synthetic.WRITE_CHUNK_ROWS", 200)
+    out = tmp_path / "creditcard.csv"
+
+    output = run("--out", str(out), "--rows", "500", "--frauds", "20")
+
+    lines = output.splitlines()
+    assert lines[0] == "Generating 500 rows ..."
+    assert lines[1:4] == [
+        "  200 of 500 rows written",
+        "  400 of 500 rows written",
+        "  500 of 500 rows written",
+    ]
+    assert "KiB)" in lines[4]  # sizes in binary units, as on the pages

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from experiments.models import Experiment, Status
+from mlplatform import numbers
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -81,3 +82,45 @@ def test_it_refuses_an_unknown_user(make_config, tmp_path):
         call_command("run_experiment", config=write(tmp_path, make_config()), user="ghost")
 
     assert not Experiment.objects.exists()
+
+
+def test_it_gives_the_run_time_the_experiment_page_shows(make_config, tmp_path):
+    out = StringIO()
+
+    call_command("run_experiment", config=write(tmp_path, make_config()), stdout=out)
+
+    experiment = Experiment.objects.get()
+    ran = (experiment.finished_at - experiment.started_at).total_seconds()
+    summary = next(line for line in out.getvalue().splitlines() if "COMPLETED" in line)
+    assert f"ran for {numbers.duration(ran)}" in summary
+    assert "in all)" in summary
+    fit_time = next(line for line in out.getvalue().splitlines() if "fit_time_seconds" in line)
+    assert fit_time.rstrip().endswith((" s", " ms"))  # a duration, not 0.0123
+
+
+def test_it_flags_a_registration_identical_to_an_earlier_version(make_config, tmp_path):
+    config = write(tmp_path, make_config())
+    call_command("run_experiment", config=config, stdout=StringIO())
+    out = StringIO()
+
+    call_command("run_experiment", config=config, json=True, stdout=out)
+    again = StringIO()
+    third_config = write(tmp_path, make_config())
+    call_command("run_experiment", config=third_config, stdout=again)
+
+    assert json.loads(out.getvalue())["registration"]["identical_to"] == [1]
+    assert (
+        "note: identical to fraud_detector v1, v2 (same config SHA-256 and dataset SHA-256)"
+        in again.getvalue()
+    )
+
+
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(db, tmp_path):
+    out = StringIO()
+
+    with pytest.raises(SystemExit) as caught:
+        call_command("run_experiment", config=str(tmp_path / "missing.yaml"), json=True, stdout=out)
+
+    assert caught.value.code == 1
+    error = json.loads(out.getvalue())["error"]
+    assert error == f"config file {tmp_path / 'missing.yaml'} does not exist or is not a file"

@@ -60,6 +60,8 @@ def model_version_get(*, model_name: str, version: int) -> ModelVersion:
             "registered_model", "experiment__dataset_version__dataset"
         ).get(registered_model__name=model_name, version=version)
     except ModelVersion.DoesNotExist:
+        if not RegisteredModel.objects.filter(name=model_name).exists():
+            raise ValidationError(f"no model named {model_name!r}") from None
         raise ValidationError(f"model {model_name!r} has no version {version}") from None
 
 

@@ -66,3 +66,13 @@ def test_it_refuses_an_already_decided_request(registered, experimenter, approve
 
     with pytest.raises(CommandError, match="already approved"):
         call_command("approve_promotion", str(request.pk), user="arthur", reject=True)
+
+
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(approver):
+    out = StringIO()
+
+    with pytest.raises(SystemExit) as caught:
+        call_command("approve_promotion", "424242", user="arthur", json=True, stdout=out)
+
+    assert caught.value.code == 1
+    assert json.loads(out.getvalue()) == {"error": "stage request #424242 does not exist"}
