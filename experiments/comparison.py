@@ -239,7 +239,7 @@ def one_parameter_sweep(experiments: list[Experiment]) -> Sweep | None:
     return Sweep(differing[0], [float(value) for value in values if value is not None])
 
 
-def sweep_metrics(experiments: list[Experiment], *, limit: int = 4) -> list[str]:
+def sweep_metrics(experiments: list[Experiment], *, limit: int = 3) -> list[str]:
     """The quality metrics worth plotting against the parameter: recorded by
     at least two runs, primary ones first."""
     recorded = {name for e in experiments for name in e.scalar_metrics}

@@ -14,7 +14,7 @@ from typing import Any
 from mlplatform import numbers
 
 WIDTH, HEIGHT = 380, 300
-WIDE_WIDTH, WIDE_HEIGHT = 960, 400
+WIDE_WIDTH, WIDE_HEIGHT = 1100, 380
 LEFT, RIGHT, TOP, BOTTOM = 52, 14, 14, 44
 # Hover points per chart, shared among its lines: a page with ten runs stays light.
 HOVER_BUDGET = 600
