@@ -96,3 +96,9 @@ def test_it_draws_a_sweep_on_a_log_axis_when_the_parameter_spans_decades() -> No
     assert chart.points[0].title == "#1: learning_rate 0.01, average_precision 0.5000"
     linear = charts.sweep_chart(points[:1] + points[2:], parameter="p", metric="f1")
     assert linear.x_label == "p"
+
+
+def test_it_escapes_the_names_in_hover_points() -> None:
+    chart = charts.pr_chart([charts.Run("#1 <b>x</b>", CURVE)])
+    assert "<b>" not in chart.points_svg
+    assert "#1 &lt;b&gt;x&lt;/b&gt;: threshold 0.9000" in chart.points_svg
