@@ -128,5 +128,5 @@ def test_it_names_an_unknown_model_or_version(registered):
 
     with pytest.raises(ValidationError, match="has no version 9"):
         model_version_get(model_name="fraud_detector", version=9)
-    with pytest.raises(ValidationError, match="'nope' has no version 1"):
+    with pytest.raises(ValidationError, match="no model named 'nope'"):
         model_version_get(model_name="nope", version=1)
