@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -62,7 +63,9 @@ def test_it_refuses_more_frauds_than_rows(tmp_path):
     assert not out.exists()
 
 
-def test_it_reports_the_rows_written_as_it_goes(tmp_path, monkeypatch):
+def test_it_reports_the_rows_written_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("datasets.synthetic.WRITE_CHUNK_ROWS", 200)
     out = tmp_path / "creditcard.csv"
 

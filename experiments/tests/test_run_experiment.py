@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
@@ -84,7 +85,9 @@ def test_it_refuses_an_unknown_user(make_config, tmp_path):
     assert not Experiment.objects.exists()
 
 
-def test_it_gives_the_run_time_the_experiment_page_shows(make_config, tmp_path):
+def test_it_gives_the_run_time_the_experiment_page_shows(
+    make_config: Callable[..., str], tmp_path: Path
+) -> None:
     out = StringIO()
 
     call_command("run_experiment", config=write(tmp_path, make_config()), stdout=out)
@@ -98,7 +101,9 @@ def test_it_gives_the_run_time_the_experiment_page_shows(make_config, tmp_path):
     assert fit_time.rstrip().endswith((" s", " ms"))  # a duration, not 0.0123
 
 
-def test_it_flags_a_registration_identical_to_an_earlier_version(make_config, tmp_path):
+def test_it_flags_a_registration_identical_to_an_earlier_version(
+    make_config: Callable[..., str], tmp_path: Path
+) -> None:
     config = write(tmp_path, make_config())
     call_command("run_experiment", config=config, stdout=StringIO())
     out = StringIO()
@@ -115,7 +120,7 @@ def test_it_flags_a_registration_identical_to_an_earlier_version(make_config, tm
     )
 
 
-def test_it_answers_json_with_a_json_error_and_the_same_exit_code(db, tmp_path):
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(db: None, tmp_path: Path) -> None:
     out = StringIO()
 
     with pytest.raises(SystemExit) as caught:

@@ -12,7 +12,6 @@ from typing import Any
 from django import template
 
 from mlplatform import numbers
-from registry.gate.report import REPORT_KEYS
 
 register = template.Library()
 
@@ -159,6 +158,11 @@ def has_picture(rows: list[Row]) -> bool:
 def extra_facts(report: dict[str, Any]) -> list[tuple[str, str]]:
     """Fields a newer gate writes that this page has no place for by name
     (e.g. policy_version, excluded_rows, comparable, the dataset and split)."""
+    # Imported here: template tag modules are imported whenever Django sets up
+    # its template engine (system checks of every command), and the gate
+    # package brings numpy with it.
+    from registry.gate.report import REPORT_KEYS
+
     if not isinstance(report, dict):
         return []
     return [

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 
 from experiments.selectors import experiment_scalar_metrics
 from mlplatform.testing import make_user
@@ -110,7 +113,7 @@ def test_it_lists_versions_with_stage_metrics_and_gate_outcome(admin_client, reg
 
 
 @pytest.fixture
-def waiting(db, experimenter):
+def waiting(db: None, experimenter: Any) -> StageRequest:
     """A pending request to archive a staging version: no gate, no training."""
     version = make_model_version(make_experiment(make_dataset_version()), stage="staging")
     return StageRequest.objects.create(
@@ -122,22 +125,26 @@ def waiting(db, experimenter):
     )
 
 
-def page(request_id):
+def page(request_id: int) -> str:
     return f"/admin/registry/stagerequest/{request_id}/change/"
 
 
-def decide(request_id):
+def decide(request_id: int) -> str:
     return f"/admin/registry/stagerequest/{request_id}/decide/"
 
 
-def test_it_offers_approve_and_reject_on_the_requests_own_page(admin_client, waiting):
+def test_it_offers_approve_and_reject_on_the_requests_own_page(
+    admin_client: Client, waiting: StageRequest
+) -> None:
     content = admin_client.get(page(waiting.pk)).content.decode()
     assert f'action="{decide(waiting.pk)}"' in content
     assert 'id="admin-approve"' in content
     assert 'name="reason"' in content
 
 
-def test_it_approves_from_the_page_through_the_service(admin_client, waiting):
+def test_it_approves_from_the_page_through_the_service(
+    admin_client: Client, waiting: StageRequest
+) -> None:
     response = admin_client.post(decide(waiting.pk), {"decision": "approve", "reason": "old"})
     assert response.status_code == 302
     assert response["Location"] == page(waiting.pk)
@@ -152,7 +159,7 @@ def test_it_approves_from_the_page_through_the_service(admin_client, waiting):
     )
 
 
-def test_it_rejects_from_the_page(admin_client, waiting):
+def test_it_rejects_from_the_page(admin_client: Client, waiting: StageRequest) -> None:
     admin_client.post(decide(waiting.pk), {"decision": "reject", "reason": "keep it"})
     waiting.refresh_from_db()
     assert waiting.status == StageRequest.Status.REJECTED
@@ -177,7 +184,9 @@ def test_it_refuses_a_bad_decision_on_the_page_and_writes_nothing(
     assert not StageTransition.objects.filter(request=waiting).exists()
 
 
-def test_it_tells_the_requester_another_approver_must_decide(client, waiting):
+def test_it_tells_the_requester_another_approver_must_decide(
+    client: Client, waiting: StageRequest
+) -> None:
     requester = User.objects.create_superuser("req", "req@example.com", "pw")
     StageRequest.objects.filter(pk=waiting.pk).update(requested_by=requester)
     client.force_login(requester)
@@ -192,7 +201,9 @@ def test_it_tells_the_requester_another_approver_must_decide(client, waiting):
     assert waiting.status == StageRequest.Status.PENDING
 
 
-def test_it_shows_no_decision_form_to_staff_who_may_not_approve(client, waiting):
+def test_it_shows_no_decision_form_to_staff_who_may_not_approve(
+    client: Client, waiting: StageRequest
+) -> None:
     staff = make_user("sam", "viewer")
     staff.is_staff = True
     staff.save()
@@ -206,12 +217,16 @@ def test_it_shows_no_decision_form_to_staff_who_may_not_approve(client, waiting)
     assert waiting.status == StageRequest.Status.PENDING
 
 
-def test_it_answers_get_and_unknown_requests_on_the_decision_address(admin_client, waiting):
+def test_it_answers_get_and_unknown_requests_on_the_decision_address(
+    admin_client: Client, waiting: StageRequest
+) -> None:
     assert admin_client.get(decide(waiting.pk)).status_code == 405
     assert admin_client.post(decide(424242), {"decision": "approve"}).status_code == 404
 
 
-def test_it_lists_requests_in_few_columns_with_iso_dates(admin_client, waiting):
+def test_it_lists_requests_in_few_columns_with_iso_dates(
+    admin_client: Client, waiting: StageRequest
+) -> None:
     content = admin_client.get("/admin/registry/stagerequest/").content.decode()
     assert (
         f'<td class="field-requested_at nowrap">{waiting.requested_at:%Y-%m-%d %H:%M}</td>'

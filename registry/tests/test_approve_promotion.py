@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -68,7 +69,7 @@ def test_it_refuses_an_already_decided_request(registered, experimenter, approve
         call_command("approve_promotion", str(request.pk), user="arthur", reject=True)
 
 
-def test_it_answers_json_with_a_json_error_and_the_same_exit_code(approver):
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(approver: Any) -> None:
     out = StringIO()
 
     with pytest.raises(SystemExit) as caught:

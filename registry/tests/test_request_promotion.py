@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -76,14 +77,14 @@ def test_it_refuses_an_unknown_user(registered):
         run("fraud_detector", "1", stage="production", user="ghost", reason="x")
 
 
-def test_it_says_there_is_no_model_of_that_name(experimenter):
+def test_it_says_there_is_no_model_of_that_name(experimenter: Any) -> None:
     with pytest.raises(CommandError, match="no model named 'fraud_detectr'"):
         run("fraud_detectr", "2", stage="production", user="erin", reason="x")
 
     assert not StageRequest.objects.exists()
 
 
-def test_it_answers_json_with_a_json_error_and_the_same_exit_code(experimenter):
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(experimenter: Any) -> None:
     out = StringIO()
 
     with pytest.raises(SystemExit) as caught:
@@ -102,7 +103,7 @@ def test_it_answers_json_with_a_json_error_and_the_same_exit_code(experimenter):
     assert json.loads(out.getvalue()) == {"error": "no model named 'nope'"}
 
 
-def test_it_lists_the_stages_by_name_when_one_is_unknown(db):
+def test_it_lists_the_stages_by_name_when_one_is_unknown(db: None) -> None:
     with pytest.raises(
         CommandError, match="'prod' is not a stage; choose from staging, production, archived"
     ):
