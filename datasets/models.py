@@ -43,6 +43,12 @@ class DatasetVersion(models.Model):
         "empty when the target holds 0 and 1.",
     )
     class_counts = models.JSONField(help_text='{"<class>": count} of the target column.')
+    column_stats = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"<column>": {"min", "max", "mean", "missing"}} computed at registration; '
+        "empty for versions registered before it was recorded.",
+    )
     description = models.TextField(blank=True)
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

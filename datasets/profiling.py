@@ -3,8 +3,9 @@ registered as a binary-classification dataset. No Django."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -16,11 +17,15 @@ class ProfileError(ValueError):
     """The frame cannot be registered; the text completes "<path> ..." and says what to do."""
 
 
+ColumnStats = dict[str, float | int | None]
+
+
 @dataclass(frozen=True)
 class FrameProfile:
     row_count: int
     columns: list[dict[str, str]]
     class_counts: dict[str, int]
+    column_stats: dict[str, ColumnStats] = field(default_factory=dict)
 
 
 def frame_profile(frame: pd.DataFrame, *, target: str, positive_label: str = "") -> FrameProfile:
@@ -36,7 +41,35 @@ def frame_profile(frame: pd.DataFrame, *, target: str, positive_label: str = "")
         row_count=len(frame),
         columns=column_specs(frame),
         class_counts=class_counts(frame[target]),
+        column_stats=column_statistics(frame),
     )
+
+
+def column_statistics(frame: pd.DataFrame) -> dict[str, ColumnStats]:
+    """Column name -> min, max, mean (numeric columns; None otherwise or when
+    no value is finite) and the number of missing cells. Vectorised: a
+    fraction of a second on the full 284,807 x 31 file."""
+    numeric = frame.select_dtypes(include="number", exclude="bool")
+    lows, highs, means = numeric.min(), numeric.max(), numeric.mean()
+    missing = frame.isna().sum()
+    stats: dict[str, ColumnStats] = {}
+    for name in frame.columns:
+        is_numeric = name in numeric.columns
+        stats[str(name)] = {
+            "min": _finite(lows[name]) if is_numeric else None,
+            "max": _finite(highs[name]) if is_numeric else None,
+            "mean": _finite(means[name]) if is_numeric else None,
+            "missing": int(missing[name]),
+        }
+    return stats
+
+
+def _finite(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # pd.NA: a nullable column with no value at all
+        return None
+    return number if math.isfinite(number) else None
 
 
 def column_specs(frame: pd.DataFrame) -> list[dict[str, str]]:

@@ -88,6 +88,7 @@ def dataset_register(
         target=target,
         positive_label=positive_label,
         class_counts=profile.class_counts,
+        column_stats=profile.column_stats,
         description=description,
         registered_by=user,
         registered_by_name=registered_by_name,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from datasets.selectors import dataset_version_page, datasets_with_usage
 from datasets.services import dataset_register
 from datasets.uploads import SizeLimitedUploadHandler, dataset_upload_register
 from experiments.selectors import KEY_METRICS, experiment_list
+from mlplatform import numbers
 
 DATA_SUFFIXES = (".csv", ".parquet")
 MAX_SUGGESTIONS = 200
@@ -32,6 +34,38 @@ def dataset_index(request: HttpRequest) -> HttpResponse:
     return render(request, "datasets/index.html", {"datasets": datasets_with_usage()})
 
 
+@dataclass(frozen=True)
+class ColumnRow:
+    position: int
+    name: str
+    dtype: str
+    is_target: bool
+    minimum: str
+    maximum: str
+    mean: str
+    missing: str
+
+
+def column_rows(version: DatasetVersion) -> list[ColumnRow]:
+    """Every column in file order with the statistics recorded at registration."""
+    rows = []
+    for position, column in enumerate(version.columns, start=1):
+        stats = (version.column_stats or {}).get(column["name"]) or {}
+        rows.append(
+            ColumnRow(
+                position=position,
+                name=column["name"],
+                dtype=column["dtype"],
+                is_target=column["name"] == version.target,
+                minimum=numbers.quantity(stats.get("min")),
+                maximum=numbers.quantity(stats.get("max")),
+                mean=numbers.quantity(stats.get("mean")),
+                missing=numbers.count(stats.get("missing")),
+            )
+        )
+    return rows
+
+
 @login_required
 @permission_required("datasets.view_datasetversion", raise_exception=True)
 @require_GET
@@ -43,7 +77,12 @@ def dataset_version_detail(request: HttpRequest, name: str, version: str) -> Htt
     experiments = Paginator(
         experiment_list(dataset_version_id=dataset_version.pk), EXPERIMENTS_PAGE_SIZE
     ).get_page(request.GET.get("page"))
-    context = {"version": dataset_version, "page": experiments, "key_metrics": KEY_METRICS}
+    context = {
+        "version": dataset_version,
+        "columns": column_rows(dataset_version),
+        "page": experiments,
+        "key_metrics": KEY_METRICS,
+    }
     return render(request, "datasets/version.html", context)
 
 

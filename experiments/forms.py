@@ -51,6 +51,13 @@ class ExperimentFilterForm(forms.Form):
     model_type = forms.ChoiceField(
         required=False, choices=[("", "any model"), *((name, name) for name in MODEL_TYPES)]
     )
+    tag = forms.RegexField(
+        required=False,
+        max_length=40,
+        regex=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+        error_messages={"invalid": "A tag holds only letters, digits, '_', '.', ':' and '-'."},
+        widget=forms.TextInput(attrs={"list": "tag-names", "size": 12}),
+    )
     sort = forms.ChoiceField(required=False)
     order = forms.ChoiceField(
         required=False, choices=[("desc", "descending"), ("asc", "ascending")]
@@ -58,7 +65,7 @@ class ExperimentFilterForm(forms.Form):
 
     def __init__(self, *args: Any, metric_names: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        columns = [(key, key) for key in FIELD_SORTS]
+        columns = [(key, key.replace("_", " ")) for key in FIELD_SORTS]
         metrics = [(name, name) for name in metric_names]
         self.fields["sort"].choices = [("Columns", columns), ("Metrics", metrics)]
         self.fields["dataset_version"].label_from_instance = lambda version: version.label
@@ -71,6 +78,7 @@ class ExperimentFilterForm(forms.Form):
             "dataset_version_id": version.pk if version else None,
             "model_type": data.get("model_type") or "",
             "name": (data.get("name") or "").strip(),
+            "tag": (data.get("tag") or "").lower(),
             "sort": data.get("sort") or "created",
             "descending": (data.get("order") or "desc") == "desc",
         }
@@ -117,18 +125,33 @@ class LaunchForm(forms.Form):
 
 
 class CompareForm(forms.Form):
-    """?ids=1&ids=2...: between 2 and 10 distinct experiment ids."""
+    """?ids=1&ids=2...: between 2 and 10 distinct experiment ids;
+    ?baseline=<one of them> (default: see comparison.default_baseline);
+    ?config=all shows every config key, not only those that differ."""
 
     ids = forms.TypedMultipleChoiceField(coerce=int, required=True)
-    only_differences = forms.BooleanField(required=False)
+    baseline = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=None,
+        error_messages={
+            "invalid_choice": "The baseline must be one of the compared experiments "
+            "(got %(value)s)."
+        },
+    )
+    config = forms.ChoiceField(
+        required=False, choices=[("differences", "differences only"), ("all", "all keys")]
+    )
 
     def __init__(self, data: Any = None, **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
         raw = data.getlist("ids") if data is not None else []
         # Only numbers that fit a 64-bit primary key; anything else is "not a valid choice".
-        self.fields["ids"].choices = [
+        choices = [
             (value, value) for value in raw if value.isdigit() and len(value) <= MAX_ID_DIGITS
         ]
+        self.fields["ids"].choices = choices
+        self.fields["baseline"].choices = [("", "default"), *choices]
 
     def clean_ids(self) -> list[int]:
         ids = list(dict.fromkeys(self.cleaned_data["ids"]))
@@ -138,3 +161,7 @@ class CompareForm(forms.Form):
                 f"(got {len(ids)})."
             )
         return ids
+
+    @property
+    def all_config(self) -> bool:
+        return self.cleaned_data.get("config") == "all"

@@ -175,3 +175,17 @@ class Metric(models.Model):
     def __str__(self) -> str:
         suffix = f"@{self.step}" if self.step is not None else ""
         return f"{self.name}{suffix}={self.value:.6g}"
+
+
+class ListColumns(models.Model):
+    """The metric columns one user chose for the experiment list (a
+    preference, not a record: it is overwritten, not versioned)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="experiment_list_columns"
+    )
+    metrics = models.JSONField(default=list, help_text="Metric names, in column order.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"list columns of {self.user}: {', '.join(self.metrics) or 'none'}"

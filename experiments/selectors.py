@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import (
     Count,
+    DurationField,
     Exists,
+    ExpressionWrapper,
     F,
     FloatField,
     OuterRef,
@@ -18,8 +20,11 @@ from django.db.models import (
 from rq.worker import Worker, WorkerStatus
 
 from experiments import queue
-from experiments.models import Experiment, Metric, Status
+from experiments.models import Experiment, ListColumns, Metric, Status
 from registry.models import GateEvaluation
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
 def experiment_scalar_metrics(*, experiment_id: int) -> dict[str, float]:
@@ -28,19 +33,47 @@ def experiment_scalar_metrics(*, experiment_id: int) -> dict[str, float]:
 
 
 def experiment_stepped_metrics(*, experiment_id: int) -> dict[str, list[tuple[int, float]]]:
-    series: dict[str, list[tuple[int, float]]] = {}
-    rows = Metric.objects.filter(experiment_id=experiment_id, step__isnull=False)
-    for name, step, value in rows.order_by("name", "step").values_list("name", "step", "value"):
-        series.setdefault(name, []).append((step, value))
+    return stepped_metrics_by_experiment(experiment_ids=[experiment_id]).get(experiment_id, {})
+
+
+def stepped_metrics_by_experiment(
+    *, experiment_ids: list[int]
+) -> dict[int, dict[str, list[tuple[int, float]]]]:
+    """Experiment id -> name -> [(step, value), ...] in step order; one query."""
+    series: dict[int, dict[str, list[tuple[int, float]]]] = {}
+    rows = Metric.objects.filter(experiment_id__in=experiment_ids, step__isnull=False)
+    ordered = rows.order_by("experiment_id", "name", "step")
+    for experiment_id, name, step, value in ordered.values_list(
+        "experiment_id", "name", "step", "value"
+    ):
+        series.setdefault(experiment_id, {}).setdefault(name, []).append((step, value))
     return series
 
 
 # --------------------------------------------------------------- web pages
 
-# Shown as columns in the experiment list and on the dashboard.
+# Shown as columns in the experiment list (unless a user chose others) and on the dashboard.
 KEY_METRICS = ("average_precision", "roc_auc", "f1")
-# Sort keys of the experiment list that are columns, not metrics.
-FIELD_SORTS = {"created": "created_at", "name": "name", "status": "status", "model": "model_type"}
+# Sort keys of the experiment list that are columns, not metrics: key -> fields.
+FIELD_SORTS: dict[str, tuple[str, ...]] = {
+    "created": ("created_at",),
+    "name": ("name",),
+    "status": ("status",),
+    "model": ("model_type",),
+    "dataset": ("dataset_version__dataset__name", "dataset_version__version"),
+    "submitted_by": ("created_by_name",),
+    "duration": ("run_duration",),
+}
+# How long a run took; NULL until it has both started and finished.
+RUN_DURATION = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+
+
+def experiment_list_columns(*, user: AbstractBaseUser | AnonymousUser) -> tuple[str, ...]:
+    """The metric columns `user` chose for the list, else KEY_METRICS."""
+    if not user.is_authenticated:
+        return KEY_METRICS
+    chosen = ListColumns.objects.filter(user=user).values_list("metrics", flat=True).first()
+    return KEY_METRICS if chosen is None else tuple(chosen)
 
 
 def metric_value(name: str, *, experiment_ref: str = "pk") -> Subquery:
@@ -95,28 +128,45 @@ def experiment_list(
     dataset_version_id: int | None = None,
     model_type: str = "",
     name: str = "",
+    tag: str = "",
     sort: str = "created",
     descending: bool = True,
+    metrics: tuple[str, ...] = KEY_METRICS,
 ) -> QuerySet[Experiment] | MetricOrderedExperiments:
-    """Filtered and sorted experiments with their key metrics annotated as
-    `metric_<name>`; sort is a FIELD_SORTS key or a metric name. Sorted by a
+    """Filtered and sorted experiments with `metrics` annotated as
+    `metric_<name>`, the run time as `run_duration` and their tags and note
+    (`annotation`); sort is a FIELD_SORTS key or a metric name. Sorted by a
     metric, the result is a sequence for a Paginator, not a QuerySet."""
     lookups = {
         "status": status,
         "dataset_version_id": dataset_version_id,
         "model_type": model_type,
         "name__icontains": name,
+        "annotation__tag_rows__name": tag,
     }
     lookups = {key: value for key, value in lookups.items() if value}
     rows = (
         Experiment.objects.filter(**lookups)
-        .select_related("dataset_version__dataset")
-        .defer(*LIST_DEFERRED, "dataset_version__columns", "dataset_version__class_counts")
-        .annotate(**{f"metric_{metric}": metric_value(metric) for metric in KEY_METRICS})
+        .select_related("dataset_version__dataset", "annotation")
+        .defer(
+            *LIST_DEFERRED,
+            "dataset_version__columns",
+            "dataset_version__class_counts",
+            "dataset_version__column_stats",
+            "annotation__note",
+        )
+        .annotate(
+            run_duration=RUN_DURATION,
+            **{f"metric_{metric}": metric_value(metric) for metric in metrics},
+        )
     )
     if sort in FIELD_SORTS:
-        field = F(FIELD_SORTS[sort])
-        return rows.order_by(field.desc() if descending else field.asc(), _tiebreak(descending))
+        fields = [F(name) for name in FIELD_SORTS[sort]]
+        ordering = [
+            field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
+            for field in fields
+        ]
+        return rows.order_by(*ordering, _tiebreak(descending))
     return MetricOrderedExperiments(rows, lookups=lookups, metric=sort, descending=descending)
 
 

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "datasets",
     "experiments",
     "registry",
+    "notes",
 ]
 
 MIDDLEWARE = [
@@ -167,6 +168,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# ISO-like dates everywhere Django formats one itself (the admin above all).
+FORMAT_MODULE_PATH = ["mlplatform.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -292,11 +295,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {
+        "no_403_traceback": {"()": "mlplatform.log_filters.PermissionDeniedWithoutTraceback"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # Not its start-up banner in every command; lockouts are still logged.
         "axes.apps": {"level": "WARNING"},
+        # A refused permission is logged in one line, without a traceback.
+        "django.request": {"filters": ["no_403_traceback"]},
     },
 }

@@ -35,7 +35,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "status_counts": [(status, label, counts[status]) for status, label in Status.choices],
         "recent": recent_experiments(limit=RECENT),
-        "models": registered_models_overview(stages=(Stage.PRODUCTION, Stage.STAGING)),
+        "models": registered_models_overview(
+            stages=(Stage.PRODUCTION, Stage.STAGING), by_stage=True
+        ),
         "pending": pending_stage_requests(),
         "queue": training_queue_overview(),
         "key_metrics": KEY_METRICS,

@@ -1,21 +1,38 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from registry.models import Stage
 from registry.services import REQUESTABLE_STAGES
 
+# What a version in a stage is usually moved to next: the form's default.
+NEXT_STAGE = {
+    Stage.NONE: Stage.STAGING,
+    Stage.STAGING: Stage.PRODUCTION,
+    Stage.PRODUCTION: Stage.ARCHIVED,
+    Stage.ARCHIVED: Stage.STAGING,
+}
+
 
 class StageRequestForm(forms.Form):
-    to_stage = forms.ChoiceField(
-        label="Move to",
-        choices=[(stage, Stage(stage).label) for stage in REQUESTABLE_STAGES],
-    )
+    """Offers every requestable stage but the version's current one (a
+    request to stay put is refused anyway), defaulting to the usual next."""
+
+    to_stage = forms.ChoiceField(label="Move to")
     reason = forms.CharField(
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Why this version should move; recorded in the stage history.",
     )
+
+    def __init__(self, *args: Any, current_stage: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(stage, Stage(stage).label) for stage in REQUESTABLE_STAGES]
+        choices = [(value, label) for value, label in choices if value != current_stage]
+        self.fields["to_stage"].choices = choices
+        self.fields["to_stage"].initial = NEXT_STAGE.get(current_stage, choices[0][0])
 
 
 class DecisionForm(forms.Form):

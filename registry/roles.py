@@ -27,6 +27,7 @@ ROLES: dict[str, list[str]] = {
         "experiments.cancel_experiment",
         "datasets.add_datasetversion",
         "registry.request_stage_change",
+        "notes.edit_annotation",
     ],
     "approver": [*READ, "registry.approve_stage_change"],
 }
@@ -34,7 +35,10 @@ ROLES: dict[str, list[str]] = {
 
 def roles_ensure(*, group_model: Any = None, permission_model: Any = None) -> None:
     """Create the role groups with their permissions; idempotent. Takes the
-    models so that a migration can pass its historical ones."""
+    models so that a migration can pass its historical ones; there a
+    permission of an app not migrated yet is skipped (that app's own
+    migration grants it), while at run time every permission must exist."""
+    in_migration = group_model is not None
     if group_model is None:
         from django.contrib.auth.models import Group, Permission
 
@@ -43,9 +47,14 @@ def roles_ensure(*, group_model: Any = None, permission_model: Any = None) -> No
         group, _ = group_model.objects.get_or_create(name=role)
         for dotted in perms:
             app_label, codename = dotted.split(".")
-            group.permissions.add(
-                permission_model.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+            permission = permission_model.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is None and in_migration:
+                continue
+            if permission is None:
+                raise LookupError(f"no permission {dotted}: are all migrations applied?")
+            group.permissions.add(permission)
 
 
 def roles_migrate(apps: Any) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from notes.views import model_version_annotation
 from registry import views
 
 app_name = "registry"
@@ -18,6 +19,11 @@ urlpatterns = [
         "models/<str:model_name>/versions/<int:version>/artifact/",
         views.artifact_download,
         name="artifact",
+    ),
+    path(
+        "models/<str:model_name>/versions/<int:version>/notes/",
+        model_version_annotation,
+        name="notes",
     ),
     path("requests/<int:request_id>/decide/", views.stage_request_decide_view, name="decide"),
     path("requests/<int:request_id>/withdraw/", views.stage_request_withdraw_view, name="withdraw"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -62,3 +63,21 @@ def test_it_refuses_more_frauds_than_rows(tmp_path):
     with pytest.raises(CommandError, match="need 0 < frauds < rows"):
         run("--out", str(out), "--rows", "10", "--frauds", "10")
     assert not out.exists()
+
+
+def test_it_reports_the_rows_written_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("datasets.synthetic.WRITE_CHUNK_ROWS", 200)
+    out = tmp_path / "creditcard.csv"
+
+    output = run("--out", str(out), "--rows", "500", "--frauds", "20")
+
+    lines = output.splitlines()
+    assert lines[0] == "Generating 500 rows ..."
+    assert lines[1:4] == [
+        "  200 of 500 rows written",
+        "  400 of 500 rows written",
+        "  500 of 500 rows written",
+    ]
+    assert "KiB)" in lines[4]  # sizes in binary units, as on the pages

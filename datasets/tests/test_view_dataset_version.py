@@ -20,13 +20,14 @@ def test_it_shows_the_profile_and_the_experiments_that_used_it(
     assert response.status_code == 200
     content = response.content.decode()
     assert registered_dataset.sha256 in content
-    assert '<dd id="row-count">4000</dd>' in content
+    assert '<dd id="row-count">4,000</dd>' in content
     assert "<code>float64</code>" in content
     assert "1: 120 (3.00%)" in content
+    assert "MiB" in content or "KiB" in content
     assert f'href="/experiments/{used.pk}/"' in content
     assert "did_not" not in content
     assert (
-        f"{size(registered_dataset.size_bytes)} ({registered_dataset.size_bytes} bytes)" in content
+        f"{size(registered_dataset.size_bytes)} ({registered_dataset.size_bytes:,} bytes)" in content
     )
     assert "KiB" in content or "MiB" in content
     assert 'id="positive-label"' not in content  # 0/1 target: nothing to map
@@ -57,3 +58,34 @@ def test_it_refuses_an_outsider(client: Client, outsider: Any) -> None:
     make_dataset_version()
     client.force_login(outsider)
     assert client.get("/datasets/fraud/v1/").status_code == 403
+
+
+def test_it_lists_every_column_with_the_statistics_recorded_at_registration(
+    client: Client, viewer: Any, registered_dataset: DatasetVersion
+) -> None:
+    client.force_login(viewer)
+    response = client.get("/datasets/small_fraud/v1/")
+    columns = response.context["columns"]
+    assert [column.name for column in columns] == [c["name"] for c in registered_dataset.columns]
+    assert len(columns) == 31
+    target = columns[-1]
+    assert (target.name, target.is_target, target.minimum, target.maximum) == (
+        "Class",
+        True,
+        "0",
+        "1",
+    )
+    assert target.mean == "0.0300"  # 120 frauds in 4,000 rows
+    assert {column.missing for column in columns} == {"0"}
+    content = response.content.decode()
+    assert "All 31 columns" in content
+    assert "scroll-y" not in content  # no box hiding columns
+
+
+def test_it_says_when_a_version_has_no_recorded_statistics(client: Client, viewer: Any) -> None:
+    make_dataset_version()  # written directly, as a version registered before statistics were
+    client.force_login(viewer)
+    response = client.get("/datasets/fraud/v1/")
+    assert response.status_code == 200
+    assert b'id="no-column-stats"' in response.content
+    assert [column.minimum for column in response.context["columns"]] == ["-", "-"]

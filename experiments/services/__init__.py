@@ -3,7 +3,8 @@ updates whose row count says whether this caller won the transition.
 
 Layout: lifecycle.py records experiments and holds the status claims,
 execution.py trains a claimed experiment, submission.py queues and cancels
-jobs, reconcile.py makes the database and the queue agree.
+jobs, reconcile.py makes the database and the queue agree, preferences.py
+keeps each user's choice of list columns.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from experiments.services.lifecycle import (
     experiment_heartbeat,
     experiment_set_phase,
     experiment_start,
+)
+from experiments.services.preferences import (
+    experiment_list_columns_reset,
+    experiment_list_columns_set,
 )
 from experiments.services.reconcile import Reconciliation, experiment_reconcile
 from experiments.services.submission import (
@@ -48,6 +53,8 @@ __all__ = [
     "experiment_fail",
     "experiment_fail_running",
     "experiment_heartbeat",
+    "experiment_list_columns_reset",
+    "experiment_list_columns_set",
     "experiment_reconcile",
     "experiment_set_phase",
     "experiment_start",

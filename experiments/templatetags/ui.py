@@ -1,53 +1,84 @@
-"""Small formatting filters shared by every page: {% load ui %}."""
+"""Formatting filters shared by every page: {% load ui %}. Each one is a thin
+wrapper around mlplatform.numbers or experiments.metrics, so that a page, the
+admin and a command print the same number the same way."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
+from experiments.metrics import format_metric, format_metric_delta
 from mlplatform import numbers
 
 register = template.Library()
 
 
 @register.filter
-def duration(seconds: int | None) -> str:
-    """42 -> "42 s", 125 -> "2 min 5 s", 3725 -> "1 h 2 min"."""
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
+def duration(seconds: float | None) -> str:
+    """0.4 -> "0.4 s", 125 -> "2 min 5 s", 3725 -> "1 h 2 min"."""
+    return numbers.duration(seconds)
+
+
+@register.filter
+def metric(value: float | None, name: str = "") -> str:
+    """{{ value|metric:name }}: counts as integers, timings as durations, scores
+    with four decimals. Without a name the value is read as a score."""
+    return format_metric(name, value)
+
+
+@register.filter
+def metric_delta(value: float | None, name: str = "") -> str:
+    return format_metric_delta(name, value)
+
+
+@register.filter
+def count(value: float | None) -> str:
+    return numbers.count(value)
+
+
+@register.filter
+def score(value: float | None) -> str:
+    return numbers.score(value)
+
+
+@register.filter
+def signed(value: float | None) -> str:
+    return numbers.signed(value)
+
+
+@register.filter
+def signed_percent(value: float | None) -> str:
+    return numbers.signed_percent(value)
 
 
 @register.filter
 def size(size_bytes: int | None) -> str:
-    """Binary units, as everywhere: 209715200 -> "200.0 MiB"."""
     return numbers.size(size_bytes)
 
 
 @register.filter
-def metric(value: float | None) -> str:
-    """Scores with four decimals; counts (whole numbers above 1) as integers."""
-    if value is None:
-        return "-"
-    if float(value).is_integer() and abs(value) > 1:
-        return f"{int(value):,}"
-    return f"{value:.4f}"
+def percent(part: float, whole: float) -> str:
+    return numbers.percent(part, whole)
 
 
 @register.filter
-def percent(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.2f}%" if whole else "-"
+def span(delta: timedelta | None) -> str:
+    """A timedelta (e.g. finished - started) as a duration: "2.8 s"."""
+    return numbers.duration(None if delta is None else delta.total_seconds())
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """Seconds matter for a heartbeat: "4.2 s ago", not "0 minutes ago"."""
+    if moment is None:
+        return numbers.MISSING
+    return f"{numbers.duration(max(0.0, (timezone.now() - moment).total_seconds()))} ago"
 
 
 @register.filter
 def metric_of(obj: Any, name: str) -> str:
-    """The annotated key metric `metric_<name>` of a row, formatted."""
-    return metric(getattr(obj, f"metric_{name}", None))
+    """The annotated metric `metric_<name>` of a row, formatted for `name`."""
+    return format_metric(name, getattr(obj, f"metric_{name}", None))

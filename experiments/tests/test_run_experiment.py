@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from experiments.models import Experiment, Status
+from mlplatform import numbers
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -116,3 +118,49 @@ def test_it_prints_a_registration_error_and_how_to_retry(make_config, tmp_path, 
     assert experiment.registration == "error"
     assert "registration error: RuntimeError: the gate exploded" in err.getvalue()
     assert f"manage.py register_experiment {experiment.pk}" in err.getvalue()
+
+
+def test_it_gives_the_run_time_the_experiment_page_shows(
+    make_config: Callable[..., str], tmp_path: Path
+) -> None:
+    out = StringIO()
+
+    call_command("run_experiment", config=write(tmp_path, make_config()), stdout=out)
+
+    experiment = Experiment.objects.get()
+    ran = (experiment.finished_at - experiment.started_at).total_seconds()
+    summary = next(line for line in out.getvalue().splitlines() if "COMPLETED" in line)
+    assert f"ran for {numbers.duration(ran)}" in summary
+    assert "in all)" in summary
+    fit_time = next(line for line in out.getvalue().splitlines() if "fit_time_seconds" in line)
+    assert fit_time.rstrip().endswith((" s", " ms"))  # a duration, not 0.0123
+
+
+def test_it_flags_a_registration_identical_to_an_earlier_version(
+    make_config: Callable[..., str], tmp_path: Path
+) -> None:
+    config = write(tmp_path, make_config())
+    call_command("run_experiment", config=config, stdout=StringIO())
+    out = StringIO()
+
+    call_command("run_experiment", config=config, json=True, stdout=out)
+    again = StringIO()
+    third_config = write(tmp_path, make_config())
+    call_command("run_experiment", config=third_config, stdout=again)
+
+    assert json.loads(out.getvalue())["registration"]["identical_to"] == [1]
+    assert (
+        "note: identical to fraud_detector v1, v2 (same config SHA-256 and dataset SHA-256)"
+        in again.getvalue()
+    )
+
+
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(db: None, tmp_path: Path) -> None:
+    out = StringIO()
+
+    with pytest.raises(SystemExit) as caught:
+        call_command("run_experiment", config=str(tmp_path / "missing.yaml"), json=True, stdout=out)
+
+    assert caught.value.code == 1
+    error = json.loads(out.getvalue())["error"]
+    assert error == f"config file {tmp_path / 'missing.yaml'} does not exist or is not a file"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -159,3 +160,43 @@ def test_it_refuses_an_outsider(client: Client, outsider: Any, version: Any) -> 
     experiment = make_experiment(version)
     client.force_login(outsider)
     assert client.get(f"/experiments/{experiment.pk}/").status_code == 403
+
+
+def test_it_shows_the_queued_message_only_while_the_run_waits(
+    client: Client, experimenter: Any, make_config: Any
+) -> None:
+    client.force_login(experimenter)
+    response = client.post("/experiments/new/", {"config_text": make_config()}, follow=True)
+    assert b'id="submission-message"' in response.content
+    # The same message, read on a page whose run has already started, would be stale.
+    client.post("/experiments/new/", {"config_text": make_config()})
+    Experiment.objects.filter(pk=Experiment.objects.latest("pk").pk).update(status=Status.RUNNING)
+    page = client.get(f"/experiments/{Experiment.objects.latest('pk').pk}/")
+    assert b'id="submission-message"' not in page.content
+    assert b"is recorded" not in page.content
+
+
+def test_it_shows_counts_as_integers_scores_with_four_decimals_and_timings_as_durations(
+    client: Client, viewer: Any, version: Any
+) -> None:
+    metrics = {
+        "fp": 0.0,
+        "tn": 56962.0,
+        "fn": 3304.0,
+        "tp": 40.0,
+        "average_precision": 0.00172987,
+        "fit_time_seconds": 2.8,
+        "n_iter": 1.0,
+    }
+    experiment = make_experiment(version, metrics=metrics)
+    client.force_login(viewer)
+    content = client.get(f"/experiments/{experiment.pk}/").content.decode()
+    assert '<td class="fp">0<small>' in content
+    assert '<td class="tn">56,962<small>' in content
+    assert '<td class="fn">3,304<small>' in content
+    rows = dict(re.findall(r'<th scope="row">(\w+)</th><td class="num">([^<]*)</td>', content))
+    assert rows["fp"] == "0"
+    assert rows["n_iter"] == "1"
+    assert rows["average_precision"] == "0.0017"
+    assert rows["fit_time_seconds"] == "2.8 s"
+    assert "0.0000" not in content

@@ -66,3 +66,57 @@ def test_it_refuses_an_outsider(client: Client, outsider: Any, version: Any) -> 
     experiment = make_experiment(version, status=Status.RUNNING)
     client.force_login(outsider)
     assert client.get(f"/experiments/{experiment.pk}/status/").status_code == 403
+
+
+def test_it_says_how_long_a_queued_run_has_waited(
+    client: Client, viewer: Any, version: Any
+) -> None:
+    experiment = make_experiment(
+        version,
+        status=Status.CREATED,
+        phase="queued",
+        enqueued_at=timezone.now() - timedelta(seconds=42),
+    )
+    client.force_login(viewer)
+    content = client.get(f"/experiments/{experiment.pk}/status/").content.decode()
+    assert "queued for <strong" in content
+    assert "running for" not in content
+    assert "42 s" in content or "43 s" in content
+
+
+def test_it_gives_the_run_time_to_the_tenth_of_a_second(
+    client: Client, viewer: Any, version: Any
+) -> None:
+    started = timezone.now() - timedelta(minutes=5)
+    experiment = make_experiment(
+        version, started_at=started, finished_at=started + timedelta(seconds=2.8)
+    )
+    client.force_login(viewer)
+    content = client.get(f"/experiments/{experiment.pk}/status/").content.decode()
+    assert 'ran for <strong id="elapsed">2.8 s</strong>' in content
+
+
+def test_it_counts_the_heartbeat_in_seconds(client: Client, viewer: Any, version: Any) -> None:
+    experiment = make_experiment(
+        version,
+        status=Status.RUNNING,
+        started_at=timezone.now() - timedelta(seconds=30),
+        heartbeat_at=timezone.now() - timedelta(seconds=4),
+    )
+    client.force_login(viewer)
+    content = client.get(f"/experiments/{experiment.pk}/status/").content.decode()
+    assert "last heartbeat 4.0 s ago" in content or "last heartbeat 4.1 s ago" in content
+    assert "minutes" not in content
+
+
+def test_it_removes_the_queued_message_once_the_run_has_started(
+    client: Client, viewer: Any, version: Any
+) -> None:
+    queued = make_experiment(version, status=Status.CREATED)
+    running = make_experiment(version, status=Status.RUNNING)
+    client.force_login(viewer)
+    htmx = {"HX-Request": "true"}
+    waiting = client.get(f"/experiments/{queued.pk}/status/", headers=htmx).content.decode()
+    assert "submission-message" not in waiting
+    started = client.get(f"/experiments/{running.pk}/status/", headers=htmx).content.decode()
+    assert '<li id="submission-message" hx-swap-oob="delete"></li>' in started

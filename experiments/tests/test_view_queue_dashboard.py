@@ -182,7 +182,7 @@ def test_it_refuses_to_stop_a_job_that_is_no_experiments(
     client.force_login(queue_keeper)
     response = client.post(f"{HOME}queues/0/something-else/stop/")
     assert response.status_code == 403
-    assert "something-else is not an experiment" in response.content.decode()
+    assert "something-else is not one" in response.content.decode()
 
 
 def test_it_shows_a_page_not_a_server_error_while_redis_is_down(

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required, permission_required
@@ -11,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from experiments.models import REGISTRATION_RETRYABLE, Experiment
+from experiments.models import REGISTRATION_RETRYABLE, Experiment, Status
 from experiments.selectors import (
     experiment_detail as experiment_detail_selector,
 )
@@ -21,7 +24,8 @@ from experiments.selectors import (
     experiment_stepped_metrics,
 )
 from experiments.services import experiment_cancel, experiment_submit
-from experiments.views.charts import loss_chart, pr_chart, roc_chart
+from experiments.views.charts import Chart, Run, loss_chart, pr_chart, roc_chart
+from notes.selectors import annotation_of
 
 CONFUSION_CELLS = ("tn", "fp", "fn", "tp")
 
@@ -33,12 +37,33 @@ def _experiment_or_404(experiment_id: int) -> Experiment:
         raise Http404(f"no experiment #{experiment_id}") from None
 
 
-def elapsed_seconds(experiment: Experiment) -> int | None:
-    """Run time so far (RUNNING) or in total (finished); None before it starts."""
+# The flash of a submission says "queued"; tagged so that the page can drop
+# it once the run has moved on (base.html, _status.html).
+SUBMISSION_TAG = "submission"
+
+
+@dataclass(frozen=True)
+class Elapsed:
+    label: str  # "queued for", "running for", "ran for", "never started"
+    seconds: float | None
+
+
+def elapsed(experiment: Experiment) -> Elapsed:
+    """What the status line says about time: the wait in the queue while
+    CREATED, the run time so far (RUNNING) or in total (finished), to the
+    tenth of a second as the command line prints it."""
+    now = timezone.now()
+    if experiment.status == Status.CREATED:
+        waiting_since = experiment.enqueued_at or experiment.created_at
+        return Elapsed("queued for", _seconds(waiting_since, now))
     if experiment.started_at is None:
-        return None
-    end = experiment.finished_at or timezone.now()
-    return max(0, int((end - experiment.started_at).total_seconds()))
+        return Elapsed("never started", None)
+    label = "running for" if experiment.is_active else "ran for"
+    return Elapsed(label, _seconds(experiment.started_at, experiment.finished_at or now))
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return max(0.0, (end - start).total_seconds())
 
 
 def _confusion(metrics: dict[str, float]) -> dict[str, int] | None:
@@ -47,10 +72,14 @@ def _confusion(metrics: dict[str, float]) -> dict[str, int] | None:
     return {cell: int(metrics[cell]) for cell in CONFUSION_CELLS}
 
 
-def _charts(experiment: Experiment, stepped: dict[str, list[tuple[int, float]]]) -> list:
-    curves = [(experiment.name, experiment.curves or {})]
-    losses = [loss_chart(steps, name=name) for name, steps in sorted(stepped.items())]
-    return [chart for chart in (pr_chart(curves), roc_chart(curves), *losses) if chart]
+def _charts(
+    experiment: Experiment,
+    metrics: dict[str, float],
+    stepped: dict[str, list[tuple[int, float]]],
+) -> list[Chart]:
+    runs = [Run(experiment.name, experiment.curves or {}, metrics, stepped)]
+    losses = [loss_chart(runs, name=name) for name in sorted(stepped)]
+    return [chart for chart in (pr_chart(runs), roc_chart(runs), *losses) if chart]
 
 
 @login_required
@@ -62,15 +91,17 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
     stepped = experiment_stepped_metrics(experiment_id=experiment.pk)
     context = {
         "experiment": experiment,
-        "elapsed": elapsed_seconds(experiment),
+        "elapsed": elapsed(experiment),
+        "submission_stale": experiment.status != Status.CREATED,
         "metrics": sorted(metrics.items()),
         "confusion": _confusion(metrics),
-        "charts": _charts(experiment, stepped),
+        "charts": _charts(experiment, metrics, stepped),
         "model_version": getattr(experiment, "model_version", None),
         "gate_evaluations": list(experiment.gate_evaluations.all()),
         "can_register_again": request.user.has_perm("experiments.add_experiment")
         and experiment.registration in REGISTRATION_RETRYABLE,
         "show_traceback": may_see_traceback(request.user),
+        "annotation": annotation_of(experiment),
     }
     return render(request, "experiments/detail.html", context)
 
@@ -93,7 +124,12 @@ def experiment_status(request: HttpRequest, experiment_id: int) -> HttpResponse:
         experiment = experiment_live_status(experiment_id=experiment_id)
     except Experiment.DoesNotExist:
         raise Http404(f"no experiment #{experiment_id}") from None
-    context = {"experiment": experiment, "elapsed": elapsed_seconds(experiment)}
+    context = {
+        "experiment": experiment,
+        "elapsed": elapsed(experiment),
+        # Once the run has left the queue, the "queued" flash above is stale.
+        "drop_submission_message": request.htmx and experiment.status != Status.CREATED,
+    }
     response = render(request, "experiments/_status.html", context)
     if not experiment.is_live:
         response.status_code = HTMX_STOP_POLLING
@@ -128,5 +164,5 @@ def experiment_rerun(request: HttpRequest, experiment_id: int) -> HttpResponse:
         messages.error(request, "Cannot run it again: " + "; ".join(error.messages))
         return redirect("experiments:detail", experiment_id=original.pk)
     level = messages.SUCCESS if submission.enqueued else messages.WARNING
-    messages.add_message(request, level, submission.message)
+    messages.add_message(request, level, submission.message, extra_tags=SUBMISSION_TAG)
     return redirect("experiments:detail", experiment_id=submission.experiment.pk)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from experiments.forms import LaunchForm, config_file_text, config_files
 from experiments.services import experiment_submit
+from experiments.views.detail import SUBMISSION_TAG
 
 DRAIN_CHUNK_BYTES = 64 * 1024
 MAX_DRAINED_BYTES = 64 * 1024 * 1024
@@ -74,6 +75,6 @@ def _launch(request: HttpRequest) -> HttpResponse:
             form.add_error("config_text", error)
         else:
             level = messages.SUCCESS if submission.enqueued else messages.WARNING
-            messages.add_message(request, level, submission.message)
+            messages.add_message(request, level, submission.message, extra_tags=SUBMISSION_TAG)
             return redirect("experiments:detail", experiment_id=submission.experiment.pk)
     return render(request, "experiments/launch.html", {"form": form}, status=400)

@@ -56,7 +56,9 @@ def job_stop(request: HttpRequest, queue_index: int, job_id: str) -> HttpRespons
     is CANCELLED by this user, then its job stopped."""
     experiment_id = experiment_id_for(job_id)
     if experiment_id is None:
-        raise PermissionDenied(f"{job_id} is not an experiment's job; only those can be stopped.")
+        raise PermissionDenied(
+            f"only an experiment's job can be stopped here, and {job_id} is not one"
+        )
     if not request.user.has_perm("experiments.cancel_experiment"):
         raise PermissionDenied(
             "Stopping an experiment's job cancels it: that needs the cancel permission."

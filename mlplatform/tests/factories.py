@@ -77,3 +77,59 @@ def make_experiment(
         for metric, value in (metrics or {}).items()
     )
     return experiment
+
+
+def make_model_version(
+    experiment: Experiment,
+    *,
+    model_name: str = "fraud_detector",
+    version: int = 1,
+    stage: str = "staging",
+    gate_passed: bool | None = True,
+    report: dict[str, Any] | None = None,
+) -> Any:
+    """A registered version of `experiment`, with a registration gate unless
+    gate_passed is None (its report: `report`, or a stub). Written directly:
+    no gate runs."""
+    from registry.models import GateEvaluation, ModelVersion, RegisteredModel
+
+    registered_model, _ = RegisteredModel.objects.get_or_create(name=model_name)
+    gate = None
+    if gate_passed is not None:
+        gate = GateEvaluation.objects.create(
+            registered_model=registered_model,
+            candidate=experiment,
+            purpose=GateEvaluation.Purpose.REGISTRATION,
+            passed=gate_passed,
+            report=report or {"passed": gate_passed, "summary": "written by a test", "metrics": []},
+        )
+    return ModelVersion.objects.create(
+        registered_model=registered_model,
+        version=version,
+        experiment=experiment,
+        artifact_sha256="cd" * 32,
+        stage=stage,
+        registration_gate=gate,
+        stage_changed_at=timezone.now(),
+    )
+
+
+def make_gate_evaluation(
+    candidate: Experiment,
+    baseline_version: Any,
+    *,
+    metrics: list[dict[str, Any]],
+    passed: bool = True,
+) -> Any:
+    """A stored promotion gate of `candidate` against `baseline_version`."""
+    from registry.models import GateEvaluation
+
+    report = {"passed": passed, "summary": "written by a test", "confidence": 0.95}
+    return GateEvaluation.objects.create(
+        registered_model=baseline_version.registered_model,
+        candidate=candidate,
+        baseline_version=baseline_version,
+        purpose=GateEvaluation.Purpose.PROMOTION,
+        passed=passed,
+        report={**report, "metrics": metrics},
+    )

@@ -46,3 +46,36 @@ def test_it_shows_sizes_in_binary_units(size_bytes: int, text: str) -> None:
 )
 def test_it_shows_durations(seconds: float, text: str) -> None:
     assert numbers.duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.0234, "23 ms"), (0.0001, "<1 ms"), (0.1, "0.1 s"), (0.0, "<1 ms")]
+)
+def test_it_shows_short_durations_in_milliseconds(seconds: float, text: str) -> None:
+    assert numbers.duration(seconds) == text
+
+
+def test_it_signs_count_and_duration_differences() -> None:
+    assert numbers.signed_count(1204.0) == "+1,204"
+    assert numbers.signed_count(-3.0) == "-3"
+    assert numbers.signed_count(0.0) == "0"
+    assert numbers.signed_duration(2.25) == "+2.2 s"
+    assert numbers.signed_duration(-125) == "-2 min 5 s"
+
+
+def test_it_rounds_both_ends_of_an_interval_alike() -> None:
+    assert numbers.interval(-0.012, 0.03456) == "[-0.0120, +0.0346]"
+    assert numbers.interval(None, 0.1) == "-"
+
+
+def test_it_shows_a_share_as_a_percentage() -> None:
+    assert numbers.percent(492, 284807) == "0.17%"
+    assert numbers.percent(1, 0) == "-"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(172792.0, "172,792"), (-56.40751, "-56.4075"), (0.0000123, "1.23e-05"), (None, "-")],
+)
+def test_it_shows_data_values_readably(value: float | None, text: str) -> None:
+    assert numbers.quantity(value) == text

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -66,11 +67,13 @@ def test_it_shows_counts_models_pending_requests_and_recent_experiments(
     assert counts[Status.RUNNING] == 1
     assert counts[Status.COMPLETED] == 3
     (listed,) = response.context["models"]
+    # Production above staging, although staging is newer.
     assert [(v.version, v.stage) for v in listed.listed_versions] == [
-        (3, Stage.STAGING),
         (2, Stage.PRODUCTION),
+        (3, Stage.STAGING),
     ]
     content = response.content.decode()
+    assert content.index("stage-row-production") < content.index("stage-row-staging")
     assert "0.2000" in content  # v2's average precision
     assert "v3 is better" in content
     assert "still_running" in content
@@ -173,3 +176,13 @@ def test_it_requires_login(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/"
+
+
+def test_it_shows_no_red_no_role_badge_to_a_superuser(
+    client: Client, db: Any, no_redis: None
+) -> None:
+    root = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(root)
+    content = client.get("/").content.decode()
+    assert '<span class="role">superuser</span>' in content
+    assert "no role" not in content

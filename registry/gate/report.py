@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from experiments.metrics import METRIC_DIRECTIONS
+from mlplatform import numbers
 from registry.gate.bootstrap import bootstrap_metrics, percentile_interval
 from registry.gate.holdout import prepare_holdout
 from registry.gate.inputs import check_spec, parse_inputs
@@ -101,9 +102,9 @@ def _metric_entry(
     }
 
 
-def _rules_text(count: int, kind: str) -> str:
+def _all_of(count: int, noun: str) -> str:
     """ "the one absolute floor", "all 3 absolute floors"."""
-    return f"the one {kind}" if count == 1 else f"all {count} {kind}s"
+    return f"the one {noun}" if count == 1 else f"all {count} {noun}s"
 
 
 def _summary(report: dict[str, Any], refusal: str | None) -> str:
@@ -112,22 +113,26 @@ def _summary(report: dict[str, Any], refusal: str | None) -> str:
     metrics, reasons = report["metrics"], report["reasons"]
     ruled = sum(1 for entry in metrics if entry["checks"])
     if reasons:
+        if ruled == 1:
+            return f"Failed: the one metric rule is not met: {reasons[0]}"
         failed = sum(1 for entry in metrics if not entry["passed"])
         return f"Failed: {failed} of {ruled} metric rules not met; first: {reasons[0]}"
     if report["comparison"] == NO_PRODUCTION:
-        floors = _rules_text(ruled, "absolute floor")
+        if ruled == 0:
+            return "Passed: no production model yet, and no absolute floor to meet."
+        floors = _all_of(ruled, "absolute floor")
         return f"Passed: no production model yet; the candidate meets {floors}."
     if report["comparison"] == NOT_COMPARABLE:
-        floors = _rules_text(ruled, "absolute floor")
+        floors = _all_of(ruled, "absolute floor")
         return (
             f"Passed on floors alone: {report['not_comparable']}; the candidate meets {floors}. "
             "A request to production will fail closed (override only)."
         )
     primary = next(entry for entry in metrics if entry["primary"])
     return (
-        f"Passed: the candidate meets {_rules_text(ruled, 'metric rule')} against production; "
-        f"{primary['metric']} {_text(primary['candidate'])} vs {_text(primary['production'])}, "
-        f"delta {_text(primary['delta'], '+.4f')}."
+        f"Passed: the candidate meets {_all_of(ruled, 'metric rule')} against production; "
+        f"{primary['metric']} {numbers.score(primary['candidate'])} vs "
+        f"{numbers.score(primary['production'])}, delta {numbers.signed(primary['delta'])}."
     )
 
 
@@ -249,14 +254,51 @@ _COLUMNS = (
     "candidate",
     "production",
     "delta",
+    "relative",
     "CI of delta",
     "rule",
     "result",
 )
+# Keys format_report knows; any other top-level key (a newer report's field)
+# is still printed, as "key: value", so that nothing recorded goes unseen.
+REPORT_KEYS = frozenset(
+    {
+        "passed",
+        "summary",
+        "reasons",
+        "comparison",
+        "delta_convention",
+        "method",
+        "primary_metric",
+        "seed",
+        "resamples",
+        "confidence",
+        "holdout_rows",
+        "holdout_positives",
+        "min_positives",
+        "candidate_threshold",
+        "production_threshold",
+        "metrics",
+        "candidate",
+        "production",
+        # Shown by name: the policy, the data and the rows compared (gate_runs).
+        "policy_model",
+        "policy_version",
+        "policy",
+        "tightenings",
+        "candidate_data",
+        "production_data",
+        "excluded_rows",
+        "candidate_holdout_rows",
+        "comparable",
+        "not_comparable",
+        "error",
+    }
+)
 
 
-def _text(value: Any, spec: str = ".4f") -> str:
-    return "-" if value is None else format(value, spec)
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _rule_text(rule: dict[str, Any], greater: bool) -> str:
@@ -271,16 +313,15 @@ def _rule_text(rule: dict[str, Any], greater: bool) -> str:
 
 
 def _row(entry: dict[str, Any]) -> list[str]:
-    interval = "-"
-    if entry.get("ci_low") is not None:
-        interval = f"[{entry['ci_low']:+.4f}, {entry['ci_high']:+.4f}]"
+    interval = numbers.interval(_number(entry.get("ci_low")), _number(entry.get("ci_high")))
     result = "-" if not entry.get("checks") else ("pass" if entry.get("passed") else "FAIL")
     return [
-        entry.get("metric", "?") + (" *" if entry.get("primary") else ""),
+        str(entry.get("metric", "?")) + (" *" if entry.get("primary") else ""),
         "higher" if entry.get("greater_is_better", True) else "lower",
-        _text(entry.get("candidate")),
-        _text(entry.get("production")),
-        _text(entry.get("delta"), "+.4f"),
+        numbers.score(_number(entry.get("candidate"))),
+        numbers.score(_number(entry.get("production"))),
+        numbers.signed(_number(entry.get("delta"))),
+        numbers.signed_percent(_number(entry.get("relative_delta"))),
         interval,
         _rule_text(entry.get("rule") or {}, entry.get("greater_is_better", True)),
         result,
@@ -298,7 +339,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 def _bootstrap_line(report: dict[str, Any]) -> str:
     kind = "paired" if str(report.get("comparison", "")).startswith(PAIRED) else "candidate-only"
     return (
-        f"Bootstrap: {report['resamples']} {kind} class-stratified resamples, "
+        f"Bootstrap: {numbers.count(report['resamples'])} {kind} class-stratified resamples, "
         f"{report['confidence']:.0%} percentile CI, seed {report['seed']}; "
         "delta > 0 means the candidate is better"
     )
@@ -333,9 +374,42 @@ def _excluded_text(report: dict[str, Any]) -> str:
         return ""
     total = report.get("candidate_holdout_rows")
     return (
-        f"; {excluded:,} of the candidate's {total:,} holdout rows excluded "
-        "(production trained on them)"
+        f"; {numbers.count(excluded)} of the candidate's {numbers.count(total)} holdout rows "
+        "excluded (production trained on them)"
     )
+
+
+def _extra_lines(report: dict[str, Any]) -> list[str]:
+    """Fields this renderer does not know by name, one line each."""
+    lines = []
+    for key, value in report.items():
+        if key in REPORT_KEYS or value is None or value == "" or value == [] or value == {}:
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{name} {item}" for name, item in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(str(item) for item in value)
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        elif isinstance(value, int):
+            value = numbers.count(value)
+        lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+    return lines
+
+
+def _pair_lines(report: dict[str, Any]) -> list[str]:
+    candidate, production = report.get("candidate"), report.get("production")
+    lines = []
+    if isinstance(candidate, dict) and candidate.get("experiment_id") is not None:
+        lines.append(
+            f"Candidate: experiment #{candidate['experiment_id']} {candidate.get('name', '')}"
+        )
+    if isinstance(production, dict) and production.get("version") is not None:
+        lines.append(
+            f"Against: production v{production['version']} "
+            f"(experiment #{production.get('experiment_id', '?')})"
+        )
+    return lines
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -344,17 +418,20 @@ def format_report(report: dict[str, Any]) -> str:
         f"Regression gate: {'PASSED' if report.get('passed') else 'FAILED'}",
         report.get("summary", ""),
         f"Comparison: {report.get('comparison', '-')}",
+        *_pair_lines(report),
         *_policy_lines(report),
         *_data_lines(report),
     ]
     if report.get("holdout_rows") is not None:
         lines.append(
-            f"Holdout: {report['holdout_rows']:,} rows compared, "
-            f"{report.get('holdout_positives', 0):,} positives"
-            f" (at least {report.get('min_positives', '-')} needed)" + _excluded_text(report)
+            f"Holdout: {numbers.count(_number(report['holdout_rows']))} rows compared, "
+            f"{numbers.count(_number(report.get('holdout_positives')))} positives"
+            f" (at least {numbers.count(_number(report.get('min_positives')))} needed)"
+            + _excluded_text(report)
         )
     if report.get("resamples") is not None:
         lines.append(_bootstrap_line(report))
+    lines += _extra_lines(report)
     metrics = report.get("metrics") or []
     if metrics:
         lines += ["", *_table([list(_COLUMNS), *(_row(entry) for entry in metrics)])]

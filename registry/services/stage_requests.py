@@ -259,7 +259,7 @@ def _check_decision(
     if request.status != StageRequest.Status.PENDING:
         raise ValidationError(f"request #{request.pk} was already {request.status}")
     if request.requested_by_id == user.pk:
-        raise PermissionDenied(f"you requested #{request.pk}; another approver must decide it")
+        raise PermissionDenied("you requested this; another approver must decide")
     gate_failed = request.gate is not None and not request.gate.passed
     if not approve or not gate_failed:
         return False
@@ -320,8 +320,12 @@ def _reverify_or_refuse(request: StageRequest, user: Any, origin: Origin) -> Non
 
 
 def _reverification_problem(request: StageRequest) -> str | None:
-    """What no longer holds of what the request was gated on, or None. The
-    artifact is re-hashed outside any transaction."""
+    """What no longer holds of what a request to production was gated on, or
+    None. The artifact is re-hashed outside any transaction. (Moving a version
+    to staging or the archive puts nothing into service: archiving a version
+    whose file broke must stay possible.)"""
+    if request.to_stage != Stage.PRODUCTION:
+        return None
     version = request.model_version
     experiment = version.experiment
     if experiment.artifact_sha256 != version.artifact_sha256:
@@ -330,9 +334,7 @@ def _reverification_problem(request: StageRequest) -> str | None:
         artifact_open(path=experiment.artifact_path, sha256=version.artifact_sha256).close()
     except ArtifactIntegrityError as error:
         return f"the candidate's artifact changed since it was gated: {error}"
-    if request.to_stage == Stage.PRODUCTION:
-        return _baseline_problem(request, version.registered_model)
-    return None
+    return _baseline_problem(request, version.registered_model)
 
 
 def _baseline_problem(request: StageRequest, registered_model: RegisteredModel) -> str | None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -60,7 +61,7 @@ def test_it_refuses_self_approval(registered):
     both = make_user("bea", "experimenter", "approver")
     request = pending(registered(), both)
 
-    with pytest.raises(CommandError, match="another approver must decide"):
+    with pytest.raises(CommandError, match="you requested this; another approver must decide"):
         call_command("approve_promotion", str(request.pk), user="bea", reason="mine")
 
     request.refresh_from_db()
@@ -105,3 +106,15 @@ def test_it_requires_a_reason(registered, experimenter, approver):
 
     request.refresh_from_db()
     assert request.status == StageRequest.Status.PENDING
+
+
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(approver: Any) -> None:
+    out = StringIO()
+
+    with pytest.raises(SystemExit) as caught:
+        call_command(
+            "approve_promotion", "424242", user="arthur", reason="x", json=True, stdout=out
+        )
+
+    assert caught.value.code == 1
+    assert json.loads(out.getvalue()) == {"error": "stage request #424242 does not exist"}

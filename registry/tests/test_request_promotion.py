@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -74,3 +75,36 @@ def test_it_refuses_an_unknown_user(registered):
 
     with pytest.raises(CommandError, match="does not exist"):
         run("fraud_detector", "1", stage="production", user="ghost", reason="x")
+
+
+def test_it_says_there_is_no_model_of_that_name(experimenter: Any) -> None:
+    with pytest.raises(CommandError, match="no model named 'fraud_detectr'"):
+        run("fraud_detectr", "2", stage="production", user="erin", reason="x")
+
+    assert not StageRequest.objects.exists()
+
+
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(experimenter: Any) -> None:
+    out = StringIO()
+
+    with pytest.raises(SystemExit) as caught:
+        call_command(
+            "request_promotion",
+            "nope",
+            "1",
+            stage="production",
+            user="erin",
+            reason="x",
+            json=True,
+            stdout=out,
+        )
+
+    assert caught.value.code == 1
+    assert json.loads(out.getvalue()) == {"error": "no model named 'nope'"}
+
+
+def test_it_lists_the_stages_by_name_when_one_is_unknown(db: None) -> None:
+    with pytest.raises(
+        CommandError, match="'prod' is not a stage; choose from staging, production, archived"
+    ):
+        run("fraud_detector", "1", stage="prod", user="erin", reason="x")

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from mlplatform.tests.factories import make_dataset_version, make_experiment
+from notes.services import annotation_set
 from registry.models import ModelVersion, RegisteredModel, Stage
 
 
@@ -48,3 +49,24 @@ def test_it_answers_404_for_an_unknown_model(client: Client, viewer: Any) -> Non
 def test_it_refuses_an_outsider(client: Client, outsider: Any, model: RegisteredModel) -> None:
     client.force_login(outsider)
     assert client.get("/registry/models/fraud_detector/").status_code == 403
+
+
+def test_it_filters_the_versions_by_tag(
+    client: Client, viewer: Any, experimenter: Any, model: RegisteredModel
+) -> None:
+    annotation_set(
+        target=model.versions.get(version=2), tags="serving q3", note="", user=experimenter
+    )
+    client.force_login(viewer)
+    response = client.get("/registry/models/fraud_detector/?tag=Q3")
+    assert [v.version for v in response.context["model"].listed_versions] == [2]
+    assert b'href="/registry/models/fraud_detector/?tag=serving">serving</a>' in response.content
+    everything = client.get("/registry/models/fraud_detector/")
+    assert len(everything.context["model"].listed_versions) == 3
+
+
+def test_it_says_there_is_no_model_of_that_name(client: Client, viewer: Any) -> None:
+    client.force_login(viewer)
+    response = client.get("/registry/models/nope/")
+    assert response.status_code == 404
+    assert b"no model named &#x27;nope&#x27;" in response.content

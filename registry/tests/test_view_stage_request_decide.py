@@ -123,7 +123,11 @@ def test_it_refuses_self_approval(client: Client, registered: Callable[..., Mode
     both = make_user("bea", "experimenter", "approver")
     request = ask(registered(), both)
     client.force_login(both)
-    assert client.post(url(request), {"decision": "approve", "reason": "me"}).status_code == 403
+    response = client.post(url(request), {"decision": "approve", "reason": "me"})
+    assert response.status_code == 403
+    content = response.content.decode()
+    assert "you requested this; another approver must decide" in content
+    assert "Ask an administrator" not in content
     request.refresh_from_db()
     assert request.status == StageRequest.Status.PENDING
 

@@ -59,7 +59,8 @@ def test_it_records_a_request_to_production_that_a_worker_gates(
         ({"to_stage": "production", "reason": ""}, "This field is required."),
         ({"to_stage": "production", "reason": "   "}, "This field is required."),
         ({"to_stage": "none", "reason": "x"}, "Select a valid choice."),
-        ({"to_stage": "staging", "reason": "x"}, "is already in staging"),
+        # The form does not offer the stage the version is in.
+        ({"to_stage": "staging", "reason": "x"}, "staging is not one of the available choices"),
     ],
 )
 def test_it_refuses_a_bad_request_with_a_message_and_writes_nothing(

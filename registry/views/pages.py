@@ -8,11 +8,15 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from experiments.selectors import KEY_METRICS, experiment_scalar_metrics
+from notes.selectors import annotation_of
 from registry.forms import DecisionForm, StageRequestForm, WithdrawForm
 from registry.models import ModelVersion, RegisteredModel, Stage, StageRequest
 from registry.selectors import (
+    better_staging_versions,
+    identical_versions,
     model_version_page,
     pending_stage_requests,
+    primary_metric_of,
     registered_model_versions,
     registered_models_index,
 )
@@ -36,11 +40,12 @@ def registry_index(request: HttpRequest) -> HttpResponse:
 @permission_required("registry.view_modelversion", raise_exception=True)
 @require_GET
 def model_detail(request: HttpRequest, model_name: str) -> HttpResponse:
+    tag = request.GET.get("tag", "").strip().lower()
     try:
-        registered_model = registered_model_versions(model_name=model_name)
+        registered_model = registered_model_versions(model_name=model_name, tag=tag)
     except RegisteredModel.DoesNotExist:
-        raise Http404(f"no registered model {model_name!r}") from None
-    context = {"model": registered_model, "key_metrics": KEY_METRICS}
+        raise Http404(f"no model named {model_name!r}") from None
+    context = {"model": registered_model, "key_metrics": KEY_METRICS, "tag": tag}
     return render(request, "registry/model.html", context)
 
 
@@ -48,7 +53,29 @@ def version_or_404(model_name: str, version: int) -> ModelVersion:
     try:
         return model_version_page(model_name=model_name, version=version)
     except ModelVersion.DoesNotExist:
+        if not RegisteredModel.objects.filter(name=model_name).exists():
+            raise Http404(f"no model named {model_name!r}") from None
         raise Http404(f"model {model_name!r} has no version {version}") from None
+
+
+def _approver_warnings(version: ModelVersion, metrics: dict[str, float]) -> dict[str, Any]:
+    """What an approver should know before deciding: staging versions that
+    do better on the primary metric, and versions that are this one again."""
+    metric = primary_metric_of(version)
+    own = metrics.get(metric)
+    better = (
+        [] if own is None else better_staging_versions(version=version, metric=metric, value=own)
+    )
+    return {
+        "primary_metric": metric,
+        "primary_value": own,
+        "better_staging": better,
+        "identical": identical_versions(version=version),
+    }
+
+
+def _is_open(stage_request: StageRequest) -> bool:
+    return stage_request.status in (StageRequest.Status.GATING, StageRequest.Status.PENDING)
 
 
 def render_version(
@@ -65,28 +92,44 @@ def render_version(
     pending = [
         (stage_request, decision_forms.get(stage_request.pk) or DecisionForm())
         for stage_request in requests
-        if stage_request.status in (StageRequest.Status.GATING, StageRequest.Status.PENDING)
+        if _is_open(stage_request)
     ]
-    pending_ids = {stage_request.pk for stage_request, _ in pending}
-    # A decision on a request that is no longer pending has no form to show its error.
+    # A decision on a request that is no longer pending, or on one's own
+    # request, has no form on the page to show its error next to.
+    pending_ids = {
+        stage_request.pk
+        for stage_request, _ in pending
+        if stage_request.requested_by_id != request.user.pk
+    }
     decision_errors = [
         f"Request #{request_id}: {error}"
         for request_id, form in decision_forms.items()
         if request_id not in pending_ids
         for error in form.non_field_errors()
     ]
+    # Each gate report appears once: a pending request's is shown with the request.
+    shown_with_requests = {item.gate_id for item, _ in pending if item.gate_id}
+    evaluations = [
+        evaluation
+        for evaluation in version.experiment.gate_evaluations.all()
+        if evaluation.pk not in shown_with_requests
+    ]
+    metrics = experiment_scalar_metrics(experiment_id=version.experiment_id)
     context: dict[str, Any] = {
         "version": version,
         "experiment": version.experiment,
-        "metrics": sorted(experiment_scalar_metrics(experiment_id=version.experiment_id).items()),
+        "metrics": sorted(metrics.items()),
         "transitions": list(version.transitions.all()),
         "pending": pending,
         "decision_errors": decision_errors,
-        "decided": [item for item in requests if item.pk not in pending_ids],
-        "gate_evaluations": list(version.experiment.gate_evaluations.all()),
-        "request_form": request_form or StageRequestForm(),
+        "decided": [item for item in requests if not _is_open(item)],
+        "gate_evaluations": evaluations,
+        "gates_shown_with_requests": bool(shown_with_requests),
+        "request_form": request_form or StageRequestForm(current_stage=version.stage),
         "can_override": request.user.has_perm("registry.override_gate"),
         "withdraw_form": WithdrawForm(),
+        "annotation": annotation_of(version),
+        **_approver_warnings(version, metrics),
     }
     return render(request, "registry/version.html", context, status=status)
 

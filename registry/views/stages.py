@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -39,7 +39,7 @@ def stage_request_new(request: HttpRequest, model_name: str, version: int) -> Ht
     """Ask for a stage change; a request to production is gated on a worker
     (the page shows it gating until its report is in)."""
     model_version = version_or_404(model_name, version)
-    form = StageRequestForm(request.POST)
+    form = StageRequestForm(request.POST, current_stage=model_version.stage)
     if form.is_valid():
         try:
             created = stage_request_create(
@@ -100,6 +100,11 @@ def stage_request_decide_view(request: HttpRequest, request_id: int) -> HttpResp
             status = 409
         except ValidationError as error:
             form.add_error(None, error)
+        except PermissionDenied as error:
+            # Said on the page, next to the request (e.g. "you requested this"),
+            # not as a bare 403 page about roles.
+            form.add_error(None, str(error))
+            status = 403
         else:
             messages.success(request, f"Request #{decided.pk} {decided.status}.")
             return _to_version(model_version)

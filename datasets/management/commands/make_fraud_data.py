@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datasets.synthetic import write_fraud_csv
-from mlplatform.numbers import size
+from mlplatform import numbers
 
 
 class Command(BaseCommand):
@@ -32,11 +33,20 @@ class Command(BaseCommand):
                 "Use --force to replace it."
             )
         rows, frauds, seed = options["rows"], options["frauds"], options["seed"]
+        self.stdout.write(f"Generating {numbers.count(rows)} rows ...")
         try:
-            write_fraud_csv(out, rows=rows, frauds=frauds, seed=seed)
+            write_fraud_csv(
+                out, rows=rows, frauds=frauds, seed=seed, on_rows_written=self._written(rows)
+            )
         except ValueError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
             f"Wrote {out} ({rows:,} rows, {frauds:,} frauds, seed {seed}, "
-            f"{size(out.stat().st_size)})"
+            f"{numbers.size(out.stat().st_size)})"
         )
+
+    def _written(self, total: int) -> Callable[[int], None]:
+        def report(done: int) -> None:
+            self.stdout.write(f"  {numbers.count(done)} of {numbers.count(total)} rows written")
+
+        return report

@@ -6,22 +6,26 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from experiments.limits import memory_limited
+from experiments.metrics import format_metric
 from experiments.models import Experiment, Status
 from experiments.selectors import experiment_scalar_metrics
 from experiments.services import experiment_create, experiment_submit
+from mlplatform import numbers
 from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.cli import JsonCommand
 from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
 from registry import gate
+from registry.selectors import identical_versions
 from registry.services import experiment_run_and_register
 
 KEY_METRICS = ("average_precision", "roc_auc", "f1", "precision", "recall", "fit_time_seconds")
 
 
-class Command(BaseCommand):
+class Command(JsonCommand):
     requires_system_checks = CHECKS_WITHOUT_URLS
     help = (
         "Validate a YAML experiment config, record the experiment and run it in-process "
@@ -106,6 +110,8 @@ class Command(BaseCommand):
             "metrics": metrics,
             "artifact_sha256": experiment.artifact_sha256 or None,
             "error": experiment.error_message or None,
+            # The run as its page shows it (started to finished), and the whole command.
+            "run_seconds": _run_seconds(experiment),
             "elapsed_seconds": round(time.monotonic() - self.started, 3),
             "registration": registration,
         }
@@ -117,13 +123,15 @@ class Command(BaseCommand):
             raise SystemExit(1)
 
     def print_summary(self, summary: dict[str, Any]) -> None:
+        ran = summary["run_seconds"]
+        timing = f"ran for {numbers.duration(ran)}, " if ran is not None else ""
         self.stdout.write(
             f"experiment #{summary['id']} {summary['name']}: {summary['status'].upper()} "
-            f"in {summary['elapsed_seconds']:.1f}s"
+            f"({timing}{numbers.duration(summary['elapsed_seconds'])} in all)"
         )
         for name in KEY_METRICS:
             if name in summary["metrics"]:
-                self.stdout.write(f"  {name:<20} {summary['metrics'][name]:.4f}")
+                self.stdout.write(f"  {name:<20} {format_metric(name, summary['metrics'][name])}")
         if summary["error"]:
             self.stderr.write(f"  error: {summary['error']}")
         registration = summary["registration"]
@@ -134,6 +142,12 @@ class Command(BaseCommand):
                 f"registered {registration['model']} v{registration['version']} in staging "
                 "(regression gate passed)"
             )
+            if registration["identical_to"]:
+                others = ", ".join(f"v{number}" for number in registration["identical_to"])
+                self.stdout.write(
+                    f"note: identical to {registration['model']} {others} (same config SHA-256 "
+                    "and dataset SHA-256): an approver has seen this model before"
+                )
         elif registration["outcome"] == "error":
             self.stderr.write(
                 f"not registered in {registration['model']}: registration error: "
@@ -158,6 +172,7 @@ def _registration(experiment: Experiment, evaluation: Any, version: Any) -> dict
     model_name = (experiment.config.get("registry") or {}).get("model_name")
     if not model_name or experiment.status != Status.COMPLETED:
         return None
+    identical = identical_versions(version=version) if version is not None else []
     return {
         "model": model_name,
         "outcome": experiment.registration,
@@ -166,4 +181,11 @@ def _registration(experiment: Experiment, evaluation: Any, version: Any) -> dict
         "stage": version.stage if version is not None else None,
         "gate_passed": evaluation.passed if evaluation is not None else None,
         "gate_report": evaluation.report if evaluation is not None else None,
+        "identical_to": [other.version for other in identical],
     }
+
+
+def _run_seconds(experiment: Experiment) -> float | None:
+    if experiment.started_at is None or experiment.finished_at is None:
+        return None
+    return round((experiment.finished_at - experiment.started_at).total_seconds(), 3)

@@ -4,15 +4,16 @@ import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from mlplatform.cli import JsonCommand
 from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
 from registry.management.commands.request_promotion import _messages
 from registry.services import stage_request_decide
 
 
-class Command(BaseCommand):
+class Command(JsonCommand):
     help = "Approve (and apply) or reject a pending stage change request."
 
     def add_arguments(self, parser: CommandParser) -> None:

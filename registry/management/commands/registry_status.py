@@ -3,9 +3,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from experiments.models import Metric
+from mlplatform.cli import JsonCommand
 from registry.selectors import (
     latest_transitions,
     pending_stage_requests,
@@ -15,7 +16,7 @@ from registry.selectors import (
 KEY_METRICS = ("average_precision", "roc_auc")
 
 
-class Command(BaseCommand):
+class Command(JsonCommand):
     help = "Every registered model, its versions and stages, and the latest decisions."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -4,8 +4,9 @@ import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from mlplatform.cli import JsonCommand, choice_of, choices_metavar
 from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
 from registry import gate
@@ -13,9 +14,10 @@ from registry.models import Stage
 from registry.services import model_version_get, stage_request_create
 
 GATE_FAILED_EXIT = 3
+STAGES = [Stage.STAGING.value, Stage.PRODUCTION.value, Stage.ARCHIVED.value]
 
 
-class Command(BaseCommand):
+class Command(JsonCommand):
     help = (
         "Request a stage change for a model version. A request to production runs the "
         "regression gate first. Exit 0: pending approval; 3: the gate failed."
@@ -25,7 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("model")
         parser.add_argument("version", type=int)
         parser.add_argument(
-            "--stage", required=True, choices=[Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED]
+            "--stage",
+            required=True,
+            type=choice_of(STAGES, what="stage"),
+            metavar=choices_metavar(STAGES),
         )
         parser.add_argument("--user", required=True, help="Username of the requester.")
         parser.add_argument("--reason", required=True)
