@@ -33,18 +33,19 @@ pytestmark = [
 ]
 __all__ = ["browser"]  # the fixture, shared with the flow test
 
-# Wide enough that every run registers, so that each is gated against production.
-WIDE_GATE = {
+# A model policy wide enough that every run registers, so that each is gated
+# against production.
+WIDE_POLICY = {
     "primary_metric": "average_precision",
-    "min_positives": 10,
-    "bootstrap": {"resamples": 200, "seed": 3},
+    "min_positives": 20,
+    "bootstrap": {"resamples": 200, "confidence": 0.95, "seed": 3},
     "metrics": {"average_precision": {"threshold": 0.0, "max_drop": 1.0}},
 }
 
 
 def run_with(strength: float) -> dict[str, Any]:
     params = {"C": strength, "class_weight": "balanced", "max_iter": 500}
-    return {"name": f"c_{strength}", "params": params, "gate": WIDE_GATE}
+    return {"name": f"c_{strength}", "params": params}
 
 
 def column(page: Page, experiment: Experiment) -> Any:
@@ -58,7 +59,9 @@ def test_it_compares_runs_against_the_production_baseline(
     experimenter: Any,
     approver: Any,
     viewer: Any,
+    set_policy: Callable[..., Any],
 ) -> None:
+    set_policy(WIDE_POLICY)
     production = promote(registered(**run_with(0.01)), experimenter, approver).experiment
     middle = registered(**run_with(0.1)).experiment  # each gated against production
     strong = registered(**run_with(1.0)).experiment
