@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from pytest_django.fixtures import Settings
 from datasets.models import DatasetVersion
 from datasets.services import dataset_register
 from datasets.synthetic import write_fraud_csv
+from serving.loading import served_models_clear
 
 pytest_plugins = ["mlplatform.testing", "experiments.tests.rq_helpers"]
 
@@ -64,3 +66,11 @@ def registered_dataset(small_fraud_csv: Path, db: None) -> DatasetVersion:
 def fast_password_hashing(settings: Any) -> None:
     """Real hashing costs ~100 ms a persona; tests log in, they don't test hashing."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def served_models_forgotten() -> Iterator[None]:
+    """Each test starts with no model loaded: primary keys repeat between tests."""
+    served_models_clear()
+    yield
+    served_models_clear()

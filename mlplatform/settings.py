@@ -85,12 +85,20 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
     "django_htmx",
+    # django-ninja serves its Swagger UI assets from its own static files when
+    # it is an installed app (otherwise its docs page loads them from a CDN).
+    "ninja",
     "datasets",
     "experiments",
     "registry",
+    "serving",
+    "api",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every API response, whatever produced it, leaves in
+    # the API's JSON error shape and carries its server time.
+    "api.middleware.ApiResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -195,6 +203,14 @@ X_FRAME_OPTIONS = "DENY"
 
 # Uploads larger than this are refused by the dataset upload form.
 DATASET_UPLOAD_MAX_BYTES = env_int("DATASET_UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
+# The largest request body other than a file upload (Django answers 413 past
+# it): a JSON predict request of SERVING_MAX_RECORDS rows must fit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
+
+# Serving: the most rows one predict request may carry, and how many loaded
+# model versions each web process keeps in memory.
+SERVING_MAX_RECORDS = env_int("SERVING_MAX_RECORDS", 10_000)
+SERVING_CACHED_MODELS = env_int("SERVING_CACHED_MODELS", 4)
 
 RQ_QUEUES = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},

@@ -7,10 +7,15 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from experiments.artifacts import ArtifactIntegrityError, artifact_open
+from experiments.artifacts import ArtifactIntegrityError
 from registry.forms import DecisionForm, StageRequestForm
 from registry.models import ModelVersion, StageRequest
-from registry.services import PromotionConflict, stage_request_create, stage_request_decide
+from registry.services import (
+    PromotionConflict,
+    model_version_artifact_open,
+    stage_request_create,
+    stage_request_decide,
+)
 from registry.views.pages import render_version, version_or_404
 
 DIGEST_HEADER = "X-Artifact-SHA256"
@@ -94,15 +99,8 @@ def stage_request_decide_view(request: HttpRequest, request_id: int) -> HttpResp
 def artifact_download(request: HttpRequest, model_name: str, version: int) -> HttpResponse:
     """The version's model file, served only if it still matches its digest."""
     model_version = version_or_404(model_name, version)
-    experiment = model_version.experiment
     try:
-        if experiment.artifact_sha256 != model_version.artifact_sha256:
-            raise ArtifactIntegrityError(
-                "the experiment's artifact digest differs from the registered one"
-            )
-        artifact = artifact_open(
-            path=experiment.artifact_path, sha256=model_version.artifact_sha256
-        )
+        artifact = model_version_artifact_open(model_version=model_version)
     except ArtifactIntegrityError as error:
         context = {"version": model_version, "error": str(error)}
         return render(request, "registry/artifact_error.html", context, status=409)
