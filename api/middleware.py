@@ -45,10 +45,10 @@ def _reshaped(request: HttpRequest, response: HttpResponseBase) -> HttpResponseB
     status = response.status_code
     code = CODES_BY_STATUS.get(status, "bad_request" if status < 500 else "internal_error")
     message = MESSAGES.get(status, f"the request failed with HTTP {status}")
+    allowed = ", ".join(sorted(method.strip() for method in response.get("Allow", "").split(",")))
     if status == 405:
-        allowed = response.get("Allow", "")
         message = f"{request.method} is not allowed here; allowed: {allowed or 'none'}"
     reshaped = error_response(status, code, message)
     if "Allow" in response:
-        reshaped["Allow"] = response["Allow"]
+        reshaped["Allow"] = allowed  # sorted: ninja lists them in set order
     return reshaped

@@ -115,15 +115,14 @@ def table_check(frame: pd.DataFrame, feature_columns: Sequence[str]) -> None:
     present = {str(column) for column in frame.columns}
     missing = [column for column in feature_columns if column not in present]
     if missing:
-        raise _input_error("columns", {column: ["missing"] for column in missing})
+        raise _input_error("columns", {column: ["missing"] for column in missing}, named=False)
     clashes = [column for column in SCORE_COLUMNS if column in present]
     if clashes:
-        raise _input_error(
-            "columns", {column: ["already present; scoring adds it"] for column in clashes}
-        )
+        clashing = {column: ["already present; scoring adds it"] for column in clashes}
+        raise _input_error("columns", clashing, named=False)
     problems = value_problems(frame, feature_columns, file_lines)
     if problems:
-        raise _input_error("columns", problems)
+        raise _input_error("columns", problems, named=False)
 
 
 # ------------------------------------------------------------------- values
@@ -147,7 +146,9 @@ def value_problems(
             bad = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=np.float64))).tolist()
             bad = [row for row in bad if row not in skipped] if skipped else bad
             if bad:
-                problems[column] = [f"not a finite number (NaN, infinity or empty) in {label(bad)}"]
+                problems[column] = [
+                    f"not a finite number (null, NaN, infinity or empty) in {label(bad)}"
+                ]
         else:
             problems.update(_object_problems(column, values.tolist(), label, skipped))
     return problems
@@ -175,7 +176,9 @@ def _object_problems(
         example = _shown(values[not_numbers[0]])
         messages.append(f"not a number in {label(not_numbers)} (e.g. {example})")
     if not_finite:
-        messages.append(f"not a finite number (NaN, infinity or empty) in {label(not_finite)}")
+        messages.append(
+            f"not a finite number (null, NaN, infinity or empty) in {label(not_finite)}"
+        )
     return {column: messages} if messages else {}
 
 
@@ -194,9 +197,9 @@ def _shown(value: object) -> str:
     return text if len(text) <= NAME_SHOWN else text[:NAME_SHOWN] + "…"
 
 
-def _input_error(what: str, problems: dict[str, list[str]]) -> InputError:
+def _input_error(what: str, problems: dict[str, list[str]], *, named: bool = True) -> InputError:
     """One error for all problems: fields keyed "<what>.<column>"; the message
-    lists the first few."""
+    (prefixed with what, if named) lists the first few."""
     items = list(problems.items())
     fields = {f"{what}.{_name(column)}": messages for column, messages in items[:PROBLEMS_SHOWN]}
     summary = "; ".join(
@@ -204,7 +207,8 @@ def _input_error(what: str, problems: dict[str, list[str]]) -> InputError:
     )
     more = f"; and {len(items) - ROWS_SHOWN} more columns" if len(items) > ROWS_SHOWN else ""
     noun = "column" if len(items) == 1 else "columns"
-    return InputError(f"{what}: {len(items)} {noun} cannot be scored: {summary}{more}", fields)
+    prefix = f"{what}: " if named else ""
+    return InputError(f"{prefix}{len(items)} {noun} cannot be scored: {summary}{more}", fields)
 
 
 def _name(column: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from api.services import api_token_create
 from mlplatform.testing import make_user
@@ -57,3 +58,12 @@ def api_as(client: Client, token_of: Callable[[User], str]) -> Callable[[User | 
 def superviewer(db: Any) -> User:
     """Every role at once, for tests about the API rather than permissions."""
     return make_user("sam", "viewer", "experimenter", "approver")
+
+
+@pytest.fixture(autouse=True)
+def queue_unreachable(settings: Settings) -> None:
+    """Submissions are recorded and not queued: nothing listens on port 1, so
+    no test puts jobs on a Redis that others use."""
+    settings.RQ_QUEUES = {
+        "training": {**settings.RQ_QUEUES["training"], "URL": "redis://127.0.0.1:1/0"}
+    }

@@ -7,10 +7,13 @@ and answers errors in one shape (api.v1.errors)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from ninja import NinjaAPI, Swagger
 from ninja import errors as ninja_errors
+from ninja.openapi.views import openapi_view
 from ninja.operation import Operation
 
 from api.v1 import datasets, experiments, me, registry, serving, stage_requests
@@ -38,6 +41,12 @@ experimenters submit and cancel, approvers decide.
 """
 
 
+def _docs_page_needs_login(view: Any) -> Any:
+    """The docs page is a page like the others: it needs a login. The schema
+    stays public: it holds no data, and clients read it before they have a token."""
+    return login_required(view) if getattr(view, "func", None) is openapi_view else view
+
+
 class PlatformApi(NinjaAPI):
     def get_openapi_operation_id(self, operation: Operation) -> str:
         # Operation ids are the endpoint function names: stable and readable.
@@ -52,7 +61,7 @@ api = PlatformApi(
     docs_url="/docs",
     # validatorUrl: Swagger UI would otherwise fetch a badge from swagger.io.
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
-    docs_decorator=login_required,
+    docs_decorator=_docs_page_needs_login,
     urls_namespace="api_v1",
     auth=requires(),
     parser=JsonParser(),

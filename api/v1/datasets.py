@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from django.template.defaultfilters import filesizeformat
 from ninja import Field, File, Form, Path, Query, Router, Schema
 from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
@@ -23,6 +22,7 @@ from datasets.forms import DatasetRegisterForm
 from datasets.models import Dataset, DatasetVersion
 from datasets.selectors import dataset_version_page, datasets_with_usage
 from datasets.uploads import SizeLimitedUploadHandler, dataset_upload_register
+from mlplatform import numbers
 
 router = Router(tags=["datasets"])
 
@@ -131,7 +131,7 @@ def _upload_limited(run: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
                 413,
                 "upload_too_large",
                 f"the file is larger than the upload limit of "
-                f"{filesizeformat(settings.DATASET_UPLOAD_MAX_BYTES)} (DATASET_UPLOAD_MAX_BYTES); "
+                f"{numbers.size(settings.DATASET_UPLOAD_MAX_BYTES)} (DATASET_UPLOAD_MAX_BYTES); "
                 "copy it under DATA_ROOT and register it by path instead",
             )
         return response

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.test import Client
 
+from mlplatform.origin import Origin
 from mlplatform.testing import make_user
 from registry.models import ModelVersion, Stage
 from registry.services import stage_request_create
+from serving.services import scoring_run_create
 
 URL = "/registry/models/fraud_detector/versions/1/"
 
@@ -80,3 +83,34 @@ def test_it_refuses_an_outsider(
     registered()
     client.force_login(outsider)
     assert client.get(URL).status_code == 403
+
+
+def test_it_lists_the_versions_batch_scoring_runs(
+    client: Client,
+    viewer: Any,
+    production_version: ModelVersion,
+    small_fraud_csv: Path,
+    tmp_path: Path,
+) -> None:
+    scoring_run_create(
+        model_name="fraud_detector",
+        version=1,
+        input_path=small_fraud_csv,
+        output_path=tmp_path / "scored.csv",
+        origin=Origin.cli(),
+        user_name="cli:ops",
+    )
+    client.force_login(viewer)
+    content = client.get(URL).content.decode()
+    runs = content[content.index('id="scoring-runs"') :]
+    assert "small_fraud/v1/small_fraud.csv" in runs
+    assert ">4000<" in runs
+    assert "cli:ops" in runs
+
+
+def test_it_says_when_no_file_was_scored(
+    client: Client, viewer: Any, registered: Callable[..., ModelVersion]
+) -> None:
+    registered()
+    client.force_login(viewer)
+    assert "No file has been scored with this version." in client.get(URL).content.decode()

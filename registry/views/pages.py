@@ -16,6 +16,7 @@ from registry.selectors import (
     registered_model_versions,
     registered_models_index,
 )
+from serving.selectors import scoring_runs_of_version
 
 SHOWN_STAGES = (Stage.PRODUCTION, Stage.STAGING)
 
@@ -86,6 +87,7 @@ def render_version(
         "gate_evaluations": list(version.experiment.gate_evaluations.all()),
         "request_form": request_form or StageRequestForm(),
         "can_override": request.user.has_perm("registry.override_gate"),
+        "scoring_runs": list(scoring_runs_of_version(model_version_id=version.pk)),
     }
     return render(request, "registry/version.html", context, status=status)
 

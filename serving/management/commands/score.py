@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from mlplatform import numbers
 from mlplatform.checks import CHECKS_WITHOUT_URLS
 from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
@@ -22,6 +23,10 @@ class Command(BaseCommand):
         "Score a CSV file under DATA_ROOT with a model version (or the one in production) and "
         "write its rows with fraud_probability and decision columns; the run is recorded."
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # --version names a model version here; it replaces Django's own --version.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model", help="Registered model name, e.g. fraud_detector.")
@@ -56,9 +61,10 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(scoring_run_summary(run), indent=2))
             return
         self.stdout.write(
-            f"scored {run.rows:,} rows of {run.input_path} with {run.model_version} "
-            f"in {run.duration_seconds:.1f} s: {run.positives:,} decided as fraud "
-            f"(threshold {run.threshold:g}); wrote {run.output_path}; recorded as run #{run.pk}"
+            f"scored {numbers.count(run.rows)} rows of {run.input_path} with "
+            f"{run.model_version} in {numbers.duration(run.duration_seconds)}: "
+            f"{numbers.count(run.positives)} decided as fraud (threshold {run.threshold:g}); "
+            f"wrote {run.output_path}; recorded as scoring run #{run.pk}"
         )
 
 
