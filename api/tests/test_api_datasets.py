@@ -122,3 +122,10 @@ def test_it_answers_413_for_an_upload_past_the_limit(
     assert "20 bytes (DATASET_UPLOAD_MAX_BYTES)" in error["message"]
     assert not DatasetVersion.objects.exists()
     assert not (data_root / "uploads").exists()
+
+
+def test_it_answers_400_for_a_multipart_body_without_a_boundary(api: Any, data_root: Path) -> None:
+    response = api.post(URL, b"--x\r\n", content_type="multipart/form-data")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_multipart"

@@ -19,6 +19,7 @@ from api.v1.auth import requires
 from api.v1.errors import error_response, form_error
 from api.v1.schemas import NAME_PATTERN, Page, PageQuery, page_of, responses
 from datasets.forms import DatasetRegisterForm
+from datasets.models import NAME_PATTERN as dataset_name_pattern
 from datasets.models import Dataset, DatasetVersion
 from datasets.selectors import dataset_version_page, datasets_with_usage
 from datasets.uploads import SizeLimitedUploadHandler, dataset_upload_register
@@ -27,6 +28,7 @@ from mlplatform import numbers
 router = Router(tags=["datasets"])
 
 Name = Annotated[str, Path(pattern=NAME_PATTERN)]
+DATASET_NAME = dataset_name_pattern
 
 
 class ColumnOut(Schema):
@@ -60,9 +62,13 @@ class DatasetOut(Schema):
 
 
 class DatasetUploadIn(Schema):
-    name: str = Field(max_length=100, description="Dataset name; a new one is created.")
-    version: str = Field(max_length=50, description="Version name; versions never change.")
-    target: str = Field(max_length=200, description="The label column (two classes).")
+    name: str = Field(
+        pattern=DATASET_NAME, max_length=100, description="Dataset name; new or existing."
+    )
+    version: str = Field(
+        pattern=DATASET_NAME, max_length=50, description="Version name; versions never change."
+    )
+    target: str = Field(min_length=1, max_length=200, description="The label column (two classes).")
     description: str = Field("", max_length=5000)
 
 

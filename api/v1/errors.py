@@ -24,6 +24,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.http import Http404, HttpRequest, JsonResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from ninja import errors as ninja_errors
 
 from experiments.artifacts import ArtifactIntegrityError
@@ -99,6 +100,8 @@ def api_error_from(exc: Exception) -> ApiError:
             return ApiError(409, "artifact_integrity", str(exc))
         case ValidationError():
             return _service_error(exc)
+        case MultiPartParserError():
+            return ApiError(400, "malformed_multipart", f"the multipart body is malformed: {exc}")
         case UnreadablePostError() | SuspiciousOperation():
             return ApiError(400, "bad_request", "the request could not be read")
     logger.exception("API error", exc_info=exc)

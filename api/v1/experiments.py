@@ -15,11 +15,19 @@ from ninja.responses import Status
 
 from api.v1.auth import requires
 from api.v1.errors import ApiError, form_error
-from api.v1.schemas import MAX_ID, InputSchema, Page, PageQuery, page_of, responses
+from api.v1.schemas import (
+    MAX_ID,
+    InputSchema,
+    Page,
+    PageQuery,
+    choices_enum,
+    page_of,
+    responses,
+)
 from experiments.configs import MAX_DOCUMENT_BYTES, MODEL_TYPES
 from experiments.forms import ExperimentFilterForm
 from experiments.models import Experiment
-from experiments.models import Status as ExperimentStatus
+from experiments.models import Status as RunStatus
 from experiments.selectors import (
     FIELD_SORTS,
     KEY_METRICS,
@@ -35,6 +43,7 @@ from experiments.views.detail import elapsed_seconds
 router = Router(tags=["experiments"])
 
 ModelType = enum.StrEnum("ModelType", {name: name for name in MODEL_TYPES})
+ExperimentStatus = choices_enum("ExperimentStatus", RunStatus)
 ExperimentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 

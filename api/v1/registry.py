@@ -10,7 +10,15 @@ from django.http import FileResponse, Http404, HttpRequest
 from ninja import Field, Path, Query, Router, Schema
 
 from api.v1.auth import requires
-from api.v1.schemas import MAX_VERSION, NAME_PATTERN, Page, PageQuery, page_of, responses
+from api.v1.schemas import (
+    MAX_VERSION,
+    NAME_PATTERN,
+    Page,
+    PageQuery,
+    choices_enum,
+    page_of,
+    responses,
+)
 from experiments.selectors import KEY_METRICS, experiment_scalar_metrics
 from registry.models import (
     GateEvaluation,
@@ -34,6 +42,10 @@ router = Router(tags=["models"])
 ModelName = Annotated[str, Path(pattern=NAME_PATTERN)]
 VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 DIGEST_HEADER = "X-Artifact-SHA256"
+StageName = choices_enum("Stage", Stage)
+GatePurpose = choices_enum("GatePurpose", GateEvaluation.Purpose)
+StageDecision = choices_enum("StageDecision", StageTransition.Decision)
+StageRequestStatus = choices_enum("StageRequestStatus", StageRequest.Status)
 READ = "registry.view_modelversion"
 
 
@@ -52,7 +64,7 @@ class ModelOut(Schema):
 class VersionItemOut(Schema):
     model: str
     version: int
-    stage: Stage
+    stage: StageName
     experiment_id: int
     artifact_sha256: str
     created_at: datetime
@@ -74,7 +86,7 @@ class VersionOut(VersionItemOut):
 
 class GateReportOut(Schema):
     id: int
-    purpose: GateEvaluation.Purpose
+    purpose: GatePurpose
     passed: bool
     candidate_experiment_id: int
     baseline_version: int | None = Field(description="The production version compared with.")
@@ -84,9 +96,9 @@ class GateReportOut(Schema):
 
 class TransitionOut(Schema):
     id: int
-    from_stage: Stage
-    to_stage: Stage
-    decision: StageTransition.Decision
+    from_stage: StageName
+    to_stage: StageName
+    decision: StageDecision
     request_id: int | None
     requested_by: str | None
     decided_by: str = Field(description="The approver, or who acted when no user did.")
@@ -99,9 +111,9 @@ class StageRequestOut(Schema):
     id: int
     model: str
     version: int
-    from_stage: Stage
-    to_stage: Stage
-    status: StageRequest.Status
+    from_stage: StageName
+    to_stage: StageName
+    status: StageRequestStatus
     reason: str
     requested_by: str
     requested_at: datetime

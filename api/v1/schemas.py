@@ -3,10 +3,11 @@ identifiers as they may appear in paths and queries, and response tables."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextChoices
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
@@ -19,6 +20,13 @@ MAX_VERSION = 2**31 - 1
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
+
+
+def choices_enum(name: str, choices: type[TextChoices]) -> type[enum.StrEnum]:
+    """A model field's choices as an enum named for the schema: several models
+    call theirs Status, and OpenAPI components need distinct names. Built from
+    the choices, so a new status reaches the schema by itself."""
+    return enum.StrEnum(name, {str(value): str(value) for value in choices.values})
 
 
 class InputSchema(Schema):

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Path, Query, Router
 
 from api.v1.auth import requires
-from api.v1.registry import StageRequestOut, stage_request_json
+from api.v1.registry import StageRequestOut, StageRequestStatus, stage_request_json
 from api.v1.schemas import MAX_ID, NAME_PATTERN, Page, PageQuery, page_of, responses
 from registry.models import StageRequest
 from registry.selectors import stage_request_get, stage_requests_list
@@ -22,7 +22,7 @@ RequestId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class StageRequestFilters(PageQuery):
-    status: StageRequest.Status | None = None
+    status: StageRequestStatus | None = None
     model: str | None = Field(None, pattern=NAME_PATTERN, description="A model name.")
 
 
