@@ -133,7 +133,12 @@ def database_config(url: str | None) -> dict:
     if not url:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{VAR_DIR / 'mlplatform.sqlite3'}"
-    config = dj_database_url.parse(url, conn_max_age=0)
+    # Commands and workers open a connection per use (0); gunicorn.conf.py
+    # lets each web thread keep its connection: a new PostgreSQL connection
+    # costs more than a whole small API request.
+    config = dj_database_url.parse(
+        url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0), conn_health_checks=True
+    )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the web process read while a worker writes; the busy timeout
         # makes a writer wait for the lock instead of failing at once, and
