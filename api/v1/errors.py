@@ -46,6 +46,7 @@ CODES_BY_STATUS = {
     500: "internal_error",
 }
 BEARER_CHALLENGE = 'Bearer realm="mlplatform"'
+_HOW_TO = "send Authorization: Bearer <token> (create one on your profile page)"
 
 
 class ApiError(Exception):
@@ -106,9 +107,6 @@ def api_error_from(exc: Exception) -> ApiError:
             return ApiError(400, "bad_request", "the request could not be read")
     logger.exception("API error", exc_info=exc)
     return ApiError(500, "internal_error", "an unexpected error; it has been logged")
-
-
-_HOW_TO = "send Authorization: Bearer <token> (create one on your profile page)"
 
 
 def handle_exception(request: HttpRequest, exc: Exception) -> JsonResponse:
