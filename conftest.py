@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from datasets.models import DatasetVersion
 from datasets.services import dataset_register
 from datasets.synthetic import write_fraud_csv
 from registry import history_guard
+from serving.loading import served_models_clear
 
 pytest_plugins = ["mlplatform.testing", "experiments.tests.rq_helpers"]
 
@@ -83,3 +85,11 @@ def _flush_with_the_history_guard_lifted(self: TransactionTestCase) -> None:
 
 
 TransactionTestCase._fixture_teardown = _flush_with_the_history_guard_lifted  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def served_models_forgotten() -> Iterator[None]:
+    """Each test starts with no model loaded: primary keys repeat between tests."""
+    served_models_clear()
+    yield
+    served_models_clear()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import http.client
 import os
 import platform
 import resource
@@ -235,3 +236,78 @@ def data_bench_options(description: str, *, repeats_help: str) -> argparse.Names
     if options.smoke:
         options.rows, options.frauds, options.repeats = 4000, 120, 1
     return options
+
+
+# ------------------------------------------------------------------ HTTP
+
+# How each web server is started against a scratch installation. gunicorn
+# uses the project's gunicorn.conf.py (its documented worker and thread
+# counts, access log on) as deployed; runserver as the README used to.
+WEB_SERVERS = {
+    "gunicorn": lambda port: [
+        str(Path(PYTHON).with_name("gunicorn")), "--config", str(ROOT / "gunicorn.conf.py"),
+        "--bind", f"127.0.0.1:{port}", "mlplatform.wsgi",
+    ],
+    "runserver": lambda port: [PYTHON, MANAGE_PY, "runserver", "--noreload", f"127.0.0.1:{port}"],
+}  # fmt: skip
+
+
+class HttpClient:
+    """A plain HTTP/1.1 client on http.client: one connection kept alive
+    across requests (keep_alive=True), or a new connection for each."""
+
+    def __init__(self, port: int, *, keep_alive: bool = True, headers: dict | None = None) -> None:
+        self.port = port
+        self.keep_alive = keep_alive
+        self.headers = dict(headers or {})
+        self.connection: http.client.HTTPConnection | None = None
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        self.connection.request(
+            method, path, body=body, headers={**self.headers, **(headers or {})}
+        )
+        response = self.connection.getresponse()
+        data = response.read()
+        answer = (response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+        if not self.keep_alive or response.will_close:
+            self.close()
+        return answer
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def web_server_start(kind: str, scratch: Scratch, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start a web server on the scratch installation and wait until it answers."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            WEB_SERVERS[kind](port), env=scratch.env(), cwd=ROOT, stdout=output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{kind} exited at start-up:\n{log.read_text()[-3000:]}")
+        try:
+            if HttpClient(port, keep_alive=False).request("GET", "/accounts/login/")[0] == 200:
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{kind} did not answer within 120 s:\n{log.read_text()[-3000:]}")
+
+
+def process_stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

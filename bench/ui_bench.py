@@ -17,6 +17,17 @@ the cost of a request that touches no experiment.
 
 Targets: median under 50 ms, p95 under 150 ms, and the same number of queries
 at both sizes.
+
+HTTP mode (--http) times whole requests over a real socket instead, against
+gunicorn (gunicorn.conf.py, as deployed) and against `manage.py runserver`,
+on a scratch SQLite installation filled with --small experiments: the login
+page with one connection kept alive and with a new connection per request,
+the dashboard (logged in, kept alive) and an authenticated API call
+(GET /api/v1/me/). Target: the login page kept alive, p50 under 10 ms with
+gunicorn (runserver is shown for comparison).
+
+    .venv/bin/python bench/ui_bench.py --http [--requests 200]
+    .venv/bin/python bench/ui_bench.py --http --smoke
 """
 
 from __future__ import annotations
@@ -34,18 +45,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
     PYTHON,
+    HttpClient,
+    Scratch,
+    load_average,
     machine_description,
     median,
     percentile,
     print_table,
+    process_stop,
     scratch_create,
     scratch_remove,
+    web_server_start,
 )
-from mlplatform.redis_server import RedisServer
+from mlplatform.redis_server import RedisServer, free_port
 
 MEDIAN_TARGET_MS = 50.0
 P95_TARGET_MS = 150.0
 WARM_UP = 3
+HTTP_P50_TARGET_MS = 10.0
+HTTP_PASSWORD = "bench-ui-http-password-1"  # noqa: S105 - a throw-away user in a scratch database
 
 
 def pages() -> list[tuple[str, str]]:
@@ -202,6 +220,133 @@ def table_rows(backend: str, result: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+# ------------------------------------------------------------------ HTTP mode
+
+
+def http_prepare(scratch: Scratch, experiments: int) -> str:
+    """Migrate and fill the scratch database; give bench_admin a password;
+    return an API token for it."""
+    scratch.manage("migrate", "--verbosity", "0")
+    scratch.activate()
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+
+    from api.services import api_token_create
+    from bench import fill_ui
+
+    fill_ui.fill(experiments=experiments, metrics=experiments * 100)
+    user = User.objects.get(username=fill_ui.BENCH_USER)
+    user.set_password(HTTP_PASSWORD)
+    user.save(update_fields=["password"])
+    return api_token_create(user=user, name="ui_bench").secret
+
+
+def http_session_cookie(port: int) -> str:
+    """Log in through the login form, as a browser does; the session cookie."""
+    client = HttpClient(port)
+    _, headers, _ = client.request("GET", "/accounts/login/")
+    csrf = _cookie(headers, "csrftoken")
+    from bench.fill_ui import BENCH_USER
+
+    form = f"username={BENCH_USER}&password={HTTP_PASSWORD}&csrfmiddlewaretoken={csrf}"
+    status, headers, _ = client.request(
+        "POST",
+        "/accounts/login/",
+        body=form.encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf}",
+        },
+    )
+    client.close()
+    if status != 302:
+        raise RuntimeError(f"login failed: HTTP {status}")
+    return f"sessionid={_cookie(headers, 'sessionid')}"
+
+
+def _cookie(headers: dict[str, str], name: str) -> str:
+    for part in headers.get("set-cookie", "").replace(",", ";").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    raise RuntimeError(f"no {name} cookie in {headers.get('set-cookie')!r}")
+
+
+def http_timings(client: HttpClient, path: str, requests: int) -> list[float]:
+    for _ in range(WARM_UP):
+        client.request("GET", path)
+    seconds = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        status, _, _ = client.request("GET", path)
+        seconds.append(time.perf_counter() - started)
+        if status != 200:
+            raise RuntimeError(f"{path}: HTTP {status}")
+    client.close()
+    return [value * 1000 for value in seconds]
+
+
+def http_measure(port: int, token: str, requests: int) -> dict[str, list[float]]:
+    session = {"Cookie": http_session_cookie(port)}
+    bearer = {"Authorization": f"Bearer {token}"}
+    return {
+        "login page, kept alive": http_timings(HttpClient(port), "/accounts/login/", requests),
+        "login page, new connections": http_timings(
+            HttpClient(port, keep_alive=False), "/accounts/login/", requests
+        ),
+        "dashboard, kept alive": http_timings(HttpClient(port, headers=session), "/", requests),
+        "API GET /api/v1/me/, kept alive": http_timings(
+            HttpClient(port, headers=bearer), "/api/v1/me/", requests
+        ),
+    }
+
+
+def http_mode(options: argparse.Namespace) -> None:
+    scratch = scratch_create(prefix="bench_ui_http")
+    redis_server = RedisServer(scratch.directory / "redis")  # the dashboard asks the queue
+    try:
+        redis_server.start()
+        scratch.extra_env["REDIS_URL"] = redis_server.url
+        token = http_prepare(scratch, options.small)
+        results = {}
+        loads = {}
+        for server in ("gunicorn", "runserver"):
+            port = free_port()
+            log = scratch.directory / f"{server}.log"
+            process = web_server_start(server, scratch, port, log)
+            try:
+                results[server] = http_measure(port, token, options.requests)
+                loads[server] = load_average()
+            finally:
+                process_stop(process)
+    finally:
+        redis_server.stop()
+        scratch_remove(scratch, keep=options.keep)
+    print(
+        f"HTTP: {options.requests} timed requests per row after {WARM_UP} warm-up, "
+        f"whole request over a local socket; SQLite, {options.small} experiments"
+    )
+    print(f"machine: {machine_description()}")
+    print("load average after each server: " + "; ".join(f"{k} {v}" for k, v in loads.items()))
+    print_table(
+        ("server", "page", "p50 ms", "p95 ms", "target", "result"),
+        [row for server, pages in results.items() for row in http_rows(server, pages)],
+    )
+
+
+def http_rows(server: str, pages: dict[str, list[float]]) -> list[tuple[str, ...]]:
+    rows = []
+    for label, times in pages.items():
+        judged = server == "gunicorn" and label == "login page, kept alive"
+        p50 = median(times)
+        result = ("PASS" if p50 < HTTP_P50_TARGET_MS else "MISS") if judged else "(info)"
+        target = f"p50 < {HTTP_P50_TARGET_MS:.0f}" if judged else "-"
+        rows.append((server, label, f"{p50:.1f}", f"{percentile(times, 0.95):.1f}", target, result))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, SQLite only (CI)")
@@ -212,7 +357,13 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--keep", action="store_true", help="keep the scratch installations")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--http", action="store_true", help="time requests over HTTP instead")
     options = parser.parse_args()
+    if options.http:
+        options.requests = 20 if options.smoke else max(options.requests, 200)
+        options.small = 20 if options.smoke else options.small
+        http_mode(options)
+        return
     if options.smoke:
         options.experiments, options.metrics, options.small = 200, 20_000, 20
         options.requests, options.backends = 3, "sqlite"

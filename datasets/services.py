@@ -203,6 +203,13 @@ def _duplicate_message(*, name: str, version: str) -> str:
     )
 
 
+def data_file_path(path: str | os.PathLike[str]) -> Path:
+    """The real path of a regular, non-empty file under DATA_ROOT (absolute, or
+    relative to DATA_ROOT; symlinks that leave it are refused), by the rule
+    registration applies; ValidationError naming the problem otherwise."""
+    return _registrable_file(path)
+
+
 def _registrable_file(path: str | os.PathLike[str]) -> Path:
     candidate, resolved = _resolve(path)
     shown = _display(candidate, given=path)

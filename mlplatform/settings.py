@@ -97,13 +97,21 @@ INSTALLED_APPS = [
     "axes",
     "django_rq",
     "django_htmx",
+    # django-ninja serves its Swagger UI assets from its own static files when
+    # it is an installed app (otherwise its docs page loads them from a CDN).
+    "ninja",
     "datasets",
     "experiments",
     "registry",
     "notes",
+    "serving",
+    "api",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every API response, whatever produced it, leaves in
+    # the API's JSON error shape and carries its server time.
+    "api.middleware.ApiResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -140,7 +148,12 @@ def database_config(url: str | None) -> dict:
     if not url:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{VAR_DIR / 'mlplatform.sqlite3'}"
-    config = dj_database_url.parse(url, conn_max_age=0)
+    # Commands and workers open a connection per use (0); gunicorn.conf.py
+    # lets each web thread keep its connection: a new PostgreSQL connection
+    # costs more than a whole small API request.
+    config = dj_database_url.parse(
+        url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0), conn_health_checks=True
+    )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets the web process read while a worker writes; the busy timeout
         # makes a writer wait for the lock instead of failing at once, and
@@ -233,6 +246,14 @@ X_FRAME_OPTIONS = "DENY"
 
 # Uploads larger than this are refused by the dataset upload form.
 DATASET_UPLOAD_MAX_BYTES = env_int("DATASET_UPLOAD_MAX_BYTES", 200 * 1024 * 1024)
+# The largest request body other than a file upload (Django answers 413 past
+# it): a JSON predict request of SERVING_MAX_RECORDS rows must fit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BODY_BYTES", 16 * 1024 * 1024)
+
+# Serving: the most rows one predict request may carry, and how many loaded
+# model versions each web process keeps in memory.
+SERVING_MAX_RECORDS = env_int("SERVING_MAX_RECORDS", 10_000)
+SERVING_CACHED_MODELS = env_int("SERVING_CACHED_MODELS", 4)
 
 # The gate policy every new registered model starts with, and the bounds no
 # policy may leave (settings may raise the lower bounds, never lower them).

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.v1.app import api as api_v1
 from mlplatform import views
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/profile/", include("api.urls")),
+    path("api/v1/", api_v1.urls),
     path("experiments/", include("experiments.urls")),
     path("datasets/", include("datasets.urls")),
     path("registry/", include("registry.urls")),

@@ -365,3 +365,25 @@ def better_staging_versions(
         .order_by("-value" if higher else "value", "-version")
     )
     return [BetterVersion(row.version, row.value) for row in staging.only("version")]
+
+
+# ---------------------------------------------------------------------- API
+
+
+def stage_requests_list(*, status: str = "", model_name: str = "") -> QuerySet[StageRequest]:
+    """Stage requests, newest first, optionally of one status and one model."""
+    rows = StageRequest.objects.select_related(
+        "model_version__registered_model", "requested_by", "decided_by", "gate"
+    ).defer("gate__report")
+    if status:
+        rows = rows.filter(status=status)
+    if model_name:
+        rows = rows.filter(model_version__registered_model__name=model_name)
+    return rows.order_by("-requested_at", "-id")
+
+
+def stage_request_get(*, request_id: int) -> StageRequest:
+    """One request with its gate run (report included); DoesNotExist if unknown."""
+    return StageRequest.objects.select_related(
+        "model_version__registered_model", "requested_by", "decided_by", "gate__baseline_version"
+    ).get(pk=request_id)

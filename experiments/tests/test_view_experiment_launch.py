@@ -145,6 +145,20 @@ def test_it_refuses_a_5_mb_paste_as_a_form_error_not_a_bad_request_page(
     assert response.status_code == 400
     assert response.templates[0].name == "experiments/launch.html"
     errors = response.context["form"].errors["config_text"]
+    assert errors == ["Ensure this value has at most 262144 characters (it has 5000256)."]
+    assert not Experiment.objects.exists()
+
+
+def test_it_refuses_a_paste_past_the_request_limit_as_a_form_error(
+    client: Client, experimenter: Any, make_config: Callable[..., str], settings: Any
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # REQUEST_MAX_BODY_BYTES
+    client.force_login(experimenter)
+    text = make_config() + "# " + "x" * 5_000_000 + "\n"
+    response = client.post("/experiments/new/", {"config_text": text})
+    assert response.status_code == 400
+    assert response.templates[0].name == "experiments/launch.html"
+    errors = response.context["form"].errors["config_text"]
     assert errors == [
         "The form sent 4.8 MiB, too large to read; a config may be at most 256.0 KiB. "
         "Shorten it and paste it again."

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required, permission_required
@@ -10,10 +7,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
+from experiments.elapsed import elapsed
 from experiments.models import REGISTRATION_RETRYABLE, Experiment, Status
 from experiments.selectors import (
     experiment_detail as experiment_detail_selector,
@@ -40,30 +37,6 @@ def _experiment_or_404(experiment_id: int) -> Experiment:
 # The flash of a submission says "queued"; tagged so that the page can drop
 # it once the run has moved on (base.html, _status.html).
 SUBMISSION_TAG = "submission"
-
-
-@dataclass(frozen=True)
-class Elapsed:
-    label: str  # "queued for", "running for", "ran for", "never started"
-    seconds: float | None
-
-
-def elapsed(experiment: Experiment) -> Elapsed:
-    """What the status line says about time: the wait in the queue while
-    CREATED, the run time so far (RUNNING) or in total (finished), to the
-    tenth of a second as the command line prints it."""
-    now = timezone.now()
-    if experiment.status == Status.CREATED:
-        waiting_since = experiment.enqueued_at or experiment.created_at
-        return Elapsed("queued for", _seconds(waiting_since, now))
-    if experiment.started_at is None:
-        return Elapsed("never started", None)
-    label = "running for" if experiment.is_active else "ran for"
-    return Elapsed(label, _seconds(experiment.started_at, experiment.finished_at or now))
-
-
-def _seconds(start: datetime, end: datetime) -> float:
-    return max(0.0, (end - start).total_seconds())
 
 
 def _confusion(metrics: dict[str, float]) -> dict[str, int] | None:

@@ -4,13 +4,15 @@ their decisions. History rows are only ever inserted.
 Layout: gate_runs.py runs and records the regression gate, registration.py
 registers gated experiments as model versions, policies.py holds the
 models' gate policies, locks.py the per-model lock, stage_requests.py holds stage
-change requests and their decisions, accounts.py the local demo accounts.
+change requests and their decisions, artifacts.py hands out verified model
+files, accounts.py the local demo accounts.
 """
 
 from __future__ import annotations
 
 from registry.services.accounts import role_user_ensure
-from registry.services.gate_runs import gate_compute, gate_record
+from registry.services.artifacts import model_version_artifact_open
+from registry.services.gate_runs import gate_compute, gate_record, verified_model
 from registry.services.policies import (
     gate_policy_current,
     gate_policy_set,
@@ -47,6 +49,7 @@ __all__ = [
     "gate_policy_set",
     "gate_record",
     "gate_request_check",
+    "model_version_artifact_open",
     "model_version_get",
     "model_version_register",
     "registered_model_ensure",
@@ -60,4 +63,5 @@ __all__ = [
     "stage_request_gate",
     "stage_request_gate_failed",
     "stage_request_withdraw",
+    "verified_model",
 ]

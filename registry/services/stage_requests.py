@@ -296,6 +296,9 @@ def stage_request_decide(
     )
     try:
         with transaction.atomic():
+            # The model first, then request rows: the order every writer of a
+            # model's requests keeps (superseding updates other requests).
+            locked_model(request.model_version.registered_model.name)
             _claim_request(request, user, approve, decision_reason, override)
             if approve:
                 _apply_stage_change(request, user, decision_reason, override, origin)

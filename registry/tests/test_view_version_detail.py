@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from mlplatform.tests.factories import (
 )
 from registry.models import ModelVersion, Stage, StageRequest
 from registry.services import stage_request_create
+from serving.services import scoring_run_create
 
 URL = "/registry/models/fraud_detector/versions/1/"
 
@@ -253,3 +255,34 @@ def test_it_draws_each_interval_against_its_allowed_drop_and_shows_newer_fields(
     assert "gate policy v4 of fraud_detector" in content
     assert "1,204 of the candidate's 6,204 holdout rows excluded" in content
     assert "<dd>name fraud, version v2</dd>" in content
+
+
+def test_it_lists_the_versions_batch_scoring_runs(
+    client: Client,
+    viewer: Any,
+    production_version: ModelVersion,
+    small_fraud_csv: Path,
+    tmp_path: Path,
+) -> None:
+    scoring_run_create(
+        model_name="fraud_detector",
+        version=1,
+        input_path=small_fraud_csv,
+        output_path=tmp_path / "scored.csv",
+        origin=Origin.cli(),
+        user_name="cli:ops",
+    )
+    client.force_login(viewer)
+    content = client.get(URL).content.decode()
+    runs = content[content.index('id="scoring-runs"') :]
+    assert "small_fraud/v1/small_fraud.csv" in runs
+    assert ">4000<" in runs
+    assert "cli:ops" in runs
+
+
+def test_it_says_when_no_file_was_scored(
+    client: Client, viewer: Any, registered: Callable[..., ModelVersion]
+) -> None:
+    registered()
+    client.force_login(viewer)
+    assert "No file has been scored with this version." in client.get(URL).content.decode()

@@ -20,6 +20,7 @@ from registry.selectors import (
     registered_model_versions,
     registered_models_index,
 )
+from serving.selectors import scoring_runs_of_version
 
 SHOWN_STAGES = (Stage.PRODUCTION, Stage.STAGING)
 
@@ -130,6 +131,7 @@ def render_version(
         "withdraw_form": WithdrawForm(),
         "annotation": annotation_of(version),
         **_approver_warnings(version, metrics),
+        "scoring_runs": list(scoring_runs_of_version(model_version_id=version.pk)),
     }
     return render(request, "registry/version.html", context, status=status)
 

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
-from experiments.artifacts import ArtifactIntegrityError, artifact_open
+from experiments.artifacts import ArtifactIntegrityError
 from experiments.models import Experiment
 from mlplatform.origin import Origin
 from registry.forms import DecisionForm, StageRequestForm, WithdrawForm
@@ -16,6 +16,7 @@ from registry.models import ModelVersion, StageRequest
 from registry.services import (
     ApprovalRefused,
     PromotionConflict,
+    model_version_artifact_open,
     registration_retry,
     stage_request_create,
     stage_request_decide,
@@ -183,15 +184,8 @@ def stage_request_status(request: HttpRequest, request_id: int) -> HttpResponse:
 def artifact_download(request: HttpRequest, model_name: str, version: int) -> HttpResponse:
     """The version's model file, served only if it still matches its digest."""
     model_version = version_or_404(model_name, version)
-    experiment = model_version.experiment
     try:
-        if experiment.artifact_sha256 != model_version.artifact_sha256:
-            raise ArtifactIntegrityError(
-                "the experiment's artifact digest differs from the registered one"
-            )
-        artifact = artifact_open(
-            path=experiment.artifact_path, sha256=model_version.artifact_sha256
-        )
+        artifact = model_version_artifact_open(model_version=model_version)
     except ArtifactIntegrityError as error:
         context = {"version": model_version, "error": str(error)}
         return render(request, "registry/artifact_error.html", context, status=409)

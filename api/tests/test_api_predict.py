@@ -1,0 +1,178 @@
+"""Predictions through the API: the production (or a given) version scores
+JSON records; bad rows are a 400 naming their columns and rows; a promotion
+is served by the next request."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.storage import storages
+from pytest_django.fixtures import Settings
+
+from experiments import training
+from registry.models import ModelVersion
+from registry.services import verified_model
+from registry.tests.conftest import promote
+
+PRODUCTION = "/api/v1/models/fraud_detector/stages/production/predict"
+
+
+@pytest.fixture
+def api(api_as: Callable[..., Any], viewer: User) -> Any:
+    return api_as(viewer)
+
+
+@pytest.fixture
+def records(small_fraud_csv: Path, production_version: ModelVersion) -> list[dict[str, Any]]:
+    frame = pd.read_csv(small_fraud_csv).head(200)
+    return frame[production_version.experiment.feature_columns].to_dict(orient="records")
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    assert response.status_code == 400, response.content
+    return response.json()["error"]
+
+
+def test_it_answers_each_row_with_the_production_models_probability_and_decision(
+    api: Any, production_version: ModelVersion, records: list[dict[str, Any]]
+) -> None:
+    response = api.post(PRODUCTION, {"records": records})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["model"], body["version"], body["threshold"]) == ("fraud_detector", 1, 0.5)
+    assert body["artifact_sha256"] == production_version.artifact_sha256
+    expected = training.predict_scores(
+        verified_model(production_version),
+        pd.DataFrame(records),
+        production_version.experiment.feature_columns,
+    )
+    probabilities = [row["fraud_probability"] for row in body["predictions"]]
+    np.testing.assert_array_equal(probabilities, expected)
+    assert [row["decision"] for row in body["predictions"]] == [int(p >= 0.5) for p in expected]
+    assert {row["decision"] for row in body["predictions"]} == {0, 1}
+
+
+def test_it_answers_with_a_given_version_or_the_staging_one(
+    api: Any, registered: Callable[..., ModelVersion], records: list[dict[str, Any]]
+) -> None:
+    registered(name="second", threshold=0.9)
+
+    by_version = api.post("/api/v1/models/fraud_detector/versions/1/predict", {"records": records})
+    staging = api.post("/api/v1/models/fraud_detector/stages/staging/predict", {"records": records})
+
+    assert (by_version.json()["version"], by_version.json()["threshold"]) == (1, 0.5)
+    assert (staging.json()["version"], staging.json()["threshold"]) == (2, 0.9)
+
+
+def test_it_serves_a_promotion_from_the_next_request_without_a_restart(
+    api: Any,
+    registered: Callable[..., ModelVersion],
+    records: list[dict[str, Any]],
+    experimenter: User,
+    approver: User,
+) -> None:
+    before = api.post(PRODUCTION, {"records": records[:1]}).json()
+    second = registered(name="second")
+    promote(second, experimenter, approver)
+
+    after = api.post(PRODUCTION, {"records": records[:1]}).json()
+
+    assert (before["version"], after["version"]) == (1, 2)
+    assert after["artifact_sha256"] == second.artifact_sha256
+
+
+def test_it_names_missing_extra_and_non_numeric_columns_with_their_rows(
+    api: Any, records: list[dict[str, Any]]
+) -> None:
+    rows = [dict(row) for row in records[:4]]
+    del rows[1]["V3"]
+    rows[2]["merchant"] = "shop"
+    rows[3]["Amount"] = "12.50"
+
+    error = error_of(api.post(PRODUCTION, {"records": rows}))
+
+    assert error["code"] == "invalid_records"
+    assert error["fields"] == {
+        "records.V3": ["missing in row 1"],
+        "records.Amount": ['not a number in row 3 (e.g. "12.50")'],
+        "records.merchant": ["not a feature of the model, in row 2"],
+    }
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999", "null"])
+def test_it_refuses_values_that_are_not_finite(
+    api: Any, records: list[dict[str, Any]], literal: str
+) -> None:
+    body = json.dumps({"records": records[:3]})
+    body = body.replace(f'"V5": {records[2]["V5"]!r}', f'"V5": {literal}')
+
+    error = error_of(api.post(PRODUCTION, body))
+
+    assert error["fields"] == {
+        "records.V5": ["not a finite number (null, NaN, infinity or empty) in row 2"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"records": []}, "records is empty: send at least one row"),
+        ({"records": {"V1": 1}}, "records must be a list of objects, one per transaction"),
+        ({"records": [1, 2]}, "records: not an object in rows 0, 1"),
+        ({"rows": []}, 'the body must be an object with one key, "records"'),
+        ([], 'the body must be an object with one key, "records"'),
+    ],
+)
+def test_it_refuses_a_body_of_the_wrong_shape(
+    api: Any, production_version: ModelVersion, body: Any, message: str
+) -> None:
+    assert error_of(api.post(PRODUCTION, body))["message"] == message
+
+
+def test_it_refuses_more_rows_than_allowed(
+    api: Any, records: list[dict[str, Any]], settings: Settings
+) -> None:
+    settings.SERVING_MAX_RECORDS = 100
+
+    error = error_of(api.post(PRODUCTION, {"records": records}))
+
+    assert error["message"] == "records: at most 100 rows per request, got 200"
+
+
+def test_it_refuses_a_body_that_is_not_json(api: Any, production_version: ModelVersion) -> None:
+    assert api.post(PRODUCTION, "records=1", content_type="text/csv").status_code == 415
+    assert error_of(api.post(PRODUCTION, "{"))["code"] == "malformed_json"
+
+
+def test_it_answers_404_without_a_production_version(
+    api: Any, registered: Callable[..., ModelVersion]
+) -> None:
+    registered()
+
+    response = api.post(PRODUCTION, {"records": [{}]})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == (
+        "model 'fraud_detector' has no version in production"
+    )
+
+
+def test_it_answers_409_when_the_artifact_fails_verification(
+    api: Any, production_version: ModelVersion, records: list[dict[str, Any]]
+) -> None:
+    path = storages["artifacts"].path(production_version.experiment.artifact_path)
+    with open(path, "ab") as stored:  # noqa: PTH123 - the storage's own path
+        stored.write(b"x")
+
+    response = api.post(PRODUCTION, {"records": records[:1]})
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "model_unavailable"

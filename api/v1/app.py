@@ -1,0 +1,81 @@
+"""The JSON API, version 1, built with django-ninja: typed input and output
+contracts (pydantic), the OpenAPI 3 schema generated from them, Swagger UI
+served from ninja's bundled static files.
+
+Every operation authenticates (api.v1.auth), names the permissions it needs,
+and answers errors in one shape (api.v1.errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from ninja import NinjaAPI, Swagger
+from ninja import errors as ninja_errors
+from ninja.openapi.views import openapi_view
+from ninja.operation import Operation
+
+from api.v1 import datasets, experiments, me, policies, registry, serving, stage_requests
+from api.v1.auth import requires
+from api.v1.errors import handle_exception
+from api.v1.parser import JsonParser
+
+DESCRIPTION = """\
+The mlplatform API: datasets, experiments, the model registry and
+predictions with registered models.
+
+**Authentication**: `Authorization: Bearer <token>` with a personal API
+token (create one on your profile page, or `manage.py api_token create USER
+--name NAME`). In a browser the login session works too; unsafe methods then
+need the `X-CSRFToken` header. Permissions are the web's roles: viewers read,
+experimenters submit and cancel, approvers decide.
+
+**Errors** are always `{"error": {"code", "message", "fields"}}`; branch on
+`code` (e.g. `invalid`, `not_authenticated`, `invalid_token`,
+`permission_denied`, `not_found`, `invalid_records`, `not_active`,
+`model_unavailable`, `payload_too_large`).
+
+**Lists** are pages: `?limit=` (at most 200) and `?offset=`, answered as
+`{"count", "limit", "offset", "results"}`.
+"""
+
+
+def _docs_page_needs_login(view: Any) -> Any:
+    """The docs page is a page like the others: it needs a login. The schema
+    stays public: it holds no data, and clients read it before they have a token."""
+    return login_required(view) if getattr(view, "func", None) is openapi_view else view
+
+
+class PlatformApi(NinjaAPI):
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        # Operation ids are the endpoint function names: stable and readable.
+        return operation.view_func.__name__
+
+
+api = PlatformApi(
+    title="mlplatform API",
+    version="1",
+    description=DESCRIPTION,
+    openapi_url="/schema/",
+    docs_url="/docs",
+    # validatorUrl: Swagger UI would otherwise fetch a badge from swagger.io.
+    docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
+    docs_decorator=_docs_page_needs_login,
+    urls_namespace="api_v1",
+    auth=requires(),
+    parser=JsonParser(),
+)
+# One handler for every exception an operation raises (ninja's own defaults
+# are registered per class, so each is replaced explicitly).
+for exception_class in (
+    Exception,
+    Http404,
+    ninja_errors.HttpError,
+    ninja_errors.ValidationError,
+    ninja_errors.AuthenticationError,
+):
+    api.add_exception_handler(exception_class, handle_exception)
+
+for module in (me, datasets, experiments, registry, policies, stage_requests, serving):
+    api.add_router("/", module.router)

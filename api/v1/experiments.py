@@ -1,0 +1,350 @@
+"""Experiments: submit a YAML config, list (the web list's filters and
+sorts), read one (status, progress, metrics, curves), cancel, run again."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from functools import partial
+from typing import Annotated, Any, Literal
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest
+from ninja import Field, Path, Query, Router, Schema
+from ninja.responses import Status
+
+from api.v1.auth import requires
+from api.v1.errors import ApiError, form_error
+from api.v1.schemas import (
+    MAX_ID,
+    InputSchema,
+    Page,
+    PageQuery,
+    choices_enum,
+    page_of,
+    responses,
+)
+from experiments.configs import MAX_DOCUMENT_BYTES, MODEL_TYPES
+from experiments.elapsed import elapsed
+from experiments.forms import ExperimentFilterForm
+from experiments.models import Experiment
+from experiments.models import Status as RunStatus
+from experiments.selectors import (
+    FIELD_SORTS,
+    KEY_METRICS,
+    experiment_detail,
+    experiment_list,
+    experiment_scalar_metrics,
+    experiment_stepped_metrics,
+    scalar_metric_names,
+)
+from experiments.services import Submission, experiment_cancel, experiment_submit
+from registry.services import registration_retry
+
+router = Router(tags=["experiments"])
+
+ModelType = enum.StrEnum("ModelType", {name: name for name in MODEL_TYPES})
+ExperimentStatus = choices_enum("ExperimentStatus", RunStatus)
+ExperimentId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+# ------------------------------------------------------------------ contracts
+
+
+class ExperimentItemOut(Schema):
+    id: int
+    name: str
+    status: ExperimentStatus
+    phase: str
+    model_type: str
+    dataset: str = Field(description="name:version")
+    source: str
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    metrics: dict[str, float | None] = Field(
+        description="The key metrics (and the one sorted by), None when not recorded."
+    )
+
+
+class ProgressOut(Schema):
+    phase: str = Field(description="queued, loading data, fitting, evaluating, saving, ...")
+    elapsed_seconds: float | None = Field(
+        description="Queued for (CREATED), running for, or ran for; None if it never started."
+    )
+    heartbeat_at: datetime | None
+    worker_name: str
+
+
+class StepOut(Schema):
+    step: int
+    value: float
+
+
+class ArtifactOut(Schema):
+    sha256: str
+    size_bytes: int | None
+
+
+class VersionRefOut(Schema):
+    model: str
+    version: int
+    stage: str
+
+
+class GateRunOut(Schema):
+    id: int
+    model: str
+    purpose: str
+    passed: bool
+    baseline_version: int | None
+    created_at: datetime
+
+
+class RegistrationOut(Schema):
+    state: str = Field(
+        description="'' (the config names no model), pending, registering, registered, "
+        "gate_failed or error"
+    )
+    message: str = Field(description="The gate's summary, or the error to retry after.")
+
+
+class ExperimentOut(ExperimentItemOut):
+    progress: ProgressOut
+    registration: RegistrationOut
+    error_message: str
+    enqueued_at: datetime | None
+    timeout_seconds: int
+    config: dict[str, Any] = Field(description="The parsed config, defaults filled in.")
+    config_text: str = Field(description="The YAML exactly as submitted.")
+    config_sha256: str
+    series: dict[str, list[StepOut]] = Field(description="Per-iteration metrics.")
+    curves: dict[str, Any] = Field(description="pr and roc curves of the holdout.")
+    artifact: ArtifactOut | None
+    model_version: VersionRefOut | None
+    gate_runs: list[GateRunOut]
+
+
+class SubmissionOut(ExperimentOut):
+    enqueued: bool = Field(description="False while the queue is unreachable; it runs later.")
+    message: str
+
+
+class ExperimentSubmitIn(InputSchema):
+    config: str = Field(
+        min_length=1,
+        max_length=MAX_DOCUMENT_BYTES,
+        description="The experiment config, YAML text (schema: configs/README.md).",
+    )
+
+
+class ExperimentFilters(PageQuery):
+    status: ExperimentStatus | None = None
+    dataset_version: int | None = Field(None, ge=1, le=MAX_ID, description="A dataset version id.")
+    model_type: ModelType | None = None
+    name: str = Field("", max_length=200, description="Part of the experiment name.")
+    sort: str = Field(
+        "created",
+        max_length=100,
+        description="created, name, status, model, or any recorded metric name.",
+    )
+    order: Literal["desc", "asc"] = "desc"
+
+    def form_data(self) -> dict[str, str]:
+        return {
+            "status": self.status or "",
+            "dataset_version": str(self.dataset_version or ""),
+            "model_type": self.model_type or "",
+            "name": self.name,
+            "sort": self.sort,
+            "order": self.order,
+        }
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def _item(experiment: Experiment, sort: str = "") -> dict[str, Any]:
+    metrics = {name: getattr(experiment, f"metric_{name}", None) for name in KEY_METRICS}
+    if sort and sort not in FIELD_SORTS:  # sorted by a metric: show it too
+        metrics[sort] = getattr(experiment, "sort_metric", None)
+    return {
+        "id": experiment.pk,
+        "name": experiment.name,
+        "status": experiment.status,
+        "phase": experiment.phase,
+        "model_type": experiment.model_type,
+        "dataset": experiment.dataset_version.label,
+        "source": experiment.source,
+        "created_by": experiment.created_by_name,
+        "created_at": experiment.created_at,
+        "started_at": experiment.started_at,
+        "finished_at": experiment.finished_at,
+        "metrics": metrics,
+    }
+
+
+def _detail(experiment: Experiment) -> dict[str, Any]:
+    stepped = experiment_stepped_metrics(experiment_id=experiment.pk)
+    version = getattr(experiment, "model_version", None)
+    return {
+        **_item(experiment),
+        "metrics": experiment_scalar_metrics(experiment_id=experiment.pk),
+        "progress": {
+            "phase": experiment.phase,
+            "elapsed_seconds": elapsed(experiment).seconds,
+            "heartbeat_at": experiment.heartbeat_at,
+            "worker_name": experiment.worker_name,
+        },
+        "registration": {
+            "state": experiment.registration,
+            "message": experiment.registration_message,
+        },
+        "error_message": experiment.error_message,
+        "enqueued_at": experiment.enqueued_at,
+        "timeout_seconds": experiment.timeout_seconds,
+        "config": experiment.config,
+        "config_text": experiment.config_text,
+        "config_sha256": experiment.config_sha256,
+        "series": {
+            name: [{"step": step, "value": value} for step, value in steps]
+            for name, steps in stepped.items()
+        },
+        "curves": experiment.curves or {},
+        "artifact": (
+            {"sha256": experiment.artifact_sha256, "size_bytes": experiment.artifact_size}
+            if experiment.artifact_sha256
+            else None
+        ),
+        "model_version": (
+            {
+                "model": version.registered_model.name,
+                "version": version.version,
+                "stage": version.stage,
+            }
+            if version is not None
+            else None
+        ),
+        "gate_runs": [
+            {
+                "id": run.pk,
+                "model": run.registered_model.name,
+                "purpose": run.purpose,
+                "passed": run.passed,
+                "baseline_version": run.baseline_version.version if run.baseline_version else None,
+                "created_at": run.created_at,
+            }
+            for run in experiment.gate_evaluations.all()
+        ],
+    }
+
+
+def _found(experiment_id: int) -> Experiment:
+    try:
+        return experiment_detail(experiment_id=experiment_id)
+    except Experiment.DoesNotExist:
+        raise Http404(f"there is no experiment #{experiment_id}") from None
+
+
+def _submitted(submission: Submission) -> Status:
+    body = {
+        **_detail(_found(submission.experiment.pk)),
+        "enqueued": submission.enqueued,
+        "message": submission.message,
+    }
+    return Status(201, body)
+
+
+# ------------------------------------------------------------------ endpoints
+
+
+@router.get(
+    "/experiments/",
+    response=responses(Page[ExperimentItemOut]),
+    auth=requires("experiments.view_experiment"),
+)
+def experiment_list_endpoint(
+    request: HttpRequest, filters: Query[ExperimentFilters]
+) -> dict[str, Any]:
+    """Experiments, newest first unless sorted otherwise: the web list's
+    filters, and sorting by a column or by any recorded metric."""
+    form = ExperimentFilterForm(filters.form_data(), metric_names=scalar_metric_names())
+    if not form.is_valid():
+        raise form_error(form)
+    chosen = form.filters()
+    return page_of(experiment_list(**chosen), filters, partial(_item, sort=chosen["sort"]))
+
+
+@router.post(
+    "/experiments/",
+    response=responses(SubmissionOut, 413, 415, status=201),
+    auth=requires("experiments.add_experiment"),
+)
+def experiment_submit_endpoint(request: HttpRequest, payload: ExperimentSubmitIn) -> Status:
+    """Submit a config: the experiment is recorded and queued for the
+    workers; poll GET /api/v1/experiments/{id}/ until its status is final."""
+    submission = experiment_submit(config_text=payload.config, user=request.auth, source="api")
+    return _submitted(submission)
+
+
+@router.get(
+    "/experiments/{experiment_id}/",
+    response=responses(ExperimentOut, 404),
+    auth=requires("experiments.view_experiment"),
+)
+def experiment_detail_endpoint(request: HttpRequest, experiment_id: ExperimentId) -> dict[str, Any]:
+    return _detail(_found(experiment_id))
+
+
+@router.post(
+    "/experiments/{experiment_id}/cancel/",
+    response=responses(ExperimentOut, 404, 409),
+    auth=requires("experiments.cancel_experiment"),
+)
+def experiment_cancel_endpoint(request: HttpRequest, experiment_id: ExperimentId) -> dict[str, Any]:
+    """Cancel a CREATED or RUNNING experiment (409 not_active when it had
+    already finished)."""
+    experiment = _found(experiment_id)
+    if not experiment_cancel(experiment_id=experiment.pk, user=request.auth):
+        experiment.refresh_from_db(fields=["status"])
+        raise ApiError(
+            409,
+            "not_active",
+            f"experiment #{experiment.pk} is {experiment.status.upper()}; "
+            "only CREATED or RUNNING experiments can be cancelled",
+        )
+    return _detail(_found(experiment_id))
+
+
+@router.post(
+    "/experiments/{experiment_id}/rerun/",
+    response=responses(SubmissionOut, 404, status=201),
+    auth=requires("experiments.add_experiment"),
+)
+def experiment_rerun_endpoint(request: HttpRequest, experiment_id: ExperimentId) -> Status:
+    """Submit the same config text again as a new experiment."""
+    original = _found(experiment_id)
+    try:
+        submission = experiment_submit(
+            config_text=original.config_text, user=request.auth, source="rerun"
+        )
+    except ValidationError as error:
+        raise ApiError(
+            400, "invalid", "cannot run it again: " + "; ".join(error.messages)
+        ) from None
+    return _submitted(submission)
+
+
+@router.post(
+    "/experiments/{experiment_id}/register/",
+    response=responses(ExperimentOut, 404, status=202),
+    auth=requires("experiments.add_experiment"),
+)
+def experiment_register_endpoint(request: HttpRequest, experiment_id: ExperimentId) -> Status:
+    """Gate and register a COMPLETED experiment again (after a registration
+    error or a failed gate), on a worker: answers 202 with registration
+    `pending`; poll the experiment until it has an outcome."""
+    experiment = _found(experiment_id)
+    registration_retry(experiment_id=experiment.pk, user=request.auth)
+    return Status(202, _detail(_found(experiment_id)))

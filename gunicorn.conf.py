@@ -1,0 +1,44 @@
+"""gunicorn settings for the web process, which serves the UI and the API.
+
+    .venv/bin/gunicorn --config gunicorn.conf.py mlplatform.wsgi
+
+Threaded workers (gthread) keep HTTP connections alive between requests,
+so a browser or an API client pays for its TCP connection once. Each worker
+is a process with its own copy of every model it serves (see serving/);
+its threads share them. Static files are served by WhiteNoise from inside
+the app. Every value comes from the environment (README: Configuration).
+"""
+
+from __future__ import annotations
+
+import os
+
+bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")
+# Each thread keeps its database connection for this many seconds (checked
+# before reuse), instead of opening one per request as commands do.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
+# Processes: about one per core. Threads per process: requests mostly wait
+# on the database, so a few threads keep a core busy.
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+worker_class = "gthread"
+# Seconds a request may take before its worker is restarted: a 10,000-row
+# predict takes well under one, a large artifact download a few.
+timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
+graceful_timeout = 30
+# Seconds an idle keep-alive connection stays open.
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "5"))
+# Access log lines on stdout ("-", the default) or in a file; empty for none.
+accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
+errorlog = "-"
+# Behind a reverse proxy on another host, name it here so that its
+# X-Forwarded-* headers are trusted.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker: object) -> None:
+    """Import every view (and, through the API, pandas and scikit-learn) as
+    the worker starts, so that no user's first request waits seconds for it."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - loading the URLconf is the point
