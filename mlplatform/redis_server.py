@@ -86,7 +86,7 @@ class RedisServer:
         if self.process.poll() is not None:
             raise AssertionError(f"redis-server on port {self.port} exited (port taken?)")
         try:
-            return self.client().info("server")["process_id"] == self.process.pid
+            return bool(self.client().info("server")["process_id"] == self.process.pid)
         except redis.exceptions.ConnectionError:
             return False
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import getpass
-from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import CommandError
 
 
-def user_for_command(username: str | None) -> tuple[Any, str]:
+def user_for_command(username: str | None) -> tuple[User | None, str]:
     """The named Django user, or (None, 'cli:<os user>') when none is named."""
     if not username:
         return None, f"cli:{getpass.getuser()}"

@@ -27,7 +27,8 @@ def test_it_shows_the_profile_and_the_experiments_that_used_it(
     assert f'href="/experiments/{used.pk}/"' in content
     assert "did_not" not in content
     assert (
-        f"{size(registered_dataset.size_bytes)} ({registered_dataset.size_bytes:,} bytes)" in content
+        f"{size(registered_dataset.size_bytes)} ({registered_dataset.size_bytes:,} bytes)"
+        in content
     )
     assert "KiB" in content or "MiB" in content
     assert 'id="positive-label"' not in content  # 0/1 target: nothing to map
