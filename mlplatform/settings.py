@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -273,7 +274,7 @@ TRAINING_PARAM_LIMITS = {
 # Address space (RLIMIT_AS) of each training process, in MiB; 0 for none.
 TRAINING_MEMORY_LIMIT_MB = env_int("TRAINING_MEMORY_LIMIT_MB", 8192)
 
-RQ_QUEUES = {
+RQ_QUEUES: dict[str, dict[str, Any]] = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},
 }
 # No copy of django-rq's dashboard inside the admin: it would be reachable by

@@ -12,8 +12,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeAlias
 
+from django.http import HttpRequest
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+    from django_htmx.middleware import HtmxDetails
 
 # A string, so that importing this module loads no models.
 Actor: TypeAlias = "User | AnonymousUser | None"
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request that went through django-htmx's middleware (every request
+    does, see MIDDLEWARE): views that read `request.htmx` take this."""
+
+    htmx: HtmxDetails
