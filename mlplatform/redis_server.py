@@ -21,7 +21,11 @@ T = TypeVar("T")
 
 
 def wait_for(
-    predicate: Callable[[], T], *, timeout: float, interval: float = 0.2, what: str = "condition"
+    predicate: Callable[[], T | None],
+    *,
+    timeout: float,
+    interval: float = 0.2,
+    what: str = "condition",
 ) -> T:
     """Poll until predicate() returns something truthy; fail after timeout seconds."""
     deadline = time.monotonic() + timeout
