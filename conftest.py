@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.db import connections
@@ -67,24 +66,26 @@ def registered_dataset(small_fraud_csv: Path, db: None) -> DatasetVersion:
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
+def fast_password_hashing(settings: Settings) -> None:
     """Real hashing costs ~100 ms a persona; tests log in, they don't test hashing."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-_flush_between_tests = TransactionTestCase._fixture_teardown
+# _fixture_teardown and _databases_names are Django's private API: django-stubs
+# leaves them out, hence the ignores.
+_flush_between_tests = TransactionTestCase._fixture_teardown  # type: ignore[attr-defined]
 
 
 def _flush_with_the_history_guard_lifted(self: TransactionTestCase) -> None:
     """A transactional test's teardown empties every table, which the
     append-only triggers refuse (rightly: they refuse it to everyone else)."""
     with contextlib.ExitStack() as lifted:
-        for alias in self._databases_names(include_mirrors=False):
+        for alias in self._databases_names(include_mirrors=False):  # type: ignore[attr-defined]
             lifted.enter_context(history_guard.suspended(connections[alias]))
         _flush_between_tests(self)
 
 
-TransactionTestCase._fixture_teardown = _flush_with_the_history_guard_lifted  # type: ignore[method-assign]
+TransactionTestCase._fixture_teardown = _flush_with_the_history_guard_lifted  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

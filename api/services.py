@@ -15,7 +15,7 @@ from django.utils import timezone
 from api.models import ApiToken
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 # "mlp_" and 40 URL-safe characters (240 random bits); the first 12 characters
 # are kept in clear so that a user can tell their tokens apart.
@@ -37,7 +37,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_token_create(*, user: AbstractBaseUser, name: str) -> IssuedToken:
+def api_token_create(*, user: User, name: str) -> IssuedToken:
     """A new token for `user`; the returned secret is the only copy there will be."""
     name = name.strip()
     if not name:
@@ -53,7 +53,7 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> IssuedToken:
     return IssuedToken(token=token, secret=secret)
 
 
-def api_token_revoke(*, token_id: int, user: AbstractBaseUser | None = None) -> bool:
+def api_token_revoke(*, token_id: int, user: User | None = None) -> bool:
     """Revoke a token at once; with `user`, only one of theirs. True when this
     call revoked it, False when it was revoked already."""
     tokens = ApiToken.objects.filter(pk=token_id)
@@ -64,7 +64,7 @@ def api_token_revoke(*, token_id: int, user: AbstractBaseUser | None = None) -> 
     return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now()) == 1
 
 
-def api_token_authenticate(*, secret: str) -> AbstractBaseUser | None:
+def api_token_authenticate(*, secret: str) -> User | None:
     """The active user a live token belongs to, or None (unknown, malformed or
     revoked token; inactive user). Notes when the token was used."""
     if not TOKEN_PATTERN.fullmatch(secret):

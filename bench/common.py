@@ -256,14 +256,20 @@ class HttpClient:
     """A plain HTTP/1.1 client on http.client: one connection kept alive
     across requests (keep_alive=True), or a new connection for each."""
 
-    def __init__(self, port: int, *, keep_alive: bool = True, headers: dict | None = None) -> None:
+    def __init__(
+        self, port: int, *, keep_alive: bool = True, headers: dict[str, str] | None = None
+    ) -> None:
         self.port = port
         self.keep_alive = keep_alive
         self.headers = dict(headers or {})
         self.connection: http.client.HTTPConnection | None = None
 
     def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         if self.connection is None:
             self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)

@@ -205,7 +205,7 @@ def _experiment(
     started = created + datetime.timedelta(seconds=5) if status != "created" else None
     finished = (
         started + datetime.timedelta(seconds=40)
-        if status in ("completed", "failed", "cancelled")
+        if started is not None and status in ("completed", "failed", "cancelled")
         else None
     )
     completed = status == "completed"
@@ -295,7 +295,12 @@ def _fill_registry(
 
 
 def _versions(
-    fixtures: Fixtures, model: Any, experiment_ids: list[int], *, first: int, report: dict
+    fixtures: Fixtures,
+    model: Any,
+    experiment_ids: list[int],
+    *,
+    first: int,
+    report: dict[str, Any],
 ) -> None:
     from registry.models import GateEvaluation, ModelVersion, Stage, StageRequest, StageTransition
 

@@ -83,7 +83,7 @@ def naive_intervals(kwargs: dict[str, Any]) -> tuple[dict[str, np.ndarray], floa
     rows = gate.resample_rows(**kwargs)
     y_true, models = kwargs["y_true"], (kwargs["candidate_scores"], kwargs["production_scores"])
     started = time.perf_counter()
-    deltas = {name: [] for name in gate.GATE_METRICS}
+    deltas: dict[str, list[float]] = {name: [] for name in gate.GATE_METRICS}
     for resample in rows:
         for name, metric in sklearn_metrics().items():
             cand, prod = (metric(y_true[resample], scores[resample]) for scores in models)

@@ -41,7 +41,9 @@ def build_model(config: dict[str, Any]) -> Any:
     return estimator
 
 
-def evaluate(model: Any, features: pd.DataFrame, y_true: np.ndarray, threshold: float) -> dict:
+def evaluate(
+    model: Any, features: pd.DataFrame, y_true: np.ndarray, threshold: float
+) -> dict[str, Any]:
     y_score = model.predict_proba(features)[:, 1]
     predicted = (y_score >= threshold).astype(np.int8)
     tn, fp, fn, tp = metrics.confusion_matrix(y_true, predicted, labels=[0, 1]).ravel()

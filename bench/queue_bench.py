@@ -35,6 +35,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,11 @@ class Browser:
             return error.code, error.headers.get("Location", "")
 
     def csrf(self) -> str:
-        return next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+        return next(
+            cookie.value
+            for cookie in self.cookies
+            if cookie.name == "csrftoken" and cookie.value is not None
+        )
 
     def log_in(self) -> None:
         self.get("/accounts/login/")
@@ -183,7 +188,7 @@ def wait_until_ready(base_url: str, redis_url: str, processes: list[Any]) -> Non
 def _answers(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(base_url + "/accounts/login/", timeout=2) as response:  # noqa: S310
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 
@@ -236,15 +241,21 @@ def waits_until_running(submissions: list[tuple[int, float, float]]) -> list[flo
             "pk", "started_at"
         )
     )
-    return [started[pk].timestamp() - sent for pk, _, sent in submissions]
+    return [_timestamp(started[pk]) - sent for pk, _, sent in submissions]
 
 
 def throughput(submissions: list[tuple[int, float, float]]) -> float:
     from experiments.models import Experiment
 
     rows = Experiment.objects.filter(pk__in=[pk for pk, _, _ in submissions])
-    last = max(rows.values_list("finished_at", flat=True)).timestamp()
+    last = max(_timestamp(moment) for moment in rows.values_list("finished_at", flat=True))
     return len(submissions) / (last - min(sent for _, _, sent in submissions))
+
+
+def _timestamp(moment: datetime | None) -> float:
+    if moment is None:
+        raise RuntimeError("an experiment was not started or not finished")
+    return moment.timestamp()
 
 
 def exactly_once(ids: list[int], redis_url: str) -> tuple[bool, str]:
@@ -266,7 +277,7 @@ def exactly_once(ids: list[int], redis_url: str) -> tuple[bool, str]:
     jobs = Job.fetch_many([f"experiment-{pk}" for pk in ids], connection=connection)
     if any(job is None or job.get_status() != "finished" for job in jobs):
         problems.append("a job that did not finish")
-    elif any(job.return_value() != "completed" for job in jobs):
+    elif any(job is not None and job.return_value() != "completed" for job in jobs):
         problems.append("a job that lost its claim (ran twice?)")
     per_experiment = Metric.objects.filter(experiment_id__in=ids).values("experiment_id")
     counts = set(per_experiment.annotate(total=Count("id")).values_list("total", flat=True))

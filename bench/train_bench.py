@@ -96,7 +96,7 @@ def promote_first_baseline(scratch: Scratch, config: Path) -> None:
     password = secrets.token_urlsafe()  # nobody logs in as them
     requester = role_user_ensure(username="bench_requester", password=password, role="experimenter")
     approver = role_user_ensure(username="bench_approver", password=password, role="approver")
-    version = ModelVersion.objects.order_by("pk").first()
+    version = ModelVersion.objects.earliest("pk")
     request = stage_request_create(
         model_version=version,
         to_stage="production",
@@ -151,8 +151,10 @@ def same_metrics(plain: dict[str, Any], platform: dict[str, Any]) -> bool:
     return all(abs(plain[name] - platform[name]) < 1e-9 for name in names)
 
 
-def table_rows(results: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]]) -> list:
-    rows = []
+def table_rows(
+    results: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]],
+) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for model in CONFIGS:
         plain_runs = results[(model, "plain")]
         plain_seconds = median([seconds for seconds, _ in plain_runs])

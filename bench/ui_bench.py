@@ -191,14 +191,15 @@ def run_backend(backend: str, options: argparse.Namespace) -> dict[str, Any]:
         completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if completed.returncode != 0:
             raise RuntimeError(f"{backend}: {completed.stdout[-2000:]}\n{completed.stderr[-4000:]}")
-        return json.loads(completed.stdout.strip().splitlines()[-1])
+        result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+        return result
     finally:
         redis_server.stop()
         scratch_remove(scratch, keep=options.keep)
 
 
 def table_rows(backend: str, result: dict[str, Any]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     floor = median(result["baseline_ms"])
     for label, page in result["pages"].items():
         times = page["times_ms"]
@@ -337,7 +338,7 @@ def http_mode(options: argparse.Namespace) -> None:
 
 
 def http_rows(server: str, pages: dict[str, list[float]]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for label, times in pages.items():
         judged = server == "gunicorn" and label == "login page, kept alive"
         p50 = median(times)

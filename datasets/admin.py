@@ -5,6 +5,8 @@ Datasets are registered with `manage.py register_dataset` (or the upload page).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -13,6 +15,13 @@ from datasets.models import Dataset, DatasetVersion
 from datasets.profiling import class_counts_text
 from mlplatform.admin_base import ViewOnlyMixin
 from mlplatform.numbers import size
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _VersionCount(TypedDict):
+    version_count: int
 
 
 @admin.display(description="size", ordering="size_bytes")
@@ -35,16 +44,25 @@ def columns_display(version: DatasetVersion) -> str:
     return ", ".join(f"{column['name']} ({column['dtype']})" for column in version.columns)
 
 
-class DatasetVersionInline(ViewOnlyMixin, admin.TabularInline):
+# Django shows a callable listed in `fields` when it is read-only too;
+# django-stubs types `fields` as names only, hence the ignores below.
+
+
+class DatasetVersionInline(ViewOnlyMixin, admin.TabularInline[DatasetVersion, Dataset]):
     model = DatasetVersion
-    fields = ["version", "row_count", size_display, class_counts_display, "registered_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (  # type: ignore[assignment]
+        "version",
+        "row_count",
+        size_display,
+        class_counts_display,
+        "registered_at",
+    )
     show_change_link = True
     extra = 0
 
 
 @admin.register(Dataset)
-class DatasetAdmin(ViewOnlyMixin, admin.ModelAdmin):
+class DatasetAdmin(ViewOnlyMixin, admin.ModelAdmin[Dataset]):
     list_display = ["name", "version_count", "created_at"]
     search_fields = ["name"]
     inlines = [DatasetVersionInline]
@@ -53,12 +71,12 @@ class DatasetAdmin(ViewOnlyMixin, admin.ModelAdmin):
         return super().get_queryset(request).annotate(version_count=Count("versions"))
 
     @admin.display(description="versions", ordering="version_count")
-    def version_count(self, dataset: Dataset) -> int:
+    def version_count(self, dataset: WithAnnotations[Dataset, _VersionCount]) -> int:
         return dataset.version_count
 
 
 @admin.register(DatasetVersion)
-class DatasetVersionAdmin(ViewOnlyMixin, admin.ModelAdmin):
+class DatasetVersionAdmin(ViewOnlyMixin, admin.ModelAdmin[DatasetVersion]):
     list_display = [
         "dataset",
         "version",
@@ -72,7 +90,7 @@ class DatasetVersionAdmin(ViewOnlyMixin, admin.ModelAdmin):
     list_select_related = ["dataset"]
     list_filter = ["dataset"]
     search_fields = ["dataset__name", "version", "sha256"]
-    fields = [
+    fields = readonly_fields = (  # type: ignore[assignment]
         "dataset",
         "version",
         "description",
@@ -87,5 +105,4 @@ class DatasetVersionAdmin(ViewOnlyMixin, admin.ModelAdmin):
         "registered_by",
         "registered_by_name",
         "registered_at",
-    ]
-    readonly_fields = fields
+    )

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
 from datasets.models import name_validator
 from mlplatform.numbers import size
@@ -48,7 +49,7 @@ class DatasetRegisterForm(forms.Form):
             "upload"
         ].help_text = f"At most {size(self.max_bytes)}; plain CSV (compressed files are refused)."
 
-    def clean_upload(self) -> Any:
+    def clean_upload(self) -> UploadedFile | None:
         upload = self.cleaned_data.get("upload")
         if self.upload_too_large or (upload is not None and upload.size > self.max_bytes):
             raise forms.ValidationError(
@@ -58,7 +59,8 @@ class DatasetRegisterForm(forms.Form):
         return upload
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         has_path = bool((data.get("path") or "").strip())
         has_upload = data.get("upload") is not None
         if has_path == has_upload and "upload" not in self.errors:

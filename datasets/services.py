@@ -21,9 +21,12 @@ from datasets import files, identity
 from datasets.models import Dataset, DatasetFileCheck, DatasetRowIdentities, DatasetVersion
 from datasets.profiling import FrameProfile, ProfileError, column_specs, frame_profile
 from datasets.selectors import dataset_file_check_get, dataset_version_exists
+from mlplatform.users import acting_user
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
+
+    from mlplatform.typing import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +58,7 @@ def dataset_register(
     target: str,
     positive_label: str = "",
     description: str = "",
-    user: AbstractBaseUser | None = None,
+    user: Actor = None,
     user_name: str | None = None,
 ) -> DatasetVersion:
     """Hash and profile a CSV under DATA_ROOT and record it as name:version.
@@ -66,7 +69,8 @@ def dataset_register(
     run before the transaction, so no database write lock is held meanwhile.
     """
     _validate_label(name=name, version=version)
-    registered_by_name = _registered_by_name(user=user, user_name=user_name)
+    registrant = acting_user(user)
+    registered_by_name = _registered_by_name(user=registrant, user_name=user_name)
     if dataset_version_exists(name=name, version=version):
         raise ValidationError(_duplicate_message(name=name, version=version))
     file_path = _registrable_file(path)
@@ -90,7 +94,7 @@ def dataset_register(
         class_counts=profile.class_counts,
         column_stats=profile.column_stats,
         description=description,
-        registered_by=user,
+        registered_by=registrant,
         registered_by_name=registered_by_name,
     )
     return _save_new_version(row, name=name, identity=identity)
@@ -121,7 +125,7 @@ def dataset_version_verify(*, version: DatasetVersion, full: bool) -> VerifyResu
         _check_file(version, full=full)
     except ValidationError as error:
         return VerifyResult(
-            version=version, status=VerifyStatus(error.code), message=error.messages[0]
+            version=version, status=VerifyStatus(error.code or ""), message=error.messages[0]
         )
     return VerifyResult(version=version, status=VerifyStatus.OK)
 
@@ -188,7 +192,7 @@ def _validate_label(*, name: str, version: str) -> None:
             raise ValidationError(f"Dataset {field.name} {value!r}: {message}") from None
 
 
-def _registered_by_name(*, user: AbstractBaseUser | None, user_name: str | None) -> str:
+def _registered_by_name(*, user: User | None, user_name: str | None) -> str:
     if user is not None:
         return user.get_username()
     if user_name:

@@ -104,7 +104,8 @@ def write_fraud_csv(
 def _heavy_tailed(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Student-t scaled to unit variance: long tails that overlap the frauds."""
     dof = TAIL_DEGREES_OF_FREEDOM
-    return rng.standard_t(dof, size=shape) * np.sqrt((dof - 2) / dof)
+    unit_variance: float = np.sqrt((dof - 2) / dof)
+    return rng.standard_t(dof, size=shape) * unit_variance
 
 
 def _fraud_components(rng: np.random.Generator, count: int) -> np.ndarray:

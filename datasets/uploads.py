@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
@@ -17,6 +16,7 @@ from django.utils.text import get_valid_filename
 
 from datasets.models import DatasetVersion
 from datasets.services import dataset_register
+from mlplatform.typing import Actor
 
 UPLOAD_DIRECTORY = "uploads"
 
@@ -84,7 +84,7 @@ def dataset_upload_register(
     target: str,
     positive_label: str = "",
     description: str = "",
-    user: Any = None,
+    user: Actor = None,
 ) -> DatasetVersion:
     """Store the upload and register it; on any failure remove what was stored."""
     destination = upload_destination(name=name, version=version, filename=upload.name or "")

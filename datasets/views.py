@@ -107,7 +107,7 @@ def data_files() -> list[str]:
 @require_http_methods(["GET", "POST"])
 def dataset_register_view(request: HttpRequest) -> HttpResponse:
     limiter = SizeLimitedUploadHandler(request, settings.DATASET_UPLOAD_MAX_BYTES)
-    request.upload_handlers.insert(0, limiter)
+    request.upload_handlers = [limiter, *request.upload_handlers]
     return _register(request, limiter)
 
 

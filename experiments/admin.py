@@ -9,10 +9,9 @@ from experiments.models import Experiment, Metric
 from mlplatform.admin_base import ReadOnlyAdmin, ReadOnlyInline
 
 
-class MetricInline(ReadOnlyInline):
+class MetricInline(ReadOnlyInline[Metric, Experiment]):
     model = Metric
-    fields = ["name", "shown_value"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "shown_value")
     show_change_link = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Metric]:
@@ -25,7 +24,7 @@ class MetricInline(ReadOnlyInline):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(ReadOnlyAdmin):
+class ExperimentAdmin(ReadOnlyAdmin[Experiment]):
     list_display = [
         "id",
         "name",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -35,13 +35,18 @@ def config_file_text(name: str) -> str:
     return (Path(settings.BASE_DIR) / "configs" / name).read_text(encoding="utf-8")
 
 
+class DatasetVersionChoiceField(forms.ModelChoiceField[DatasetVersion]):
+    def label_from_instance(self, obj: DatasetVersion) -> str:
+        return obj.label
+
+
 class ExperimentFilterForm(forms.Form):
     """The list's query string. Choices are checked, so ?status=bogus or
     ?sort=nonsense is an error message, not a crash."""
 
     name = forms.CharField(required=False, max_length=200)
     status = forms.ChoiceField(required=False, choices=[("", "any status"), *Status.choices])
-    dataset_version = forms.ModelChoiceField(
+    dataset_version = DatasetVersionChoiceField(
         required=False,
         queryset=DatasetVersion.objects.select_related("dataset").order_by(
             "dataset__name", "version"
@@ -67,8 +72,11 @@ class ExperimentFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         columns = [(key, key.replace("_", " ")) for key in FIELD_SORTS]
         metrics = [(name, name) for name in metric_names]
-        self.fields["sort"].choices = [("Columns", columns), ("Metrics", metrics)]
-        self.fields["dataset_version"].label_from_instance = lambda version: version.label
+        # self.fields holds copies of the fields declared above, typed as Field.
+        cast(forms.ChoiceField, self.fields["sort"]).choices = [
+            ("Columns", columns),
+            ("Metrics", metrics),
+        ]
 
     def filters(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -97,7 +105,7 @@ class LaunchForm(forms.Form):
 
     def __init__(self, *args: Any, too_large_bytes: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["config_file"].choices = [("", "(paste your own)")] + [
+        cast(forms.ChoiceField, self.fields["config_file"]).choices = [("", "(paste your own)")] + [
             (name, name) for name in config_files()
         ]
         # A request too large to read: there is no text, only the reason why.
@@ -113,7 +121,7 @@ class LaunchForm(forms.Form):
             )
         # Browsers send textarea lines ending in CRLF; a file has LF. Keep the
         # file's form so that the same config has the same digest either way.
-        text = self.cleaned_data["config_text"].replace("\r\n", "\n")
+        text: str = self.cleaned_data["config_text"].replace("\r\n", "\n")
         try:
             # The same parser and limits the service and the command use.
             parse_config(text, limits=config_limits())
@@ -150,8 +158,8 @@ class CompareForm(forms.Form):
         choices = [
             (value, value) for value in raw if value.isdigit() and len(value) <= MAX_ID_DIGITS
         ]
-        self.fields["ids"].choices = choices
-        self.fields["baseline"].choices = [("", "default"), *choices]
+        cast(forms.ChoiceField, self.fields["ids"]).choices = choices
+        cast(forms.ChoiceField, self.fields["baseline"]).choices = [("", "default"), *choices]
 
     def clean_ids(self) -> list[int]:
         ids = list(dict.fromkeys(self.cleaned_data["ids"]))

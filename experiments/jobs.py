@@ -55,7 +55,7 @@ def experiment_job_failed(
     timed_out = isinstance(exc_value, JobTimeoutException)
     if isinstance(exc_value, AbandonedJobError):
         message = "worker died: RQ found the job abandoned (AbandonedJobError)"
-    elif timed_out:
+    elif isinstance(exc_value, JobTimeoutException):  # timed_out, said so that mypy sees it
         message = failure_message(exc_value, timeout_seconds=job.timeout)
     else:
         message = f"job failed: {failure_message(exc_value) if exc_value else 'unknown error'}"

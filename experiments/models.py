@@ -97,6 +97,9 @@ class Experiment(models.Model):
     registration_heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="Refreshed while gating and registering; silence = dead."
     )
+    # Not a column: name -> value of the scalar metrics, set on the experiments
+    # that selectors.experiments_for_compare returns (and only on those).
+    scalar_metrics: dict[str, float]
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -209,7 +209,9 @@ def worker_last_seen(*, worker_name: str, connection: redis.Redis | None = None)
     connection = connection or redis_connection()
     with redis_errors_as_unavailable():
         raw = connection.hget(Worker.redis_worker_namespace_prefix + worker_name, "last_heartbeat")
-    return utcparse(raw.decode()) if raw else None
+    if not raw:
+        return None
+    return utcparse(raw.decode() if isinstance(raw, bytes) else raw)
 
 
 def queue_ping(*, connection: redis.Redis | None = None) -> None:

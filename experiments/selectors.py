@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from django.db import connection
 from django.db.models import (
@@ -24,7 +25,7 @@ from experiments.models import Experiment, ListColumns, Metric, Status
 from registry.models import GateEvaluation
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 def experiment_scalar_metrics(*, experiment_id: int) -> dict[str, float]:
@@ -46,6 +47,7 @@ def stepped_metrics_by_experiment(
     for experiment_id, name, step, value in ordered.values_list(
         "experiment_id", "name", "step", "value"
     ):
+        step = cast(int, step)  # not NULL: step__isnull=False above
         series.setdefault(experiment_id, {}).setdefault(name, []).append((step, value))
     return series
 
@@ -68,7 +70,7 @@ FIELD_SORTS: dict[str, tuple[str, ...]] = {
 RUN_DURATION = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
 
 
-def experiment_list_columns(*, user: AbstractBaseUser | AnonymousUser) -> tuple[str, ...]:
+def experiment_list_columns(*, user: User | AnonymousUser) -> tuple[str, ...]:
     """The metric columns `user` chose for the list, else KEY_METRICS."""
     if not user.is_authenticated:
         return KEY_METRICS
@@ -196,7 +198,18 @@ class MetricOrderedExperiments:
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, index: slice) -> list[Experiment]:
+    def __iter__(self) -> Iterator[Experiment]:
+        return iter(self[0 : self._count])
+
+    @overload
+    def __getitem__(self, index: int) -> Experiment: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Experiment]: ...
+    def __getitem__(self, index: int | slice) -> Experiment | list[Experiment]:
+        if isinstance(index, int):  # a Sequence's; the Paginator only slices
+            if not 0 <= index < self._count:
+                raise IndexError(index)
+            return self[index : index + 1][0]
         start, stop = index.start or 0, min(index.stop, self._count)
         ids = list(self._with_metric()[start:stop]) if stop > start else []
         if len(ids) < stop - start:
@@ -210,11 +223,11 @@ class MetricOrderedExperiments:
         related = {f"experiment__{key}": value for key, value in self.lookups.items()}
         return Metric.objects.filter(name=self.metric, step__isnull=True, **related)
 
-    def _with_metric(self) -> QuerySet[Metric]:
+    def _with_metric(self) -> QuerySet[Metric, int]:
         keys = ("-value", "-experiment_id") if self.descending else ("value", "experiment_id")
         return self._metric_rows().order_by(*keys).values_list("experiment_id", flat=True)
 
-    def _without_metric(self) -> QuerySet[Experiment]:
+    def _without_metric(self) -> QuerySet[Experiment, int]:
         recorded = Metric.objects.filter(
             experiment_id=OuterRef("pk"), name=self.metric, step__isnull=True
         )
@@ -269,9 +282,12 @@ def experiments_for_compare(*, experiment_ids: list[int]) -> list[Experiment]:
         .defer("holdout", "traceback")
         .in_bulk(experiment_ids)
     )
-    found = [rows[pk] for pk in experiment_ids if pk in rows]
-    for experiment in found:
-        experiment.scalar_metrics = {m.name: m.value for m in experiment.scalar_metric_rows}
+    found: list[Experiment] = []
+    for pk in experiment_ids:
+        if pk in rows:
+            experiment = rows[pk]
+            experiment.scalar_metrics = {m.name: m.value for m in experiment.scalar_metric_rows}
+            found.append(experiment)
     return found
 
 

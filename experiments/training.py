@@ -352,7 +352,8 @@ def evenly_spaced_steps(count: int, limit: int) -> list[int]:
     """Up to `limit` steps from 1..count, always including the first and the last."""
     if count <= limit:
         return list(range(1, count + 1))
-    return np.unique(np.linspace(1, count, limit).round().astype(int)).tolist()
+    steps: list[int] = np.unique(np.linspace(1, count, limit).round().astype(int)).tolist()
+    return steps
 
 
 # ------------------------------------------------------------------------ Curves
@@ -411,7 +412,8 @@ def _json_floats(values: np.ndarray) -> list[float]:
 
 
 def model_to_bytes(model: Any) -> bytes:
-    return skops.io.dumps(model, compression=zipfile.ZIP_DEFLATED)
+    data: bytes = skops.io.dumps(model, compression=zipfile.ZIP_DEFLATED)
+    return data
 
 
 def model_from_bytes(data: bytes) -> Any:
@@ -458,7 +460,7 @@ def holdout_to_bytes(holdout: Holdout) -> bytes:
         arrays["train_mask"] = np.packbits(mask)
         arrays["train_mask_length"] = np.array([len(mask)], dtype=np.int64)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)  # numbers only, never objects
     return buffer.getvalue()
 
 

@@ -112,7 +112,8 @@ class TrainingWorker(Worker):
 
     def run_maintenance_tasks(self) -> None:
         try:
-            super().run_maintenance_tasks()
+            # rq leaves run_maintenance_tasks and handle_work_horse_killed unannotated.
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
         except REDIS_ERRORS as error:
             self.log.error(
                 "Worker %s: maintenance skipped, Redis unavailable (%s)", self.name, error
@@ -156,7 +157,7 @@ class TrainingWorker(Worker):
             self.log.info("Worker %s: queued the gate of request #%s again", self.name, request_id)
 
     def handle_work_horse_killed(self, job: Job, retpid: Any, ret_val: Any, rusage: Any) -> None:
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)  # type: ignore[no-untyped-call]
         from registry.jobs import registry_job_died
         from registry.services import registration_record_error
 

@@ -12,69 +12,80 @@ BINARY_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
 MISSING = "-"
 
 
-def _absent(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and not math.isfinite(value))
+def _finite(value: float | None) -> float | None:
+    """The value, or None when it is missing or not a finite number (NaN, inf)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return value
 
 
 def count(value: float | None) -> str:
     """3304 -> "3,304"; 0.0 -> "0"."""
-    return MISSING if _absent(value) else f"{round(value):,}"
+    number = _finite(value)
+    return MISSING if number is None else f"{round(number):,}"
 
 
 def score(value: float | None) -> str:
     """0.96215 -> "0.9622"."""
-    return MISSING if _absent(value) else f"{value:.4f}"
+    number = _finite(value)
+    return MISSING if number is None else f"{number:.4f}"
 
 
 def quantity(value: float | None) -> str:
     """A data value (a column's min, max or mean): whole numbers as counts,
     others with four decimals, tiny ones in four significant digits:
     172792.0 -> "172,792", -56.40751 -> "-56.4075", 0.0000123 -> "1.23e-05"."""
-    if _absent(value):
+    number = _finite(value)
+    if number is None:
         return MISSING
-    if float(value).is_integer():
-        return count(value)
-    return f"{value:,.4f}" if abs(value) >= 0.001 else f"{value:.4g}"
+    if float(number).is_integer():
+        return count(number)
+    return f"{number:,.4f}" if abs(number) >= 0.001 else f"{number:.4g}"
 
 
 def signed(value: float | None) -> str:
     """A delta: 0.239 -> "+0.2390", -0.01 -> "-0.0100"."""
-    return MISSING if _absent(value) else f"{value:+.4f}"
+    number = _finite(value)
+    return MISSING if number is None else f"{number:+.4f}"
 
 
 def signed_percent(value: float | None) -> str:
     """A relative change given as a fraction: 0.1234 -> "+12.34%"."""
-    return MISSING if _absent(value) else f"{100 * value:+.2f}%"
+    number = _finite(value)
+    return MISSING if number is None else f"{100 * number:+.2f}%"
 
 
 def signed_count(value: float | None) -> str:
     """A difference of counts: 1204 -> "+1,204", 0 -> "0"."""
-    if _absent(value):
+    number = _finite(value)
+    if number is None:
         return MISSING
-    whole = round(value)
+    whole = round(number)
     return f"{whole:+,}" if whole else "0"
 
 
 def signed_duration(seconds: float | None) -> str:
     """A difference of durations: 2.25 -> "+2.2 s", -125 -> "-2 min 5 s"."""
-    if _absent(seconds):
+    number = _finite(seconds)
+    if number is None:
         return MISSING
-    sign = "-" if seconds < 0 else "+"
-    return sign + duration(abs(seconds))
+    sign = "-" if number < 0 else "+"
+    return sign + duration(abs(number))
 
 
 def interval(low: float | None, high: float | None) -> str:
     """A confidence interval of a delta, both ends signed alike: "[-0.0120, +0.0345]"."""
-    if _absent(low) or _absent(high):
+    if _finite(low) is None or _finite(high) is None:
         return MISSING
     return f"[{signed(low)}, {signed(high)}]"
 
 
 def percent(part: float | None, whole: float | None) -> str:
     """A share: (492, 284807) -> "0.17%"; "-" when the whole is 0."""
-    if _absent(part) or _absent(whole) or not whole:
+    numerator, denominator = _finite(part), _finite(whole)
+    if numerator is None or not denominator:
         return MISSING
-    return f"{100 * part / whole:.2f}%"
+    return f"{100 * numerator / denominator:.2f}%"
 
 
 def size(size_bytes: int | None) -> str:
@@ -92,14 +103,15 @@ def size(size_bytes: int | None) -> str:
 def duration(seconds: float | None) -> str:
     """0.0234 -> "23 ms", 0.4 -> "0.4 s", 2.8 -> "2.8 s", 125 -> "2 min 5 s",
     3725 -> "1 h 2 min"."""
-    if _absent(seconds):
+    number = _finite(seconds)
+    if number is None:
         return MISSING
-    if seconds < 0.1:
+    if number < 0.1:
         # A prediction pass can take a few milliseconds: "0.0 s" would hide it.
-        return f"{seconds * 1000:.0f} ms" if seconds >= 0.0005 else "<1 ms"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
+        return f"{number * 1000:.0f} ms" if number >= 0.0005 else "<1 ms"
+    if number < 10:
+        return f"{number:.1f} s"
+    whole = round(number)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -21,7 +21,11 @@ T = TypeVar("T")
 
 
 def wait_for(
-    predicate: Callable[[], T], *, timeout: float, interval: float = 0.2, what: str = "condition"
+    predicate: Callable[[], T | None],
+    *,
+    timeout: float,
+    interval: float = 0.2,
+    what: str = "condition",
 ) -> T:
     """Poll until predicate() returns something truthy; fail after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -86,7 +90,7 @@ class RedisServer:
         if self.process.poll() is not None:
             raise AssertionError(f"redis-server on port {self.port} exited (port taken?)")
         try:
-            return self.client().info("server")["process_id"] == self.process.pid
+            return bool(self.client().info("server")["process_id"] == self.process.pid)
         except redis.exceptions.ConnectionError:
             return False
 

@@ -1,5 +1,7 @@
 """The one settings module: everything that differs between machines comes
 from environment variables, with defaults that are safe for a local install.
+Every variable read here is described in docs/configuration.md (a test keeps
+the two in step).
 """
 
 from __future__ import annotations
@@ -7,9 +9,15 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+# Lets the classes that django-stubs makes generic (admin.ModelAdmin[Model],
+# ...) be subscripted at run time, as the type check has them written.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -63,6 +71,31 @@ def env_path(name: str, default: Path) -> Path:
     return path if path.is_absolute() else (BASE_DIR / path)
 
 
+def env_secret(name: str, default: str) -> str:
+    """A secret from NAME, or from the file that NAME_FILE names (as container
+    platforms mount secrets), without the file's trailing newline. Both at once
+    is a mistake, refused rather than guessed at; so is a file that cannot be
+    read or is empty. Messages never show the secret."""
+    value = os.environ.get(name, "")
+    file_name = os.environ.get(f"{name}_FILE", "")
+    if not file_name:
+        return value or default
+    if value:
+        raise ImproperlyConfigured(f"{name} and {name}_FILE are both set; set only one of them")
+    try:
+        secret = Path(file_name).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = (
+            error.strerror or type(error).__name__
+            if isinstance(error, OSError)
+            else "it is not UTF-8 text"
+        )
+        raise ImproperlyConfigured(f"{name}_FILE={file_name}: cannot read it ({reason})") from None
+    if not secret:
+        raise ImproperlyConfigured(f"{name}_FILE={file_name}: the file is empty")
+    return secret
+
+
 # "local" (the default) is a single machine served over http on localhost;
 # "production" demands a real secret key and turns on every https protection.
 DJANGO_ENV = env_str("DJANGO_ENV", "local")
@@ -71,10 +104,12 @@ if DJANGO_ENV not in {"local", "production"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "")
+SECRET_KEY = env_secret("SECRET_KEY", "")
 if not SECRET_KEY:
     if PRODUCTION:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DJANGO_ENV=production")
+        raise ImproperlyConfigured(
+            "SECRET_KEY (or SECRET_KEY_FILE) must be set when DJANGO_ENV=production"
+        )
     SECRET_KEY = "local-only-insecure-key-set-SECRET_KEY-in-production"  # noqa: S105
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
@@ -85,7 +120,7 @@ VAR_DIR = env_path("VAR_DIR", BASE_DIR / "var")
 DATA_ROOT = env_path("DATA_ROOT", BASE_DIR / "data")
 ARTIFACT_ROOT = env_path("ARTIFACT_ROOT", VAR_DIR / "artifacts")
 DATASET_CACHE_ROOT = env_path("DATASET_CACHE_ROOT", VAR_DIR / "cache" / "datasets")
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = env_secret("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -144,7 +179,7 @@ TEMPLATES = [
 ]
 
 
-def database_config(url: str | None) -> dict:
+def database_config(url: str | None) -> dj_database_url.DBConfig:
     if not url:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{VAR_DIR / 'mlplatform.sqlite3'}"
@@ -170,7 +205,7 @@ def database_config(url: str | None) -> dict:
     return config
 
 
-DATABASES = {"default": database_config(os.environ.get("DATABASE_URL"))}
+DATABASES = {"default": database_config(env_secret("DATABASE_URL", ""))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -289,7 +324,7 @@ TRAINING_PARAM_LIMITS = {
 # Address space (RLIMIT_AS) of each training process, in MiB; 0 for none.
 TRAINING_MEMORY_LIMIT_MB = env_int("TRAINING_MEMORY_LIMIT_MB", 8192)
 
-RQ_QUEUES = {
+RQ_QUEUES: dict[str, dict[str, Any]] = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},
 }
 # No copy of django-rq's dashboard inside the admin: it would be reachable by

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from django.contrib.auth.models import Group, Permission, User
 
+from datasets.models import DatasetVersion
 from registry.roles import roles_ensure
 
 
@@ -28,28 +29,28 @@ def make_user(username: str, *groups: str, permissions: tuple[str, ...] = ()) ->
 
 
 @pytest.fixture
-def experimenter(db: Any) -> User:
+def experimenter(db: None) -> User:
     return make_user("erin", "experimenter")
 
 
 @pytest.fixture
-def approver(db: Any) -> User:
+def approver(db: None) -> User:
     return make_user("arthur", "approver")
 
 
 @pytest.fixture
-def viewer(db: Any) -> User:
+def viewer(db: None) -> User:
     return make_user("vera", "viewer")
 
 
 @pytest.fixture
-def outsider(db: Any) -> User:
+def outsider(db: None) -> User:
     return make_user("oscar")
 
 
 def config_yaml(
     *,
-    dataset: Any,
+    dataset: DatasetVersion,
     name: str = "small_baseline",
     model_type: str = "logistic_regression",
     params: dict[str, Any] | None = None,
@@ -77,7 +78,7 @@ def config_yaml(
 
 
 @pytest.fixture
-def make_config(registered_dataset: Any) -> Callable[..., str]:
+def make_config(registered_dataset: DatasetVersion) -> Callable[..., str]:
     def build(**overrides: Any) -> str:
         return config_yaml(dataset=registered_dataset, **overrides)
 

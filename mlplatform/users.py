@@ -1,15 +1,19 @@
-"""Who is acting, for management commands run from a shell."""
+"""Who is acting: the user a management command names, and the user a
+service records."""
 
 from __future__ import annotations
 
 import getpass
-from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import CommandError
 
+from mlplatform.typing import Actor
 
-def user_for_command(username: str | None) -> tuple[Any, str]:
+
+def user_for_command(username: str | None) -> tuple[User | None, str]:
     """The named Django user, or (None, 'cli:<os user>') when none is named."""
     if not username:
         return None, f"cli:{getpass.getuser()}"
@@ -18,3 +22,13 @@ def user_for_command(username: str | None) -> tuple[Any, str]:
     except get_user_model().DoesNotExist:
         raise CommandError(f"user {username!r} does not exist") from None
     return user, user.get_username()
+
+
+def acting_user(actor: Actor) -> User | None:
+    """The user to record as having acted: None when the platform itself acts
+    (a worker, a command run without --user). An anonymous user never acts."""
+    if actor is None:
+        return None
+    if not actor.is_authenticated:
+        raise PermissionDenied("log in first: an anonymous user cannot do this")
+    return actor

@@ -46,7 +46,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def login_locked_out(
-    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """django-axes' lockout response (settings.AXES_LOCKOUT_CALLABLE): the login
     page again, saying why it refuses, with 429 Too Many Requests."""

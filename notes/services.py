@@ -15,7 +15,7 @@ from notes.models import Annotation, AnnotationRevision, AnnotationTag
 from registry.models import ModelVersion
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from mlplatform.typing import Actor
 
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,39}$")
 MAX_TAGS = 20
@@ -62,11 +62,16 @@ def annotation_set(
     target: Experiment | ModelVersion,
     tags: str,
     note: str,
-    user: AbstractBaseUser | AnonymousUser | None,
+    user: Actor,
 ) -> Annotation:
     """Replace the tags (text, see parse_tags) and note of an experiment or a
     model version, and record the change. Needs notes.edit_annotation."""
-    if user is None or not user.is_active or not user.has_perm(EDIT_PERMISSION):
+    if (
+        user is None
+        or not user.is_authenticated  # an anonymous user is never active either
+        or not user.is_active
+        or not user.has_perm(EDIT_PERMISSION)
+    ):
         who = user.get_username() if user is not None else "nobody"
         raise PermissionDenied(f"{who} may not edit tags and notes")
     tag_list, text = parse_tags(tags), _clean_note(note)

@@ -3,7 +3,7 @@ pending requests, which goes through the same service as the command line."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -19,6 +19,10 @@ from experiments.models import Metric
 from mlplatform.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from mlplatform.origin import Origin
 from registry import gate
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 from registry.models import (
     GateEvaluation,
     GatePolicy,
@@ -29,12 +33,17 @@ from registry.models import (
 )
 
 
+class _KeyMetrics(TypedDict):
+    ap: float | None
+    auc: float | None
+
+
 def _metric_subquery(name: str) -> Subquery:
     rows = Metric.objects.filter(experiment_id=OuterRef("experiment_id"), name=name, step=None)
     return Subquery(rows.values("value")[:1])
 
 
-def _report_block(report: dict | None) -> str:
+def _report_block(report: dict[str, Any] | None) -> str:
     if not report:
         return "-"
     # Unwrapped, so that the metric table keeps its columns; it scrolls instead.
@@ -42,10 +51,10 @@ def _report_block(report: dict | None) -> str:
     return format_html("<pre style='{}'>{}</pre>", style, gate.format_report(report))
 
 
-class StageTransitionInline(ReadOnlyInline):
+class StageTransitionInline(ReadOnlyInline[StageTransition, ModelVersion]):
     model = StageTransition
     fk_name = "model_version"
-    fields = [
+    fields = readonly_fields = (
         "created_at",
         "from_stage",
         "to_stage",
@@ -55,26 +64,30 @@ class StageTransitionInline(ReadOnlyInline):
         "actor_label",
         "override",
         "reason",
-    ]
-    readonly_fields = fields
+    )
     ordering = ["-created_at"]
 
 
-class ModelVersionInline(ReadOnlyInline):
+class ModelVersionInline(ReadOnlyInline[ModelVersion, RegisteredModel]):
     model = ModelVersion
-    fields = ["version", "stage", "experiment", "artifact_sha256", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("version", "stage", "experiment", "artifact_sha256", "created_at")
 
 
-class GatePolicyInline(ReadOnlyInline):
+class GatePolicyInline(ReadOnlyInline[GatePolicy, RegisteredModel]):
     model = GatePolicy
-    fields = ["version", "created_at", "created_by", "actor_label", "channel", "reason"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "version",
+        "created_at",
+        "created_by",
+        "actor_label",
+        "channel",
+        "reason",
+    )
     ordering = ["-version"]
 
 
 @admin.register(RegisteredModel)
-class RegisteredModelAdmin(ReadOnlyAdmin):
+class RegisteredModelAdmin(ReadOnlyAdmin[RegisteredModel]):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
     inlines = [GatePolicyInline, ModelVersionInline]
@@ -96,7 +109,7 @@ class GatePolicyForm(forms.Form):
 
 
 @admin.register(GatePolicy)
-class GatePolicyAdmin(ReadOnlyAdmin):
+class GatePolicyAdmin(ReadOnlyAdmin[GatePolicy]):
     """Policies are shown read-only; "add" records a new version of a model's
     policy through the same service as `manage.py gate_policy --set`."""
 
@@ -150,11 +163,12 @@ class GatePolicyAdmin(ReadOnlyAdmin):
     def _initial(self, request: HttpRequest) -> dict[str, Any]:
         from registry.services.policies import policy_as_text
 
+        model_id = request.GET.get("registered_model", "")
         current = (
-            GatePolicy.objects.filter(registered_model_id=request.GET.get("registered_model"))
+            GatePolicy.objects.filter(registered_model_id=int(model_id))
             .order_by("-version")
             .first()
-            if str(request.GET.get("registered_model", "")).isdigit()
+            if model_id.isdigit()
             else None
         )
         if current is None:
@@ -186,7 +200,7 @@ class GatePolicyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ReadOnlyAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin[ModelVersion]):
     list_display = [
         "registered_model",
         "version",
@@ -221,11 +235,11 @@ class ModelVersionAdmin(ReadOnlyAdmin):
         )
 
     @admin.display(description="avg precision", ordering="ap")
-    def average_precision(self, obj: ModelVersion) -> str:
+    def average_precision(self, obj: WithAnnotations[ModelVersion, _KeyMetrics]) -> str:
         return f"{obj.ap:.4f}" if obj.ap is not None else "-"
 
     @admin.display(description="ROC AUC", ordering="auc")
-    def roc_auc(self, obj: ModelVersion) -> str:
+    def roc_auc(self, obj: WithAnnotations[ModelVersion, _KeyMetrics]) -> str:
         return f"{obj.auc:.4f}" if obj.auc is not None else "-"
 
     @admin.display(description="registration gate", boolean=True)
@@ -238,7 +252,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(GateEvaluation)
-class GateEvaluationAdmin(ReadOnlyAdmin):
+class GateEvaluationAdmin(ReadOnlyAdmin[GateEvaluation]):
     list_display = [
         "id",
         "registered_model",
@@ -273,7 +287,7 @@ class GateEvaluationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StageTransition)
-class StageTransitionAdmin(ReadOnlyAdmin):
+class StageTransitionAdmin(ReadOnlyAdmin[StageTransition]):
     list_display = [
         "created_at",
         "model_version",
@@ -316,11 +330,11 @@ class PageDecisionForm(DecisionForm):
 
     @property
     def approve(self) -> bool:
-        return self.cleaned_data["decision"] == "approve"
+        return bool(self.cleaned_data["decision"] == "approve")
 
 
 @admin.register(StageRequest)
-class StageRequestAdmin(ReadOnlyAdmin):
+class StageRequestAdmin(ReadOnlyAdmin[StageRequest]):
     # Few, short columns: the list fits a 1,400 px screen beside the admin's sidebar.
     list_display = [
         "id",
@@ -483,7 +497,7 @@ class StageRequestAdmin(ReadOnlyAdmin):
         return None
 
     def _decide_one(
-        self, request: HttpRequest, stage_request: StageRequest, data: dict, approve: bool
+        self, request: HttpRequest, stage_request: StageRequest, data: dict[str, Any], approve: bool
     ) -> None:
         # Imported here: the services pull in the training stack (scikit-learn,
         # skops), which every manage.py command would otherwise load at start-up.

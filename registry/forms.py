@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -8,7 +8,7 @@ from registry.models import Stage
 from registry.services import REQUESTABLE_STAGES
 
 # What a version in a stage is usually moved to next: the form's default.
-NEXT_STAGE = {
+NEXT_STAGE: dict[str, str] = {
     Stage.NONE: Stage.STAGING,
     Stage.STAGING: Stage.PRODUCTION,
     Stage.PRODUCTION: Stage.ARCHIVED,
@@ -31,8 +31,9 @@ class StageRequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         choices = [(stage, Stage(stage).label) for stage in REQUESTABLE_STAGES]
         choices = [(value, label) for value, label in choices if value != current_stage]
-        self.fields["to_stage"].choices = choices
-        self.fields["to_stage"].initial = NEXT_STAGE.get(current_stage, choices[0][0])
+        to_stage = cast(forms.ChoiceField, self.fields["to_stage"])
+        to_stage.choices = choices
+        to_stage.initial = NEXT_STAGE.get(current_stage, choices[0][0])
 
 
 class DecisionForm(forms.Form):
@@ -51,7 +52,7 @@ class DecisionForm(forms.Form):
 
     @property
     def approve(self) -> bool:
-        return self.cleaned_data["decision"] == "approve"
+        return bool(self.cleaned_data["decision"] == "approve")
 
 
 class WithdrawForm(forms.Form):

@@ -16,6 +16,8 @@ class Stage(models.TextChoices):
 class RegisteredModel(models.Model):
     name = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not a column: set on the models that selectors.registered_models_index returns.
+    unlisted_count: int
 
     class Meta:
         ordering = ["name"]

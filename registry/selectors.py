@@ -37,7 +37,9 @@ def pending_stage_requests() -> QuerySet[StageRequest]:
     )
 
 
-def latest_transitions(*, model_version_ids: list[int], limit: int = 5) -> dict[int, list]:
+def latest_transitions(
+    *, model_version_ids: list[int], limit: int = 5
+) -> dict[int, list[StageTransition]]:
     """The newest decisions per version, for status listings."""
     by_version: dict[int, list[StageTransition]] = {}
     rows = (
@@ -124,7 +126,7 @@ def registered_models_index(*, recent: int = INDEX_RECENT_VERSIONS) -> list[Regi
         )
         .filter(recency__lte=recent)
     )
-    models = list(
+    annotated = (
         RegisteredModel.objects.annotate(version_count=Count("versions"))
         .prefetch_related(
             Prefetch("versions", queryset=_versions_with_metrics(LIVE_STAGES), to_attr="live"),
@@ -132,10 +134,14 @@ def registered_models_index(*, recent: int = INDEX_RECENT_VERSIONS) -> list[Regi
         )
         .order_by("name")
     )
-    for model in models:
+    models: list[RegisteredModel] = []
+    for model in annotated:
         listed = sorted(model.live + model.newest_others, key=lambda v: v.version, reverse=True)
-        model.listed_versions = listed
+        # What the other selectors prefetch into (to_attr="listed_versions"), built
+        # by hand here; django-stubs knows it only from those prefetches.
+        model.listed_versions = listed  # type: ignore[attr-defined]
         model.unlisted_count = model.version_count - len(listed)
+        models.append(model)
     return models
 
 
@@ -285,8 +291,11 @@ def gate_intervals_against(
     found: dict[int, dict[str, GateInterval]] = {}
     for evaluation in pairs.order_by("-created_at", "-id"):
         reversed_pair = evaluation.candidate_id == baseline_experiment_id
+        baseline = evaluation.baseline_version  # never NULL when reversed: see the query
         other = (
-            evaluation.baseline_version.experiment_id if reversed_pair else evaluation.candidate_id
+            baseline.experiment_id
+            if reversed_pair and baseline is not None
+            else evaluation.candidate_id
         )
         if other not in found:
             found[other] = _intervals(evaluation, reversed_pair=reversed_pair)

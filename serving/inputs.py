@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -154,7 +155,7 @@ def value_problems(
     return problems
 
 
-def _is_number_dtype(dtype: object) -> bool:
+def _is_number_dtype(dtype: Any) -> bool:
     # Booleans are numbers to numpy, not to a fraud model.
     return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 

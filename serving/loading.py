@@ -67,7 +67,7 @@ def served_models_clear() -> None:
 def _current_key(model_name: str, version: int | None, stage: str) -> tuple[int, str]:
     rows = ModelVersion.objects.filter(registered_model__name=model_name)
     # Production holds one version at most; several may be in staging: the newest serves.
-    rows = rows.filter(stage=stage) if stage else rows.filter(version=version)
+    rows = rows.filter(stage=stage) if stage else rows.filter(version=version or 0)
     rows = rows.order_by("-version")
     found = rows.values_list("pk", "artifact_sha256").first()
     if found is None:

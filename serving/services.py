@@ -25,7 +25,7 @@ from serving.loading import ServedModel, served_model
 from serving.models import ScoringRun
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def scoring_run_create(
     origin: Origin,
     version: int | None = None,
     stage: str = "",
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     user_name: str = "",
     overwrite: bool = False,
 ) -> ScoringRun:

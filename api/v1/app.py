@@ -75,7 +75,8 @@ for exception_class in (
     ninja_errors.ValidationError,
     ninja_errors.AuthenticationError,
 ):
-    api.add_exception_handler(exception_class, handle_exception)
+    # ninja's stub types the handled exception as an instance or a class; it passes instances.
+    api.add_exception_handler(exception_class, handle_exception)  # type: ignore[arg-type]
 
 for module in (me, datasets, experiments, registry, policies, stage_requests, serving):
     api.add_router("/", module.router)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
@@ -29,12 +30,21 @@ from api.v1.errors import ApiError
 from registry.roles import ROLES
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    pass
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _permitted(user: AbstractBaseUser, permissions: Sequence[str]) -> AbstractBaseUser:
+def caller(request: HttpRequest) -> User:
+    """The user an authenticated operation acts as (ninja puts it on
+    request.auth once one of the authenticators below has admitted it)."""
+    user = getattr(request, "auth", None)
+    if not isinstance(user, User):
+        raise ApiError(401, "not_authenticated", "authentication required")
+    return user
+
+
+def _permitted(user: User, permissions: Sequence[str]) -> User:
     missing = [permission for permission in permissions if not user.has_perm(permission)]
     if missing:
         roles = sorted({role for role, granted in ROLES.items() if set(missing) <= set(granted)})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,7 +15,7 @@ from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
-from api.v1.auth import requires
+from api.v1.auth import caller, requires
 from api.v1.errors import error_response, form_error
 from api.v1.schemas import NAME_PATTERN, Page, PageQuery, page_of, responses
 from datasets.forms import DatasetRegisterForm
@@ -94,7 +94,9 @@ def _dataset(dataset: Dataset) -> dict[str, Any]:
     return {
         "name": dataset.name,
         "created_at": dataset.created_at,
-        "versions": [_version(row, row.experiment_count) for row in dataset.versions.all()],
+        "versions": [
+            _version(row, getattr(row, "experiment_count", 0)) for row in dataset.versions.all()
+        ],
     }
 
 
@@ -130,7 +132,9 @@ def _upload_limited(run: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @wraps(run)
     def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         limiter = SizeLimitedUploadHandler(request, settings.DATASET_UPLOAD_MAX_BYTES)
-        request.upload_handlers.insert(0, limiter)
+        # Before the body is read Django keeps the handlers in a plain list.
+        handlers = cast(list[Any], request.upload_handlers)
+        handlers.insert(0, limiter)
         response = run(request, *args, **kwargs)
         if limiter.exceeded and response.status_code == 400:
             return error_response(
@@ -153,7 +157,7 @@ def _upload_limited(run: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 @decorate_view(_upload_limited)
 def dataset_upload(
     request: HttpRequest, payload: Form[DatasetUploadIn], file: File[UploadedFile]
-) -> Status:
+) -> Status[dict[str, Any]]:
     """Register an uploaded CSV as name:version (multipart/form-data), checked
     exactly as the web register page and `manage.py register_dataset` check
     it; a refused upload is deleted."""
@@ -171,6 +175,6 @@ def dataset_upload(
         version=data["version"],
         target=data["target"],
         description=data["description"],
-        user=request.auth,
+        user=caller(request),
     )
     return Status(201, _version(registered, 0))

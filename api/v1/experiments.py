@@ -6,14 +6,14 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Field, Path, Query, Router, Schema
 from ninja.responses import Status
 
-from api.v1.auth import requires
+from api.v1.auth import caller, requires
 from api.v1.errors import ApiError, form_error
 from api.v1.schemas import (
     MAX_ID,
@@ -43,8 +43,12 @@ from registry.services import registration_retry
 
 router = Router(tags=["experiments"])
 
-ModelType = enum.StrEnum("ModelType", {name: name for name in MODEL_TYPES})
-ExperimentStatus = choices_enum("ExperimentStatus", RunStatus)
+if TYPE_CHECKING:  # enums built at run time from the choices: plain strings to mypy
+    ModelType: TypeAlias = str
+    ExperimentStatus: TypeAlias = str
+else:
+    ModelType = enum.StrEnum("ModelType", {name: name for name in MODEL_TYPES})
+    ExperimentStatus = choices_enum("ExperimentStatus", RunStatus)
 ExperimentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
@@ -247,7 +251,7 @@ def _found(experiment_id: int) -> Experiment:
         raise Http404(f"there is no experiment #{experiment_id}") from None
 
 
-def _submitted(submission: Submission) -> Status:
+def _submitted(submission: Submission) -> Status[dict[str, Any]]:
     body = {
         **_detail(_found(submission.experiment.pk)),
         "enqueued": submission.enqueued,
@@ -281,10 +285,12 @@ def experiment_list_endpoint(
     response=responses(SubmissionOut, 413, 415, status=201),
     auth=requires("experiments.add_experiment"),
 )
-def experiment_submit_endpoint(request: HttpRequest, payload: ExperimentSubmitIn) -> Status:
+def experiment_submit_endpoint(
+    request: HttpRequest, payload: ExperimentSubmitIn
+) -> Status[dict[str, Any]]:
     """Submit a config: the experiment is recorded and queued for the
     workers; poll GET /api/v1/experiments/{id}/ until its status is final."""
-    submission = experiment_submit(config_text=payload.config, user=request.auth, source="api")
+    submission = experiment_submit(config_text=payload.config, user=caller(request), source="api")
     return _submitted(submission)
 
 
@@ -306,7 +312,7 @@ def experiment_cancel_endpoint(request: HttpRequest, experiment_id: ExperimentId
     """Cancel a CREATED or RUNNING experiment (409 not_active when it had
     already finished)."""
     experiment = _found(experiment_id)
-    if not experiment_cancel(experiment_id=experiment.pk, user=request.auth):
+    if not experiment_cancel(experiment_id=experiment.pk, user=caller(request)):
         experiment.refresh_from_db(fields=["status"])
         raise ApiError(
             409,
@@ -322,12 +328,14 @@ def experiment_cancel_endpoint(request: HttpRequest, experiment_id: ExperimentId
     response=responses(SubmissionOut, 404, status=201),
     auth=requires("experiments.add_experiment"),
 )
-def experiment_rerun_endpoint(request: HttpRequest, experiment_id: ExperimentId) -> Status:
+def experiment_rerun_endpoint(
+    request: HttpRequest, experiment_id: ExperimentId
+) -> Status[dict[str, Any]]:
     """Submit the same config text again as a new experiment."""
     original = _found(experiment_id)
     try:
         submission = experiment_submit(
-            config_text=original.config_text, user=request.auth, source="rerun"
+            config_text=original.config_text, user=caller(request), source="rerun"
         )
     except ValidationError as error:
         raise ApiError(
@@ -341,10 +349,12 @@ def experiment_rerun_endpoint(request: HttpRequest, experiment_id: ExperimentId)
     response=responses(ExperimentOut, 404, status=202),
     auth=requires("experiments.add_experiment"),
 )
-def experiment_register_endpoint(request: HttpRequest, experiment_id: ExperimentId) -> Status:
+def experiment_register_endpoint(
+    request: HttpRequest, experiment_id: ExperimentId
+) -> Status[dict[str, Any]]:
     """Gate and register a COMPLETED experiment again (after a registration
     error or a failed gate), on a worker: answers 202 with registration
     `pending`; poll the experiment until it has an outcome."""
     experiment = _found(experiment_id)
-    registration_retry(experiment_id=experiment.pk, user=request.auth)
+    registration_retry(experiment_id=experiment.pk, user=caller(request))
     return Status(202, _detail(_found(experiment_id)))

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Path, Router, Schema
 from ninja.responses import Status
 
-from api.v1.auth import requires
+from api.v1.auth import caller, requires
 from api.v1.schemas import NAME_PATTERN, InputSchema, responses
 from mlplatform.origin import Origin
 from registry.models import RegisteredModel
@@ -79,14 +79,14 @@ def gate_policy_get_endpoint(request: HttpRequest, name: ModelName) -> dict[str,
 )
 def gate_policy_set_endpoint(
     request: HttpRequest, name: ModelName, payload: GatePolicyIn
-) -> Status:
+) -> Status[dict[str, Any]]:
     """Record a new version of the model's gate policy; pending production
     requests gated under the previous one are superseded."""
     _history(name)
     gate_policy_set(
         model_name=name,
         text=payload.policy,
-        user=request.auth,
+        user=caller(request),
         reason=payload.reason,
         origin=Origin.api(),
     )

@@ -4,7 +4,7 @@ history, stage requests, batch scoring runs, and the verified artifact."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from django.http import FileResponse, Http404, HttpRequest
 from ninja import Field, Path, Query, Router, Schema
@@ -42,10 +42,16 @@ router = Router(tags=["models"])
 ModelName = Annotated[str, Path(pattern=NAME_PATTERN)]
 VersionNumber = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 DIGEST_HEADER = "X-Artifact-SHA256"
-StageName = choices_enum("Stage", Stage)
-GatePurpose = choices_enum("GatePurpose", GateEvaluation.Purpose)
-StageDecision = choices_enum("StageDecision", StageTransition.Decision)
-StageRequestStatus = choices_enum("StageRequestStatus", StageRequest.Status)
+if TYPE_CHECKING:  # enums built at run time from the choices: plain strings to mypy
+    StageName: TypeAlias = str
+    GatePurpose: TypeAlias = str
+    StageDecision: TypeAlias = str
+    StageRequestStatus: TypeAlias = str
+else:
+    StageName = choices_enum("Stage", Stage)
+    GatePurpose = choices_enum("GatePurpose", GateEvaluation.Purpose)
+    StageDecision = choices_enum("StageDecision", StageTransition.Decision)
+    StageRequestStatus = choices_enum("StageRequestStatus", StageRequest.Status)
 READ = "registry.view_modelversion"
 
 
@@ -81,7 +87,7 @@ class VersionOut(VersionItemOut):
     feature_columns: list[str]
     artifact_size_bytes: int | None
     created_by: str | None
-    metrics: dict[str, float] = Field(description="Every scalar metric of the holdout.")
+    metrics: dict[str, float | None] = Field(description="Every scalar metric of the holdout.")
 
 
 class GateReportOut(Schema):
@@ -147,11 +153,12 @@ class ScoringRunOut(Schema):
 
 
 def _model(model: RegisteredModel) -> dict[str, Any]:
-    listed = model.listed_versions
+    # Set by the registry selectors (a prefetch to_attr, an annotation).
+    listed = model.listed_versions  # type: ignore[attr-defined]
     return {
         "name": model.name,
         "created_at": model.created_at,
-        "version_count": model.version_count,
+        "version_count": model.version_count,  # type: ignore[attr-defined]
         "production_version": next(
             (v.version for v in listed if v.stage == Stage.PRODUCTION), None
         ),
@@ -233,7 +240,7 @@ def stage_request_json(request: StageRequest) -> dict[str, Any]:
         "reason": request.reason,
         "requested_by": request.requested_by.get_username(),
         "requested_at": request.requested_at,
-        "gate_passed": request.gate.passed if request.gate_id else None,
+        "gate_passed": request.gate.passed if request.gate is not None else None,
         "decided_by": _username(request.decided_by),
         "decided_at": request.decided_at,
         "decision_reason": request.decision_reason,
@@ -302,7 +309,8 @@ def model_version_list(
 ) -> dict[str, Any]:
     """Every version of the model, newest first, with its stage and key metrics."""
     model = _model_or_404(name)
-    return page_of(list(model.listed_versions), page, lambda row: _version_item(row, model.name))
+    versions = list(model.listed_versions)  # type: ignore[attr-defined]  # a prefetch to_attr
+    return page_of(versions, page, lambda row: _version_item(row, model.name))
 
 
 @router.get(

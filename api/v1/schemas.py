@@ -4,10 +4,10 @@ identifiers as they may appear in paths and queries, and response tables."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, cast
 
-from django.db.models import QuerySet, TextChoices
+from django.db.models import TextChoices
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
@@ -26,7 +26,10 @@ def choices_enum(name: str, choices: type[TextChoices]) -> type[enum.StrEnum]:
     """A model field's choices as an enum named for the schema: several models
     call theirs Status, and OpenAPI components need distinct names. Built from
     the choices, so a new status reaches the schema by itself."""
-    return enum.StrEnum(name, {str(value): str(value) for value in choices.values})
+    members = {str(value): str(value) for value in choices.values}
+    return cast(
+        type[enum.StrEnum], enum.StrEnum(name, members)
+    )  # the functional API builds a class
 
 
 class InputSchema(Schema):
@@ -60,13 +63,13 @@ class PageQuery(Schema):
 
 
 def page_of(
-    rows: QuerySet[Any] | Sequence[Any] | Any,
+    rows: Any,
     query: PageQuery,
     render: Callable[[Any], Any],
 ) -> dict[str, Any]:
     """One page of rows (a QuerySet, a list, or anything with count() and
     slicing, such as a metric-ordered experiment list) in the envelope."""
-    total = len(rows) if isinstance(rows, list | tuple) else rows.count()
+    total = len(rows) if isinstance(rows, list | tuple) else int(rows.count())
     stop = min(query.offset + query.limit, total)
     picked = rows[query.offset : stop] if query.offset < total else []
     return {

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from datasets.models import DatasetVersion
 
@@ -10,7 +11,9 @@ VERSIONS = "/admin/datasets/datasetversion/"
 DATASETS = "/admin/datasets/dataset/"
 
 
-def test_it_lists_versions_with_their_profile(admin_client, registered_dataset):
+def test_it_lists_versions_with_their_profile(
+    admin_client: Client, registered_dataset: DatasetVersion
+) -> None:
     response = admin_client.get(VERSIONS)
 
     assert response.status_code == 200
@@ -22,7 +25,9 @@ def test_it_lists_versions_with_their_profile(admin_client, registered_dataset):
     assert " KiB<" in page or " MiB<" in page  # binary units, labelled as such
 
 
-def test_it_shows_a_version_read_only(admin_client, registered_dataset):
+def test_it_shows_a_version_read_only(
+    admin_client: Client, registered_dataset: DatasetVersion
+) -> None:
     response = admin_client.get(f"{VERSIONS}{registered_dataset.pk}/change/")
 
     assert response.status_code == 200
@@ -32,7 +37,9 @@ def test_it_shows_a_version_read_only(admin_client, registered_dataset):
     assert 'name="_save"' not in page
 
 
-def test_it_refuses_to_change_a_version(admin_client, registered_dataset):
+def test_it_refuses_to_change_a_version(
+    admin_client: Client, registered_dataset: DatasetVersion
+) -> None:
     response = admin_client.post(
         f"{VERSIONS}{registered_dataset.pk}/change/",
         {"version": "v2", "description": "edited", "sha256": "0" * 64, "target": "Amount"},
@@ -44,20 +51,26 @@ def test_it_refuses_to_change_a_version(admin_client, registered_dataset):
     assert registered_dataset.description == "Synthetic fraud data for tests."
 
 
-def test_it_refuses_to_add_a_version(admin_client, registered_dataset):
+def test_it_refuses_to_add_a_version(
+    admin_client: Client, registered_dataset: DatasetVersion
+) -> None:
     assert admin_client.get(f"{VERSIONS}add/").status_code == 403
     assert admin_client.post(f"{VERSIONS}add/", {"version": "v9"}).status_code == 403
     assert DatasetVersion.objects.count() == 1
 
 
-def test_it_refuses_to_delete_a_version(admin_client, registered_dataset):
+def test_it_refuses_to_delete_a_version(
+    admin_client: Client, registered_dataset: DatasetVersion
+) -> None:
     response = admin_client.post(f"{VERSIONS}{registered_dataset.pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 403
     assert DatasetVersion.objects.count() == 1
 
 
-def test_it_lists_datasets_with_version_counts(admin_client, registered_dataset):
+def test_it_lists_datasets_with_version_counts(
+    admin_client: Client, registered_dataset: DatasetVersion
+) -> None:
     response = admin_client.get(DATASETS)
 
     assert response.status_code == 200
@@ -65,7 +78,9 @@ def test_it_lists_datasets_with_version_counts(admin_client, registered_dataset)
     assert admin_client.get(f"{DATASETS}add/").status_code == 403
 
 
-def test_it_shows_a_dataset_with_its_versions(admin_client, registered_dataset):
+def test_it_shows_a_dataset_with_its_versions(
+    admin_client: Client, registered_dataset: DatasetVersion
+) -> None:
     response = admin_client.get(f"{DATASETS}{registered_dataset.dataset_id}/change/")
 
     assert response.status_code == 200

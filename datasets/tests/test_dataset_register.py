@@ -10,12 +10,16 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from pytest_django.fixtures import Settings
 
 from datasets import files, services
 from datasets.models import Dataset, DatasetFileCheck, DatasetVersion
+from datasets.selectors import dataset_version_exists
 from datasets.services import dataset_register
 from datasets.synthetic import column_names
 from datasets.tests.conftest import TINY_CSV
@@ -23,8 +27,8 @@ from datasets.tests.conftest import TINY_CSV
 pytestmark = pytest.mark.django_db
 
 
-def register(path: str | Path, **overrides: object) -> DatasetVersion:
-    arguments: dict[str, object] = {
+def register(path: str | Path, **overrides: Any) -> DatasetVersion:
+    arguments: dict[str, Any] = {
         "name": "tiny",
         "version": "v1",
         "path": path,
@@ -41,7 +45,7 @@ def refused(path: str | Path, **overrides: object) -> str:
     return " ".join(caught.value.messages)
 
 
-def test_it_registers_a_csv_with_its_digest_and_profile(small_fraud_csv):
+def test_it_registers_a_csv_with_its_digest_and_profile(small_fraud_csv: Path) -> None:
     version = register(small_fraud_csv, name="small_fraud")
 
     assert version.label == "small_fraud:v1"
@@ -58,7 +62,7 @@ def test_it_registers_a_csv_with_its_digest_and_profile(small_fraud_csv):
     assert version.registered_by_name == "cli:tester"
 
 
-def test_it_records_the_file_identity_it_verified(small_fraud_csv):
+def test_it_records_the_file_identity_it_verified(small_fraud_csv: Path) -> None:
     version = register(small_fraud_csv)
 
     check = DatasetFileCheck.objects.get(version=version)
@@ -67,14 +71,16 @@ def test_it_records_the_file_identity_it_verified(small_fraud_csv):
     assert check.inode == small_fraud_csv.stat().st_ino
 
 
-def test_it_writes_no_cache_at_registration(small_fraud_csv, settings):
+def test_it_writes_no_cache_at_registration(small_fraud_csv: Path, settings: Settings) -> None:
     # Writing the cache would slow registration down; the first load writes it.
     register(small_fraud_csv)
 
     assert not Path(settings.DATASET_CACHE_ROOT).exists()
 
 
-def test_it_accepts_a_path_relative_to_data_root(write_data_file):
+def test_it_accepts_a_path_relative_to_data_root(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
     write_data_file("versions/v1/tiny.csv", TINY_CSV)
 
     version = register("versions/v1/tiny.csv")
@@ -83,7 +89,9 @@ def test_it_accepts_a_path_relative_to_data_root(write_data_file):
     assert version.row_count == 4
 
 
-def test_it_records_the_registering_user(write_data_file, django_user_model):
+def test_it_records_the_registering_user(
+    write_data_file: Callable[[str, str | bytes], Path], django_user_model: type[User]
+) -> None:
     user = django_user_model.objects.create_user(username="erin")
 
     version = register(write_data_file("tiny.csv", TINY_CSV), user=user, user_name=None)
@@ -92,7 +100,9 @@ def test_it_records_the_registering_user(write_data_file, django_user_model):
     assert version.registered_by_name == "erin"
 
 
-def test_it_stores_the_real_path_of_a_symlink_inside_data_root(write_data_file, data_root):
+def test_it_stores_the_real_path_of_a_symlink_inside_data_root(
+    write_data_file: Callable[[str, str | bytes], Path], data_root: Path
+) -> None:
     write_data_file("versions/v1/tiny.csv", TINY_CSV)
     (data_root / "current.csv").symlink_to(data_root / "versions/v1/tiny.csv")
 
@@ -101,14 +111,18 @@ def test_it_stores_the_real_path_of_a_symlink_inside_data_root(write_data_file, 
     assert version.path == "versions/v1/tiny.csv"
 
 
-def test_it_adds_versions_to_one_dataset(write_data_file):
+def test_it_adds_versions_to_one_dataset(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
     register(write_data_file("a.csv", TINY_CSV), version="v1")
     register(write_data_file("b.csv", TINY_CSV + "5.5,6,0\n"), version="v2")
 
     assert Dataset.objects.get().versions.count() == 2
 
 
-def test_it_refuses_a_missing_file(data_root, assert_nothing_registered):
+def test_it_refuses_a_missing_file(
+    data_root: Path, assert_nothing_registered: Callable[[], None]
+) -> None:
     message = refused(data_root / "versions" / "nope.csv")
 
     assert "File not found" in message
@@ -116,24 +130,35 @@ def test_it_refuses_a_missing_file(data_root, assert_nothing_registered):
     assert_nothing_registered()
 
 
-def test_it_refuses_a_directory(data_root, assert_nothing_registered):
+def test_it_refuses_a_directory(
+    data_root: Path, assert_nothing_registered: Callable[[], None]
+) -> None:
     (data_root / "versions").mkdir()
 
     assert "is a directory" in refused(data_root / "versions")
     assert_nothing_registered()
 
 
-def test_it_refuses_an_empty_file(write_data_file, assert_nothing_registered):
+def test_it_refuses_an_empty_file(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     assert "is empty (0 bytes)" in refused(write_data_file("empty.csv", ""))
     assert_nothing_registered()
 
 
-def test_it_refuses_a_file_of_blank_lines(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_file_of_blank_lines(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     assert "has no header row" in refused(write_data_file("blank.csv", "\n\n\n"))
     assert_nothing_registered()
 
 
-def test_it_refuses_binary_garbage(write_data_file, assert_nothing_registered):
+def test_it_refuses_binary_garbage(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     garbage = random.Random(0).randbytes(4096)
 
     message = refused(write_data_file("garbage.csv", garbage))
@@ -142,14 +167,20 @@ def test_it_refuses_binary_garbage(write_data_file, assert_nothing_registered):
     assert_nothing_registered()
 
 
-def test_it_refuses_text_that_is_not_utf8(write_data_file, assert_nothing_registered):
+def test_it_refuses_text_that_is_not_utf8(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     latin1 = "ville,Class\nMontréal,0\nQuébec,1\n".encode("latin-1")
 
     assert "is not UTF-8 text" in refused(write_data_file("latin1.csv", latin1))
     assert_nothing_registered()
 
 
-def test_it_refuses_a_row_with_too_many_fields(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_row_with_too_many_fields(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     ragged = "x,y,Class\n1,2,0\n3,4,1,9,9\n5,6,0\n"
 
     message = refused(write_data_file("ragged.csv", ragged))
@@ -159,7 +190,10 @@ def test_it_refuses_a_row_with_too_many_fields(write_data_file, assert_nothing_r
     assert_nothing_registered()
 
 
-def test_it_refuses_a_row_with_too_few_fields(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_row_with_too_few_fields(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     short = "x,Class,y\n1,0,2\n3,1\n5,0,6\n"
 
     message = refused(write_data_file("short.csv", short))
@@ -169,19 +203,27 @@ def test_it_refuses_a_row_with_too_few_fields(write_data_file, assert_nothing_re
     assert_nothing_registered()
 
 
-def test_it_refuses_a_header_without_rows(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_header_without_rows(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     assert "no data rows" in refused(write_data_file("header.csv", "x,y,Class\n"))
     assert_nothing_registered()
 
 
-def test_it_refuses_a_single_column_file(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_single_column_file(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     message = refused(write_data_file("one.csv", "Class\n0\n1\n"))
 
     assert "has 1 column" in message
     assert_nothing_registered()
 
 
-def test_it_refuses_an_absolute_path_outside_data_root(tmp_path, assert_nothing_registered):
+def test_it_refuses_an_absolute_path_outside_data_root(
+    tmp_path: Path, assert_nothing_registered: Callable[[], None]
+) -> None:
     outside = tmp_path / "outside.csv"
     outside.write_text(TINY_CSV)
 
@@ -192,7 +234,9 @@ def test_it_refuses_an_absolute_path_outside_data_root(tmp_path, assert_nothing_
     assert_nothing_registered()
 
 
-def test_it_refuses_a_relative_path_that_climbs_out(tmp_path, assert_nothing_registered):
+def test_it_refuses_a_relative_path_that_climbs_out(
+    tmp_path: Path, assert_nothing_registered: Callable[[], None]
+) -> None:
     (tmp_path / "outside.csv").write_text(TINY_CSV)
 
     assert refused("../outside.csv").startswith("../outside.csv is outside DATA_ROOT;")
@@ -200,8 +244,8 @@ def test_it_refuses_a_relative_path_that_climbs_out(tmp_path, assert_nothing_reg
 
 
 def test_it_refuses_a_symlink_inside_data_root_pointing_outside(
-    tmp_path, data_root, assert_nothing_registered
-):
+    tmp_path: Path, data_root: Path, assert_nothing_registered: Callable[[], None]
+) -> None:
     outside = tmp_path / "outside.csv"
     outside.write_text(TINY_CSV)
     (data_root / "link.csv").symlink_to(outside)
@@ -216,14 +260,20 @@ def test_it_refuses_a_symlink_inside_data_root_pointing_outside(
     assert_nothing_registered()
 
 
-def test_it_refuses_a_missing_target_column(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_missing_target_column(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     message = refused(write_data_file("tiny.csv", TINY_CSV), target="Klass")
 
     assert "has no column 'Klass' to use as the target; its columns are x, y, Class" in message
     assert_nothing_registered()
 
 
-def test_it_refuses_a_target_with_missing_values(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_target_with_missing_values(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     gaps = "x,y,Class\n1,2,0\n3,4,\n5,6,1\n"
 
     message = refused(write_data_file("gaps.csv", gaps))
@@ -232,7 +282,10 @@ def test_it_refuses_a_target_with_missing_values(write_data_file, assert_nothing
     assert_nothing_registered()
 
 
-def test_it_refuses_a_target_with_one_class(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_target_with_one_class(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     one_class = "x,y,Class\n1,2,0\n3,4,0\n"
 
     message = refused(write_data_file("one.csv", one_class))
@@ -241,7 +294,10 @@ def test_it_refuses_a_target_with_one_class(write_data_file, assert_nothing_regi
     assert_nothing_registered()
 
 
-def test_it_refuses_a_target_with_three_classes(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_target_with_three_classes(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     three = "x,y,Class\n1,2,0\n3,4,1\n5,6,2\n"
 
     message = refused(write_data_file("three.csv", three))
@@ -250,7 +306,9 @@ def test_it_refuses_a_target_with_three_classes(write_data_file, assert_nothing_
     assert_nothing_registered()
 
 
-def test_it_refuses_a_duplicate_name_and_version(write_data_file):
+def test_it_refuses_a_duplicate_name_and_version(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
     first = register(write_data_file("a.csv", TINY_CSV))
 
     message = refused(write_data_file("b.csv", TINY_CSV + "5.5,6,0\n"))
@@ -260,9 +318,11 @@ def test_it_refuses_a_duplicate_name_and_version(write_data_file):
     assert DatasetFileCheck.objects.count() == 1
 
 
-def test_it_refuses_a_duplicate_that_reaches_the_database_first(write_data_file, monkeypatch):
+def test_it_refuses_a_duplicate_that_reaches_the_database_first(
+    write_data_file: Callable[[str, str | bytes], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = register(write_data_file("a.csv", TINY_CSV))
-    real_exists = services.dataset_version_exists
+    real_exists = dataset_version_exists  # what services calls, until patched
     calls: list[str] = []
 
     def missed_by_the_early_check(*, name: str, version: str) -> bool:
@@ -280,8 +340,11 @@ def test_it_refuses_a_duplicate_that_reaches_the_database_first(write_data_file,
 
 @pytest.mark.parametrize("name", ["has space", "a/b", "..", "naïve", "", "x" * 101])
 def test_it_refuses_a_bad_name_before_reading_the_file(
-    name, write_data_file, monkeypatch, assert_nothing_registered
-):
+    name: str,
+    write_data_file: Callable[[str, str | bytes], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     monkeypatch.setattr(files, "hash_and_read_csv", _must_not_be_called)
 
     message = refused(write_data_file("tiny.csv", TINY_CSV), name=name)
@@ -292,8 +355,11 @@ def test_it_refuses_a_bad_name_before_reading_the_file(
 
 @pytest.mark.parametrize("version", ["v 1", "v1/../x", "v1;rm", ""])
 def test_it_refuses_a_bad_version_before_reading_the_file(
-    version, write_data_file, monkeypatch, assert_nothing_registered
-):
+    version: str,
+    write_data_file: Callable[[str, str | bytes], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     monkeypatch.setattr(files, "hash_and_read_csv", _must_not_be_called)
 
     message = refused(write_data_file("tiny.csv", TINY_CSV), version=version)
@@ -302,7 +368,10 @@ def test_it_refuses_a_bad_version_before_reading_the_file(
     assert_nothing_registered()
 
 
-def test_it_refuses_a_registration_by_nobody(write_data_file, assert_nothing_registered):
+def test_it_refuses_a_registration_by_nobody(
+    write_data_file: Callable[[str, str | bytes], Path],
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     message = refused(write_data_file("tiny.csv", TINY_CSV), user=None, user_name=None)
 
     assert "give a user or a user name" in message
@@ -310,8 +379,10 @@ def test_it_refuses_a_registration_by_nobody(write_data_file, assert_nothing_reg
 
 
 def test_it_refuses_a_file_that_changes_while_it_is_read(
-    write_data_file, monkeypatch, assert_nothing_registered
-):
+    write_data_file: Callable[[str, str | bytes], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    assert_nothing_registered: Callable[[], None],
+) -> None:
     path = write_data_file("tiny.csv", TINY_CSV)
     real_read = files.hash_and_read_csv
 

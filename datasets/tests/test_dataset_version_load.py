@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
+from pytest_django.fixtures import Settings
 
 from datasets import files
 from datasets.models import DatasetFileCheck, DatasetVersion
@@ -17,7 +18,7 @@ from datasets.synthetic import write_fraud_csv
 pytestmark = pytest.mark.django_db
 
 
-def cache_file(version: DatasetVersion, settings: object) -> Path:
+def cache_file(version: DatasetVersion, settings: Settings) -> Path:
     return Path(settings.DATASET_CACHE_ROOT) / f"{version.sha256}.arrow"
 
 
@@ -38,7 +39,9 @@ def fail_if_called(*args: object) -> None:
     raise AssertionError("this should not run")
 
 
-def test_it_returns_the_registered_frame(registered_dataset, small_fraud_csv):
+def test_it_returns_the_registered_frame(
+    registered_dataset: DatasetVersion, small_fraud_csv: Path
+) -> None:
     frame = dataset_version_load(version=registered_dataset)
 
     pd.testing.assert_frame_equal(frame, pd.read_csv(small_fraud_csv))
@@ -46,7 +49,7 @@ def test_it_returns_the_registered_frame(registered_dataset, small_fraud_csv):
 
 
 @pytest.mark.parametrize("cached", [False, True], ids=["from csv", "from cache"])
-def test_it_numbers_rows_from_zero(registered_dataset, cached):
+def test_it_numbers_rows_from_zero(registered_dataset: DatasetVersion, cached: bool) -> None:
     if cached:
         dataset_version_load(version=registered_dataset)
 
@@ -56,7 +59,9 @@ def test_it_numbers_rows_from_zero(registered_dataset, cached):
     assert (frame.index.start, frame.index.stop, frame.index.step) == (0, 4000, 1)
 
 
-def test_it_writes_the_cache_on_first_load(registered_dataset, settings):
+def test_it_writes_the_cache_on_first_load(
+    registered_dataset: DatasetVersion, settings: Settings
+) -> None:
     cache = cache_file(registered_dataset, settings)
     assert not cache.exists()
 
@@ -66,7 +71,9 @@ def test_it_writes_the_cache_on_first_load(registered_dataset, settings):
     assert [path.name for path in cache.parent.iterdir()] == [cache.name]  # no temp left
 
 
-def test_it_reads_the_cache_with_the_registered_types(registered_dataset, monkeypatch):
+def test_it_reads_the_cache_with_the_registered_types(
+    registered_dataset: DatasetVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = dataset_version_load(version=registered_dataset)
     monkeypatch.setattr(files, "read_csv_frame", fail_if_called)
 
@@ -76,14 +83,18 @@ def test_it_reads_the_cache_with_the_registered_types(registered_dataset, monkey
     assert column_specs(second) == registered_dataset.columns
 
 
-def test_it_does_not_rehash_an_unchanged_file(registered_dataset, monkeypatch):
+def test_it_does_not_rehash_an_unchanged_file(
+    registered_dataset: DatasetVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset_version_load(version=registered_dataset)
     monkeypatch.setattr(files, "file_sha256", fail_if_called)
 
     assert len(dataset_version_load(version=registered_dataset)) == 4000
 
 
-def test_it_rehashes_a_touched_file_and_remembers_it(registered_dataset, small_fraud_csv):
+def test_it_rehashes_a_touched_file_and_remembers_it(
+    registered_dataset: DatasetVersion, small_fraud_csv: Path
+) -> None:
     dataset_version_load(version=registered_dataset)
     later = small_fraud_csv.stat().st_mtime_ns + 5_000_000_000
     os.utime(small_fraud_csv, ns=(later, later))
@@ -94,7 +105,9 @@ def test_it_rehashes_a_touched_file_and_remembers_it(registered_dataset, small_f
 
 
 @pytest.mark.parametrize("cached", [False, True], ids=["from csv", "from cache"])
-def test_it_refuses_a_file_whose_content_changed(registered_dataset, small_fraud_csv, cached):
+def test_it_refuses_a_file_whose_content_changed(
+    registered_dataset: DatasetVersion, small_fraud_csv: Path, cached: bool
+) -> None:
     if cached:
         dataset_version_load(version=registered_dataset)
     rewrite_one_byte(small_fraud_csv)
@@ -108,7 +121,9 @@ def test_it_refuses_a_file_whose_content_changed(registered_dataset, small_fraud
     assert "restore the file or register a new version" in message
 
 
-def test_it_refuses_a_file_whose_size_changed(registered_dataset, small_fraud_csv):
+def test_it_refuses_a_file_whose_size_changed(
+    registered_dataset: DatasetVersion, small_fraud_csv: Path
+) -> None:
     with small_fraud_csv.open("a") as handle:
         handle.write("1.0" + ",0" * 29 + ",0\n")
 
@@ -118,7 +133,9 @@ def test_it_refuses_a_file_whose_size_changed(registered_dataset, small_fraud_cs
     assert f"registered {registered_dataset.size_bytes:,} bytes" in message
 
 
-def test_it_refuses_a_missing_file(registered_dataset, small_fraud_csv):
+def test_it_refuses_a_missing_file(
+    registered_dataset: DatasetVersion, small_fraud_csv: Path
+) -> None:
     small_fraud_csv.unlink()
 
     message = refused(registered_dataset)
@@ -128,8 +145,8 @@ def test_it_refuses_a_missing_file(registered_dataset, small_fraud_csv):
 
 
 def test_it_refuses_a_file_swapped_for_a_symlink_outside_data_root(
-    registered_dataset, small_fraud_csv, tmp_path
-):
+    registered_dataset: DatasetVersion, small_fraud_csv: Path, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside.csv"
     shutil.copy(small_fraud_csv, outside)  # identical bytes, but not under DATA_ROOT
     small_fraud_csv.unlink()
@@ -141,7 +158,9 @@ def test_it_refuses_a_file_swapped_for_a_symlink_outside_data_root(
     assert str(tmp_path) not in message  # not the link's target, nor DATA_ROOT
 
 
-def test_it_falls_back_to_the_csv_when_the_cache_is_corrupt(registered_dataset, settings):
+def test_it_falls_back_to_the_csv_when_the_cache_is_corrupt(
+    registered_dataset: DatasetVersion, settings: Settings
+) -> None:
     cache = cache_file(registered_dataset, settings)
     cache.parent.mkdir(parents=True)
     cache.write_bytes(b"not an arrow file at all")
@@ -152,7 +171,9 @@ def test_it_falls_back_to_the_csv_when_the_cache_is_corrupt(registered_dataset, 
     pd.testing.assert_frame_equal(files.read_cache_frame(cache), frame)
 
 
-def test_it_ignores_a_cache_with_other_columns(registered_dataset, settings):
+def test_it_ignores_a_cache_with_other_columns(
+    registered_dataset: DatasetVersion, settings: Settings
+) -> None:
     cache = cache_file(registered_dataset, settings)
     cache.parent.mkdir(parents=True)
     pd.DataFrame({"other": [1, 2]}).to_feather(cache)
@@ -163,7 +184,7 @@ def test_it_ignores_a_cache_with_other_columns(registered_dataset, settings):
 
 
 @pytest.mark.slow
-def test_it_round_trips_a_full_size_file(data_root, settings):
+def test_it_round_trips_a_full_size_file(data_root: Path, settings: Settings) -> None:
     path = write_fraud_csv(data_root / "versions" / "v1" / "creditcard.csv")
     version = dataset_register(
         name="credit_card_fraud", version="v1", path=path, target="Class", user_name="pytest"

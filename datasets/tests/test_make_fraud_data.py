@@ -18,7 +18,7 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_it_writes_the_requested_file_and_its_folders(tmp_path):
+def test_it_writes_the_requested_file_and_its_folders(tmp_path: Path) -> None:
     out = tmp_path / "versions" / "v1" / "creditcard.csv"
 
     output = run("--out", str(out), "--rows", "500", "--frauds", "20", "--seed", "3")
@@ -31,7 +31,9 @@ def test_it_writes_the_requested_file_and_its_folders(tmp_path):
     assert "KiB)" in output
 
 
-def test_it_takes_a_path_relative_to_the_current_directory(tmp_path, monkeypatch):
+def test_it_takes_a_path_relative_to_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
 
     run("--out", "data/small.csv", "--rows", "300", "--frauds", "10")
@@ -39,7 +41,7 @@ def test_it_takes_a_path_relative_to_the_current_directory(tmp_path, monkeypatch
     assert (tmp_path / "data" / "small.csv").is_file()
 
 
-def test_it_refuses_to_overwrite_a_file_without_force(tmp_path):
+def test_it_refuses_to_overwrite_a_file_without_force(tmp_path: Path) -> None:
     out = tmp_path / "creditcard.csv"
     out.write_text("registered data")
 
@@ -48,7 +50,7 @@ def test_it_refuses_to_overwrite_a_file_without_force(tmp_path):
     assert out.read_text() == "registered data"
 
 
-def test_it_replaces_a_file_with_force(tmp_path):
+def test_it_replaces_a_file_with_force(tmp_path: Path) -> None:
     out = tmp_path / "creditcard.csv"
     out.write_text("old")
 
@@ -57,7 +59,7 @@ def test_it_replaces_a_file_with_force(tmp_path):
     assert len(pd.read_csv(out)) == 300
 
 
-def test_it_refuses_more_frauds_than_rows(tmp_path):
+def test_it_refuses_more_frauds_than_rows(tmp_path: Path) -> None:
     out = tmp_path / "creditcard.csv"
 
     with pytest.raises(CommandError, match="need 0 < frauds < rows"):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -23,7 +24,7 @@ def run(*args: str, **options: object) -> str:
     return out.getvalue()
 
 
-def test_it_registers_and_prints_the_digest_and_profile(small_fraud_csv):
+def test_it_registers_and_prints_the_digest_and_profile(small_fraud_csv: Path) -> None:
     output = run("small_fraud", "v1", str(small_fraud_csv), target="Class")
 
     digest = hashlib.sha256(small_fraud_csv.read_bytes()).hexdigest()
@@ -63,7 +64,9 @@ def test_it_refuses_a_text_target_without_a_positive_label(
     assert_nothing_registered()
 
 
-def test_it_takes_a_path_relative_to_the_current_directory(small_fraud_csv, monkeypatch):
+def test_it_takes_a_path_relative_to_the_current_directory(
+    small_fraud_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(small_fraud_csv.parent.parent)
 
     run("small_fraud", "v1", "v1/small_fraud.csv", target="Class")
@@ -71,7 +74,9 @@ def test_it_takes_a_path_relative_to_the_current_directory(small_fraud_csv, monk
     assert DatasetVersion.objects.get().path == "small_fraud/v1/small_fraud.csv"
 
 
-def test_it_records_the_os_user_without_user_option(small_fraud_csv, monkeypatch):
+def test_it_records_the_os_user_without_user_option(
+    small_fraud_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(getpass, "getuser", lambda: "alice")
 
     run("small_fraud", "v1", str(small_fraud_csv), target="Class", description="demo")
@@ -81,7 +86,7 @@ def test_it_records_the_os_user_without_user_option(small_fraud_csv, monkeypatch
     assert version.description == "demo"
 
 
-def test_it_records_the_given_user(small_fraud_csv, django_user_model):
+def test_it_records_the_given_user(small_fraud_csv: Path, django_user_model: type[User]) -> None:
     user = django_user_model.objects.create_user(username="erin")
 
     run("small_fraud", "v1", str(small_fraud_csv), target="Class", user="erin")
@@ -90,13 +95,15 @@ def test_it_records_the_given_user(small_fraud_csv, django_user_model):
     assert (version.registered_by, version.registered_by_name) == (user, "erin")
 
 
-def test_it_refuses_an_unknown_user(small_fraud_csv, assert_nothing_registered):
+def test_it_refuses_an_unknown_user(
+    small_fraud_csv: Path, assert_nothing_registered: Callable[[], None]
+) -> None:
     with pytest.raises(CommandError, match="No user named 'nobody'"):
         run("small_fraud", "v1", str(small_fraud_csv), target="Class", user="nobody")
     assert_nothing_registered()
 
 
-def test_it_refuses_a_duplicate_and_keeps_the_first(small_fraud_csv):
+def test_it_refuses_a_duplicate_and_keeps_the_first(small_fraud_csv: Path) -> None:
     run("small_fraud", "v1", str(small_fraud_csv), target="Class")
 
     with pytest.raises(CommandError, match="small_fraud:v1 is already registered"):
@@ -192,7 +199,9 @@ BAD_INPUTS: dict[str, tuple[BadInput, str]] = {
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
-def test_it_fails_on_bad_input_and_writes_nothing(case, data_root, assert_nothing_registered):
+def test_it_fails_on_bad_input_and_writes_nothing(
+    case: tuple[BadInput, str], data_root: Path, assert_nothing_registered: Callable[[], None]
+) -> None:
     build_arguments, expected = case
 
     with pytest.raises(CommandError) as caught:

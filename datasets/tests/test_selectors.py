@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
+from pytest_django.fixtures import DjangoAssertNumQueries
 
 from datasets.models import DatasetVersion
 from datasets.selectors import (
@@ -16,7 +20,9 @@ from datasets.tests.conftest import TINY_CSV
 pytestmark = pytest.mark.django_db
 
 
-def register_tiny_versions(write_data_file, name: str, count: int) -> None:
+def register_tiny_versions(
+    write_data_file: Callable[[str, str | bytes], Path], name: str, count: int
+) -> None:
     for number in range(1, count + 1):
         path = write_data_file(f"{name}/v{number}.csv", TINY_CSV + f"{number},0,0\n")
         dataset_register(
@@ -24,7 +30,10 @@ def register_tiny_versions(write_data_file, name: str, count: int) -> None:
         )
 
 
-def test_it_lists_datasets_and_versions_in_two_queries(write_data_file, django_assert_num_queries):
+def test_it_lists_datasets_and_versions_in_two_queries(
+    write_data_file: Callable[[str, str | bytes], Path],
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
     register_tiny_versions(write_data_file, "alpha", 3)
     register_tiny_versions(write_data_file, "beta", 2)
 
@@ -37,19 +46,23 @@ def test_it_lists_datasets_and_versions_in_two_queries(write_data_file, django_a
     assert overview == [("alpha", ["v3", "v2", "v1"]), ("beta", ["v2", "v1"])]
 
 
-def test_it_lists_versions_in_registration_order(write_data_file):
+def test_it_lists_versions_in_registration_order(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
     register_tiny_versions(write_data_file, "alpha", 2)
 
     assert [version.label for version in dataset_version_list()] == ["alpha:v1", "alpha:v2"]
 
 
-def test_it_gets_a_version_by_name_and_version(registered_dataset):
+def test_it_gets_a_version_by_name_and_version(registered_dataset: DatasetVersion) -> None:
     assert dataset_version_get("small_fraud", "v1") == registered_dataset
     assert dataset_version_get_by_label("small_fraud:v1") == registered_dataset
     assert dataset_version_page(name="small_fraud", version="v1").file_check is not None
 
 
 @pytest.mark.parametrize("label", ["small_fraud:v2", "small_fraud", "other:v1"])
-def test_it_raises_does_not_exist_for_an_unknown_label(registered_dataset, label):
+def test_it_raises_does_not_exist_for_an_unknown_label(
+    registered_dataset: DatasetVersion, label: str
+) -> None:
     with pytest.raises(DatasetVersion.DoesNotExist):
         dataset_version_get_by_label(label)

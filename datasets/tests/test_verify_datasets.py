@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from datasets.models import DatasetVersion
 from datasets.services import dataset_register
 from datasets.tests.conftest import TINY_CSV
 
@@ -18,11 +21,13 @@ def run() -> str:
     return out.getvalue()
 
 
-def register(name: str, path: object) -> None:
+def register(name: str, path: str | Path) -> None:
     dataset_register(name=name, version="v1", path=path, target="Class", user_name="pytest")
 
 
-def test_it_prints_ok_for_each_intact_version(registered_dataset, write_data_file):
+def test_it_prints_ok_for_each_intact_version(
+    registered_dataset: DatasetVersion, write_data_file: Callable[[str, str | bytes], Path]
+) -> None:
     register("tiny", write_data_file("tiny.csv", TINY_CSV))
 
     lines = run().splitlines()
@@ -34,7 +39,9 @@ def test_it_prints_ok_for_each_intact_version(registered_dataset, write_data_fil
     ]
 
 
-def test_it_fails_when_a_file_is_changed_or_missing(write_data_file):
+def test_it_fails_when_a_file_is_changed_or_missing(
+    write_data_file: Callable[[str, str | bytes], Path],
+) -> None:
     gone = write_data_file("gone.csv", TINY_CSV)
     register("changed", write_data_file("changed.csv", TINY_CSV))
     register("gone", gone)
@@ -53,5 +60,5 @@ def test_it_fails_when_a_file_is_changed_or_missing(write_data_file):
     assert lines[2] == "OK       intact:v1  intact.csv"
 
 
-def test_it_says_when_there_is_nothing_to_verify(db):
+def test_it_says_when_there_is_nothing_to_verify(db: None) -> None:
     assert run() == "0 dataset versions verified.\n"

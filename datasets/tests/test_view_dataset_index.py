@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -12,7 +11,7 @@ from mlplatform.tests.factories import make_dataset_version, make_experiment
 
 
 def test_it_lists_datasets_with_their_versions_profiles_and_usage(
-    client: Client, viewer: Any, registered_dataset: DatasetVersion
+    client: Client, viewer: User, registered_dataset: DatasetVersion
 ) -> None:
     make_experiment(registered_dataset)
     client.force_login(viewer)
@@ -27,7 +26,7 @@ def test_it_lists_datasets_with_their_versions_profiles_and_usage(
     assert version.experiment_count == 1
 
 
-def test_its_query_count_does_not_grow_with_the_versions(client: Client, viewer: Any) -> None:
+def test_its_query_count_does_not_grow_with_the_versions(client: Client, viewer: User) -> None:
     client.force_login(viewer)
     make_dataset_version(version="v1")
     with CaptureQueriesContext(connection) as few:
@@ -39,7 +38,7 @@ def test_its_query_count_does_not_grow_with_the_versions(client: Client, viewer:
     assert len(many) == len(few)
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User) -> None:
     client.force_login(outsider)
     assert client.get("/datasets/").status_code == 403
 

@@ -5,8 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from datasets.models import DatasetVersion
 from datasets.tests.conftest import TINY_CSV
@@ -26,7 +28,7 @@ def upload(content: str | bytes = TINY_CSV, name: str = "tiny.csv") -> SimpleUpl
 
 
 def test_it_shows_the_form_with_files_under_data_root(
-    client: Client, experimenter: Any, small_fraud_csv: Path
+    client: Client, experimenter: User, small_fraud_csv: Path
 ) -> None:
     client.force_login(experimenter)
     response = client.get(URL)
@@ -35,7 +37,7 @@ def test_it_shows_the_form_with_files_under_data_root(
 
 
 def test_it_registers_a_file_under_data_root(
-    client: Client, experimenter: Any, small_fraud_csv: Path
+    client: Client, experimenter: User, small_fraud_csv: Path
 ) -> None:
     client.force_login(experimenter)
     response = client.post(URL, form(name="small_fraud", path="small_fraud/v1/small_fraud.csv"))
@@ -48,7 +50,7 @@ def test_it_registers_a_file_under_data_root(
 
 
 def test_it_registers_an_upload_stored_under_data_root(
-    client: Client, experimenter: Any, data_root: Path
+    client: Client, experimenter: User, data_root: Path
 ) -> None:
     client.force_login(experimenter)
     response = client.post(URL, {**form(), "upload": upload()})
@@ -60,7 +62,7 @@ def test_it_registers_an_upload_stored_under_data_root(
 
 
 def test_it_removes_an_upload_that_fails_validation(
-    client: Client, experimenter: Any, data_root: Path
+    client: Client, experimenter: User, data_root: Path
 ) -> None:
     client.force_login(experimenter)
     response = client.post(URL, {**form(target="Missing"), "upload": upload()})
@@ -71,7 +73,7 @@ def test_it_removes_an_upload_that_fails_validation(
 
 
 def test_it_refuses_an_upload_over_the_size_limit_without_storing_it(
-    client: Client, experimenter: Any, data_root: Path, settings: Any
+    client: Client, experimenter: User, data_root: Path, settings: Settings
 ) -> None:
     settings.DATASET_UPLOAD_MAX_BYTES = 1000
     client.force_login(experimenter)
@@ -84,7 +86,7 @@ def test_it_refuses_an_upload_over_the_size_limit_without_storing_it(
 
 
 def test_it_never_overwrites_an_existing_file(
-    client: Client, experimenter: Any, data_root: Path
+    client: Client, experimenter: User, data_root: Path
 ) -> None:
     existing = data_root / "uploads" / "tiny" / "v1" / "tiny.csv"
     existing.parent.mkdir(parents=True)
@@ -97,7 +99,7 @@ def test_it_never_overwrites_an_existing_file(
 
 
 def test_it_refuses_a_version_that_is_already_registered(
-    client: Client, experimenter: Any, registered_dataset: DatasetVersion, data_root: Path
+    client: Client, experimenter: User, registered_dataset: DatasetVersion, data_root: Path
 ) -> None:
     client.force_login(experimenter)
     response = client.post(URL, {**form(name="small_fraud"), "upload": upload()})
@@ -118,7 +120,7 @@ def test_it_refuses_a_version_that_is_already_registered(
     ],
 )
 def test_it_refuses_bad_input_with_a_message_and_writes_nothing(
-    client: Client, experimenter: Any, data_root: Path, data: dict, message: str
+    client: Client, experimenter: User, data_root: Path, data: dict[str, str], message: str
 ) -> None:
     client.force_login(experimenter)
     response = client.post(URL, data)
@@ -129,7 +131,7 @@ def test_it_refuses_bad_input_with_a_message_and_writes_nothing(
 
 
 def test_it_refuses_both_a_path_and_an_upload(
-    client: Client, experimenter: Any, small_fraud_csv: Path
+    client: Client, experimenter: User, small_fraud_csv: Path
 ) -> None:
     client.force_login(experimenter)
     response = client.post(URL, {**form(path="small_fraud/v1/small_fraud.csv"), "upload": upload()})
@@ -137,7 +139,7 @@ def test_it_refuses_both_a_path_and_an_upload(
     assert "not both" in response.content.decode()
 
 
-def test_it_checks_csrf(experimenter: Any, data_root: Path) -> None:
+def test_it_checks_csrf(experimenter: User, data_root: Path) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(experimenter)
     response = client.post(URL, {**form(), "upload": upload()})
@@ -163,7 +165,7 @@ def test_it_requires_login(client: Client, data_root: Path) -> None:
 
 
 def test_it_labels_the_upload_limit_in_binary_units(
-    client: Client, experimenter: Any, data_root: Path
+    client: Client, experimenter: User, data_root: Path
 ) -> None:
     client.force_login(experimenter)
     response = client.get(URL)
@@ -171,7 +173,7 @@ def test_it_labels_the_upload_limit_in_binary_units(
 
 
 def test_it_refuses_a_compressed_upload_and_keeps_nothing(
-    client: Client, experimenter: Any, data_root: Path
+    client: Client, experimenter: User, data_root: Path
 ) -> None:
     client.force_login(experimenter)
     bomb = gzip.compress(b"x,y,Class\n" + b"1,2,0\n1,2,1\n" * 200_000)
@@ -183,7 +185,7 @@ def test_it_refuses_a_compressed_upload_and_keeps_nothing(
 
 
 def test_it_refuses_a_text_target_without_a_positive_label_and_keeps_nothing(
-    client: Client, experimenter: Any, data_root: Path
+    client: Client, experimenter: User, data_root: Path
 ) -> None:
     client.force_login(experimenter)
     text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n"
@@ -195,7 +197,7 @@ def test_it_refuses_a_text_target_without_a_positive_label_and_keeps_nothing(
 
 
 def test_it_records_the_positive_label_given_in_the_form(
-    client: Client, experimenter: Any, data_root: Path
+    client: Client, experimenter: User, data_root: Path
 ) -> None:
     client.force_login(experimenter)
     text_target = "x,y,Class\n1,2,fraud\n3,4,ok\n5,6,ok\n"
@@ -208,7 +210,7 @@ def test_it_records_the_positive_label_given_in_the_form(
 
 
 def test_it_names_no_absolute_path_in_its_messages(
-    client: Client, experimenter: Any, data_root: Path, tmp_path: Path
+    client: Client, experimenter: User, data_root: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "secret.csv").write_text(TINY_CSV)
     (data_root / "link.csv").symlink_to(tmp_path / "secret.csv")

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
 
+from django.contrib.auth.models import User
 from django.test import Client
 
 from datasets.models import DatasetVersion
@@ -11,7 +13,7 @@ from mlplatform.tests.factories import make_dataset_version, make_experiment
 
 
 def test_it_shows_the_profile_and_the_experiments_that_used_it(
-    client: Client, viewer: Any, registered_dataset: DatasetVersion
+    client: Client, viewer: User, registered_dataset: DatasetVersion
 ) -> None:
     used = make_experiment(registered_dataset, name="used_it")
     make_experiment(make_dataset_version(name="other"), name="did_not")
@@ -35,7 +37,7 @@ def test_it_shows_the_profile_and_the_experiments_that_used_it(
 
 
 def test_it_shows_the_positive_label_of_a_text_target(
-    client: Client, viewer: Any, write_data_file: Any
+    client: Client, viewer: User, write_data_file: Callable[[str, str | bytes], Path]
 ) -> None:
     path = write_data_file("text.csv", "x,y,Class\n1,2,fraud\n3,4,ok\n")
     dataset_register(
@@ -50,19 +52,19 @@ def test_it_shows_the_positive_label_of_a_text_target(
     ) in content
 
 
-def test_it_answers_404_for_an_unknown_version(client: Client, viewer: Any) -> None:
+def test_it_answers_404_for_an_unknown_version(client: Client, viewer: User) -> None:
     client.force_login(viewer)
     assert client.get("/datasets/small_fraud/v9/").status_code == 404
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User) -> None:
     make_dataset_version()
     client.force_login(outsider)
     assert client.get("/datasets/fraud/v1/").status_code == 403
 
 
 def test_it_lists_every_column_with_the_statistics_recorded_at_registration(
-    client: Client, viewer: Any, registered_dataset: DatasetVersion
+    client: Client, viewer: User, registered_dataset: DatasetVersion
 ) -> None:
     client.force_login(viewer)
     response = client.get("/datasets/small_fraud/v1/")
@@ -83,7 +85,7 @@ def test_it_lists_every_column_with_the_statistics_recorded_at_registration(
     assert "scroll-y" not in content  # no box hiding columns
 
 
-def test_it_says_when_a_version_has_no_recorded_statistics(client: Client, viewer: Any) -> None:
+def test_it_says_when_a_version_has_no_recorded_statistics(client: Client, viewer: User) -> None:
     make_dataset_version()  # written directly, as a version registered before statistics were
     client.force_login(viewer)
     response = client.get("/datasets/fraud/v1/")

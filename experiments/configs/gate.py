@@ -47,12 +47,12 @@ class PolicyBounds:
     min_positives: int = 20
 
     def __post_init__(self) -> None:
-        defaults = PolicyBounds.__dataclass_fields__
-        if self.min_resamples < defaults["min_resamples"].default:
+        # The class attributes are the dataclass defaults.
+        if self.min_resamples < PolicyBounds.min_resamples:
             raise ValueError("the smallest allowed resamples cannot go below 200")
-        if self.min_confidence < defaults["min_confidence"].default:
+        if self.min_confidence < PolicyBounds.min_confidence:
             raise ValueError("the smallest allowed confidence cannot go below 0.80")
-        if self.min_positives < defaults["min_positives"].default:
+        if self.min_positives < PolicyBounds.min_positives:
             raise ValueError("the smallest allowed min_positives cannot go below 20")
         if self.min_resamples > self.max_resamples or self.min_confidence > self.max_confidence:
             raise ValueError("policy bounds: a lower bound is above its upper bound")

@@ -8,11 +8,13 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 
 MISSING: Any = object()
+_T = TypeVar("_T")
+_Number = TypeVar("_Number", bound=float)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class Section:
         return value
 
     def integer(self, key: str, *, default: int, allowed: Interval) -> int:
-        value = self.raw(key, default)
+        value: object = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
             return self._wrong_type(key, "a whole number", value, default)
         return self._in_range(key, value, allowed, default)
@@ -135,13 +137,13 @@ class Section:
         checked = self._in_range(key, value, allowed, default)
         return None if checked is None else float(checked)
 
-    def _in_range(self, key: str, value: Any, allowed: Interval, default: Any) -> Any:
+    def _in_range(self, key: str, value: _Number, allowed: Interval, default: _Number) -> _Number:
         if value not in allowed:
             self.fail(key, f"must be {allowed}, got {value}")
             return default
         return value
 
-    def _wrong_type(self, key: str, expected: str, value: Any, default: Any) -> Any:
+    def _wrong_type(self, key: str, expected: str, value: object, default: _T) -> _T:
         self.fail(key, f"must be {expected}, got {type_name(value)} {value!r}")
         return default
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ class ModelSpec:
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
-    def estimator_class(self) -> type:
+    def estimator_class(self) -> builtins.type:  # `type` is the field above, here
         return MODEL_TYPES[self.type]
 
 

@@ -44,11 +44,12 @@ def _in_process_timeout(experiment: Experiment, job_id: str) -> Iterator[None]:
     if job_id or threading.current_thread() is not threading.main_thread():
         yield
         return
-    with UnixSignalDeathPenalty(experiment.timeout_seconds, JobTimeoutException):
+    # rq leaves UnixSignalDeathPenalty.__init__ unannotated.
+    with UnixSignalDeathPenalty(experiment.timeout_seconds, JobTimeoutException):  # type: ignore[no-untyped-call]
         yield
 
 
-def failure_message(error: BaseException, *, timeout_seconds: int | None = None) -> str:
+def failure_message(error: BaseException, *, timeout_seconds: float | None = None) -> str:
     """What went wrong, in one line, as the experiment's error message."""
     if isinstance(error, JobTimeoutException):
         return f"timed out after {timeout_seconds} s"

@@ -23,6 +23,8 @@ from experiments.models import (
     Registration,
     Status,
 )
+from mlplatform.typing import Actor
+from mlplatform.users import acting_user
 
 
 def config_parse_or_invalid(config_text: str) -> ExperimentConfig:
@@ -49,7 +51,7 @@ def dataset_version_for_config(config: ExperimentConfig) -> DatasetVersion:
 def experiment_create(
     *,
     config_text: str,
-    user: Any = None,
+    user: Actor = None,
     user_name: str | None = None,
     source: str = "cli",
     phase: str = Phase.NONE,
@@ -71,7 +73,7 @@ def experiment_create(
         model_type=config.model.type,
         status=Status.CREATED,
         source=source,
-        created_by=user,
+        created_by=acting_user(user),
         created_by_name=user_name or (user.get_username() if user else "cli"),
         timeout_seconds=config.run.timeout_seconds,
         target=dataset_version.target,

@@ -9,14 +9,14 @@ from django.core.exceptions import ValidationError
 from experiments.models import ListColumns
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
 MAX_METRIC_COLUMNS = 8
 
 
 def experiment_list_columns_set(
     *,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     metrics: list[str],
     known_metrics: list[str],
 ) -> list[str]:
@@ -36,7 +36,7 @@ def experiment_list_columns_set(
     return chosen
 
 
-def experiment_list_columns_reset(*, user: AbstractBaseUser | AnonymousUser) -> None:
+def experiment_list_columns_reset(*, user: User | AnonymousUser) -> None:
     """Back to the default columns (experiments.selectors.KEY_METRICS)."""
     if user.is_authenticated:
         ListColumns.objects.filter(user=user).delete()

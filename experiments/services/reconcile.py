@@ -96,7 +96,7 @@ def _death_reason(experiment: Experiment, stale_before: Any, redis_connection: A
     if not state.exists:
         return f"worker died: its job is gone from the queue ({silence})"
     if state.status != queue.STARTED:
-        return f"worker died: {state.failure or 'job ' + state.status} ({silence})"
+        return f"worker died: {state.failure or f'job {state.status}'} ({silence})"
     worker_name = state.worker_name or experiment.worker_name
     seen = queue.worker_last_seen(worker_name=worker_name, connection=redis_connection)
     if seen is None or seen < stale_before:

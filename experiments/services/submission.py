@@ -12,11 +12,12 @@ from django.utils import timezone
 from experiments import queue
 from experiments.models import ACTIVE_STATUSES, Experiment, Phase, Status
 from experiments.services.lifecycle import claim, experiment_create
+from mlplatform.typing import Actor
 
 logger = logging.getLogger(__name__)
 
 
-def experiment_cancel(*, experiment_id: int, user: Any = None) -> bool:
+def experiment_cancel(*, experiment_id: int, user: Actor = None) -> bool:
     """CREATED or RUNNING -> CANCELLED; after commit its queued job is removed
     or its running job stopped. If Redis is down the row is CANCELLED all the
     same, and a job that runs later loses its claim and does nothing."""
@@ -55,7 +56,7 @@ class Submission:
 def experiment_submit(
     *,
     config_text: str,
-    user: Any = None,
+    user: Actor = None,
     user_name: str | None = None,
     source: str = "web",
 ) -> Submission:

@@ -24,8 +24,10 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import connection
+from pytest_django.fixtures import Settings
 
-from mlplatform.redis_server import RedisServer, wait_for
+from mlplatform.redis_server import RedisServer
+from mlplatform.redis_server import wait_for as wait_for  # re-exported for the tests
 
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
 
@@ -173,7 +175,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def queue_settings(settings: Any, redis_server: RedisServer) -> Any:
+def queue_settings(settings: Settings, redis_server: RedisServer) -> Settings:
     """This process's settings pointed at the private Redis, with the short
     intervals that the workers get too."""
     training = {**settings.RQ_QUEUES["training"], "URL": redis_server.url}
@@ -186,7 +188,7 @@ def queue_settings(settings: Any, redis_server: RedisServer) -> Any:
 
 @pytest.fixture
 def start_worker(
-    transactional_db: Any, queue_settings: Any, redis_server: RedisServer, tmp_path: Path
+    transactional_db: None, queue_settings: Settings, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
     """Start a `manage.py rqworker training` process and wait until it listens
     (unless listening=False); all are SIGKILLed (with their work-horses) at teardown, and their logs

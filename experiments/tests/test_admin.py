@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from django.contrib.auth.models import User
 from django.test import Client
@@ -9,7 +8,7 @@ from django.test import Client
 from mlplatform.tests.factories import make_dataset_version, make_experiment
 
 
-def test_it_shows_metric_values_as_the_pages_do(client: Client, db: Any) -> None:
+def test_it_shows_metric_values_as_the_pages_do(client: Client, db: None) -> None:
     experiment = make_experiment(
         make_dataset_version(),
         metrics={"fp": 0.0, "tn": 56962.0, "roc_auc": 0.96216, "fit_time_seconds": 2.8},

@@ -57,12 +57,16 @@ def test_it_names_the_area_under_each_curve_in_the_legend() -> None:
         charts.Run("#2 b", CURVE, {}),
     ]
     pr = charts.pr_chart(runs)
+    assert pr is not None
     assert [line.legend for line in pr.lines] == ["#1 a · AP 0.8123", "#2 b"]
-    assert charts.roc_chart(runs).lines[0].legend == "#1 a · ROC-AUC 0.9000"
+    roc = charts.roc_chart(runs)
+    assert roc is not None
+    assert roc.lines[0].legend == "#1 a · ROC-AUC 0.9000"
 
 
 def test_it_gives_each_hover_point_its_threshold_and_values() -> None:
     chart = charts.pr_chart([charts.Run("#1", CURVE)])
+    assert chart is not None
     assert [point.title for point in chart.points] == [
         "#1: threshold 0.9000, precision 1.0000, recall 0.0000",
         "#1: threshold 0.1000, precision 0.0000, recall 1.0000",
@@ -73,6 +77,7 @@ def test_it_keeps_the_hover_points_of_many_long_curves_within_budget() -> None:
     long_curve = {"pr": {"recall": [i / 299 for i in range(300)], "precision": [0.5] * 300}}
     runs = [charts.Run(f"#{n}", long_curve) for n in range(10)]
     chart = charts.pr_chart(runs, wide=True)
+    assert chart is not None
     assert len(chart.points) <= charts.HOVER_BUDGET
     assert chart.width == charts.WIDE_WIDTH
 
@@ -90,15 +95,18 @@ def test_it_draws_a_sweep_on_a_log_axis_when_the_parameter_spans_decades() -> No
         charts.SweepPoint(0.1, 0.6, "#2", "#222"),
     ]
     chart = charts.sweep_chart(points, parameter="learning_rate", metric="average_precision")
+    assert chart is not None
     assert chart.x_label == "learning_rate (log scale)"
     assert [tick.label for tick in chart.x_ticks] == ["0.01", "0.1", "1"]
     assert [point.color for point in chart.points] == ["#111", "#222", "#000"]
     assert chart.points[0].title == "#1: learning_rate 0.01, average_precision 0.5000"
     linear = charts.sweep_chart(points[:1] + points[2:], parameter="p", metric="f1")
+    assert linear is not None
     assert linear.x_label == "p"
 
 
 def test_it_escapes_the_names_in_hover_points() -> None:
     chart = charts.pr_chart([charts.Run("#1 <b>x</b>", CURVE)])
+    assert chart is not None
     assert "<b>" not in chart.points_svg
     assert "#1 &lt;b&gt;x&lt;/b&gt;: threshold 0.9000" in chart.points_svg

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from experiments import comparison
+from experiments.metrics import MetricKind
 from experiments.models import Experiment
 from registry.selectors import RegistryFacts
 
@@ -51,7 +52,7 @@ def test_it_says_better_or_worse_only_where_the_direction_is_known() -> None:
         comparison.Column(run(2, {}, {"recall": 0.4, "n_iter": 12}), "#111", RegistryFacts()),
     ]
     groups = {group.kind: group for group in comparison.metric_groups(columns, {})}
-    recall = groups["quality"].rows[0].cells[1]
+    recall = groups[MetricKind.QUALITY].rows[0].cells[1]
     assert (recall.delta, recall.relative, recall.trend) == ("-0.1000", "-20.00%", "worse")
-    iterations = groups["count"].rows[0].cells[1]
+    iterations = groups[MetricKind.COUNT].rows[0].cells[1]
     assert (iterations.text, iterations.delta, iterations.trend) == ("12", "+2", "")

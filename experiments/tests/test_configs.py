@@ -61,7 +61,7 @@ def error_at(path: str, text: str) -> str:
 # ---------------------------------------------------------------- valid input
 
 
-def test_it_parses_a_minimal_config_and_fills_in_defaults():
+def test_it_parses_a_minimal_config_and_fills_in_defaults() -> None:
     config = parse_config(dump(MINIMAL))
 
     assert config.experiment_name == "small"
@@ -79,7 +79,7 @@ EXPERIMENT_CONFIGS = sorted(set(CONFIG_DIR.glob("*.yaml")) - {CONFIG_DIR / "gate
 
 
 @pytest.mark.parametrize("path", EXPERIMENT_CONFIGS, ids=lambda path: path.name)
-def test_it_parses_every_shipped_config(path: Path):
+def test_it_parses_every_shipped_config(path: Path) -> None:
     text, config = load_config_file(path)
 
     assert text == path.read_text()
@@ -87,13 +87,13 @@ def test_it_parses_every_shipped_config(path: Path):
     assert config.registry.model_name == "fraud_detector"
 
 
-def test_it_ships_the_four_fraud_configs():
+def test_it_ships_the_four_fraud_configs() -> None:
     names = {path.stem for path in CONFIG_DIR.glob("*.yaml")}
 
     assert {"fraud_baseline", "fraud_random_forest", "fraud_hgb", "fraud_underfit"} <= names
 
 
-def test_it_round_trips_the_canonical_dict():
+def test_it_round_trips_the_canonical_dict() -> None:
     _, config = load_config_file(CONFIG_DIR / "fraud_hgb.yaml")
 
     canonical = config.to_dict()
@@ -103,33 +103,33 @@ def test_it_round_trips_the_canonical_dict():
     assert canonical["gate"] == {"metrics": {"log_loss": {"max_relative_drop": 0.25}}}
 
 
-def test_it_keeps_hyperparameters_read_only():
+def test_it_keeps_hyperparameters_read_only() -> None:
     config = parse_config(dump(MINIMAL))
 
     with pytest.raises(TypeError):
         config.model.params["max_iter"] = 5  # type: ignore[index]
 
 
-def test_it_reads_exponents_without_a_decimal_point_as_numbers():
+def test_it_reads_exponents_without_a_decimal_point_as_numbers() -> None:
     config = parse_config(dump(MINIMAL).replace("max_iter: 200", "C: 1e-5"))
 
     assert config.model.params["C"] == 1e-5
 
 
-def test_it_reads_a_whole_number_version_as_text():
+def test_it_reads_a_whole_number_version_as_text() -> None:
     config = parse_config(dump(document(**{"dataset.version": 3})))
 
     assert config.dataset.version == "3"
 
 
-def test_it_treats_null_as_absent():
+def test_it_treats_null_as_absent() -> None:
     config = parse_config(dump(document(threshold=None, **{"registry.model_name": None})))
 
     assert config.threshold == 0.5
     assert config.registry.model_name is None
 
 
-def test_it_accepts_booleans_for_boolean_hyperparameters():
+def test_it_accepts_booleans_for_boolean_hyperparameters() -> None:
     text = dump(
         document(model={"type": "hist_gradient_boosting", "params": {"early_stopping": False}})
     )
@@ -150,11 +150,11 @@ def test_it_accepts_booleans_for_boolean_hyperparameters():
         ("split.seed", 2**32 - 1),
     ],
 )
-def test_it_accepts_values_at_the_edges_of_their_ranges(path: str, value: Any):
+def test_it_accepts_values_at_the_edges_of_their_ranges(path: str, value: Any) -> None:
     assert isinstance(parse_config(dump(document(**{path: value}))), ExperimentConfig)
 
 
-def test_it_keeps_only_what_the_gate_section_asks():
+def test_it_keeps_only_what_the_gate_section_asks() -> None:
     text = dump(
         document(gate={"primary_metric": "roc_auc", "metrics": {"log_loss": {"max_drop": 0.1}}})
     )
@@ -171,13 +171,13 @@ def test_it_keeps_only_what_the_gate_section_asks():
     )
 
 
-def test_it_takes_the_direction_of_a_rule_from_its_metric():
+def test_it_takes_the_direction_of_a_rule_from_its_metric() -> None:
     text = dump(document(**{"gate.metrics.log_loss.threshold": 0.1}))
 
     assert parse_config(text).gate.rules[0].greater_is_better is False
 
 
-def test_it_uses_scikit_learns_own_parameter_validation():
+def test_it_uses_scikit_learns_own_parameter_validation() -> None:
     for estimator_class in MODEL_TYPES.values():
         assert callable(estimator_class()._validate_params)
 
@@ -185,7 +185,7 @@ def test_it_uses_scikit_learns_own_parameter_validation():
 # ------------------------------------------------------------ document errors
 
 
-def test_it_reports_yaml_syntax_errors_with_their_line():
+def test_it_reports_yaml_syntax_errors_with_their_line() -> None:
     text = "experiment_name: small\ndataset: {name: x\nmodel: 3\n"
 
     message = error_at(DOCUMENT, text)
@@ -194,28 +194,28 @@ def test_it_reports_yaml_syntax_errors_with_their_line():
 
 
 @pytest.mark.parametrize("text", ["", "   \n", "# only a comment\n"])
-def test_it_refuses_an_empty_document(text: str):
+def test_it_refuses_an_empty_document(text: str) -> None:
     assert error_at(DOCUMENT, text) == "is empty"
 
 
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just words\n", "42\n"])
-def test_it_refuses_a_document_that_is_not_a_mapping(text: str):
+def test_it_refuses_a_document_that_is_not_a_mapping(text: str) -> None:
     assert "must be a mapping" in error_at(DOCUMENT, text)
 
 
-def test_it_refuses_a_document_larger_than_the_limit():
+def test_it_refuses_a_document_larger_than_the_limit() -> None:
     text = dump(MINIMAL) + "#" * MAX_DOCUMENT_BYTES
 
     assert "256 KiB" in error_at(DOCUMENT, text)
 
 
-def test_it_refuses_deep_nesting():
+def test_it_refuses_deep_nesting() -> None:
     text = dump(MINIMAL).replace("max_iter: 200", "class_weight: " + "[" * 25 + "]" * 25)
 
     assert "nested more than 20 levels" in error_at(DOCUMENT, text)
 
 
-def test_it_refuses_aliases_so_billion_laughs_cannot_expand():
+def test_it_refuses_aliases_so_billion_laughs_cannot_expand() -> None:
     bomb = "\n".join(
         ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
         + [
@@ -227,30 +227,30 @@ def test_it_refuses_aliases_so_billion_laughs_cannot_expand():
     assert "anchors and aliases" in error_at(DOCUMENT, bomb)
 
 
-def test_it_refuses_an_alias_even_to_a_scalar():
+def test_it_refuses_an_alias_even_to_a_scalar() -> None:
     text = dump(MINIMAL) + "threshold: *t\n"
     text = text.replace("experiment_name: small", "experiment_name: &t small")
 
     assert "line 1" in error_at(DOCUMENT, text)
 
 
-def test_it_refuses_duplicate_keys():
+def test_it_refuses_duplicate_keys() -> None:
     text = dump(MINIMAL) + "experiment_name: again\n"
 
     assert "duplicate key 'experiment_name'" in error_at(DOCUMENT, text)
 
 
-def test_it_refuses_python_object_tags():
+def test_it_refuses_python_object_tags() -> None:
     text = dump(MINIMAL) + "threshold: !!python/object/apply:os.system ['true']\n"
 
     assert "YAML error" in error_at(DOCUMENT, text)
 
 
-def test_it_refuses_several_documents_in_one_file():
+def test_it_refuses_several_documents_in_one_file() -> None:
     assert "YAML error" in error_at(DOCUMENT, dump(MINIMAL) + "---\n" + dump(MINIMAL))
 
 
-def test_it_refuses_a_file_that_is_not_utf8(tmp_path: Path):
+def test_it_refuses_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes("experiment_name: caf\xe9\n".encode("latin-1"))
 
@@ -275,7 +275,7 @@ def test_it_refuses_a_file_that_is_not_utf8(tmp_path: Path):
         ("run.timeout", "timeout_seconds"),
     ],
 )
-def test_it_refuses_unknown_keys_and_suggests_the_close_one(bad_path: str, hint: str):
+def test_it_refuses_unknown_keys_and_suggests_the_close_one(bad_path: str, hint: str) -> None:
     changes: dict[str, Any] = {bad_path: 1}
     if bad_path.startswith("gate.metrics.roc_auc"):
         changes["gate.metrics.roc_auc.max_drop"] = 0.1
@@ -285,7 +285,7 @@ def test_it_refuses_unknown_keys_and_suggests_the_close_one(bad_path: str, hint:
     assert f"'{hint}'" in message
 
 
-def test_it_lists_the_allowed_keys_when_nothing_is_close():
+def test_it_lists_the_allowed_keys_when_nothing_is_close() -> None:
     message = error_at("zzz", dump(document(zzz=1)))
 
     assert "allowed: experiment_name, dataset, model" in message
@@ -294,7 +294,7 @@ def test_it_lists_the_allowed_keys_when_nothing_is_close():
 @pytest.mark.parametrize(
     "missing", ["experiment_name", "dataset", "dataset.version", "model", "model.type"]
 )
-def test_it_requires_the_required_keys(missing: str):
+def test_it_requires_the_required_keys(missing: str) -> None:
     data = copy.deepcopy(MINIMAL)
     *parents, last = missing.split(".")
     node = data
@@ -321,7 +321,7 @@ def test_it_requires_the_required_keys(missing: str):
         ("registry.model_name", {"a": 1}, "must be a string"),
     ],
 )
-def test_it_refuses_values_of_the_wrong_type(path: str, value: Any, expected: str):
+def test_it_refuses_values_of_the_wrong_type(path: str, value: Any, expected: str) -> None:
     changes: dict[str, Any] = {path: value}
     if path.startswith("gate.metrics"):
         changes["gate.metrics.log_loss.max_drop"] = 0.1
@@ -330,7 +330,7 @@ def test_it_refuses_values_of_the_wrong_type(path: str, value: Any, expected: st
 
 
 @pytest.mark.parametrize("name", ["has space", "a/b", "", "x" * 101])
-def test_it_refuses_names_that_do_not_fit_paths_and_urls(name: str):
+def test_it_refuses_names_that_do_not_fit_paths_and_urls(name: str) -> None:
     message = error_at("experiment_name", dump(document(experiment_name=name)))
 
     assert "letters, digits" in message
@@ -360,37 +360,37 @@ def test_it_refuses_names_that_do_not_fit_paths_and_urls(name: str):
         ("run.timeout_seconds", -5, "must be in [1, 604800]"),
     ],
 )
-def test_it_refuses_values_out_of_range(path: str, value: Any, expected: str):
+def test_it_refuses_values_out_of_range(path: str, value: Any, expected: str) -> None:
     assert expected in error_at(path, dump(document(**{path: value})))
 
 
 # --------------------------------------------------------------- model errors
 
 
-def test_it_refuses_an_unknown_model_type_and_lists_the_known_ones():
+def test_it_refuses_an_unknown_model_type_and_lists_the_known_ones() -> None:
     message = error_at("model.type", dump(document(**{"model.type": "random_forrest"})))
 
     assert "did you mean 'random_forest'" in message
     assert "logistic_regression, random_forest, hist_gradient_boosting" in message
 
 
-def test_it_refuses_a_model_type_that_is_not_a_string():
+def test_it_refuses_a_model_type_that_is_not_a_string() -> None:
     assert "unknown model type" in error_at("model.type", dump(document(**{"model.type": [1]})))
 
 
-def test_it_refuses_an_unknown_hyperparameter_and_suggests_a_close_one():
+def test_it_refuses_an_unknown_hyperparameter_and_suggests_a_close_one() -> None:
     message = error_at("model.params.max_iters", dump(document(**{"model.params.max_iters": 5})))
 
     assert "unknown hyperparameter for LogisticRegression (did you mean 'max_iter'?)" in message
 
 
-def test_it_lists_the_valid_hyperparameters_when_nothing_is_close():
+def test_it_lists_the_valid_hyperparameters_when_nothing_is_close() -> None:
     message = error_at("model.params.zzz", dump(document(**{"model.params.zzz": 5})))
 
     assert "valid: C, class_weight, dual" in message
 
 
-def test_it_checks_hyperparameters_against_the_chosen_estimator():
+def test_it_checks_hyperparameters_against_the_chosen_estimator() -> None:
     text = dump(document(model={"type": "random_forest", "params": {"max_iter": 10}}))
 
     assert "RandomForestClassifier" in error_at("model.params.max_iter", text)
@@ -409,14 +409,14 @@ def test_it_checks_hyperparameters_against_the_chosen_estimator():
 )
 def test_it_refuses_invalid_hyperparameter_values(
     model_type: str, name: str, value: Any, expected: str
-):
+) -> None:
     text = dump(document(model={"type": model_type, "params": {name: value}}))
 
     assert expected in error_at(f"model.params.{name}", text)
 
 
 @pytest.mark.parametrize("name", ["max_iter", "C", "random_state"])
-def test_it_refuses_booleans_for_hyperparameters_that_are_not_booleans(name: str):
+def test_it_refuses_booleans_for_hyperparameters_that_are_not_booleans(name: str) -> None:
     message = error_at(f"model.params.{name}", dump(document(**{f"model.params.{name}": True})))
 
     assert message == "must not be a boolean (true/false), got True"
@@ -425,25 +425,25 @@ def test_it_refuses_booleans_for_hyperparameters_that_are_not_booleans(name: str
 # ---------------------------------------------------------------- gate errors
 
 
-def test_it_refuses_an_unknown_gate_metric():
+def test_it_refuses_an_unknown_gate_metric() -> None:
     text = dump(document(**{"gate.metrics.roc_aux.max_drop": 0.1}))
 
     assert "did you mean 'roc_auc'" in error_at("gate.metrics.roc_aux", text)
 
 
-def test_it_refuses_an_unknown_primary_metric_and_lists_the_gate_metrics():
+def test_it_refuses_an_unknown_primary_metric_and_lists_the_gate_metrics() -> None:
     message = error_at("gate.primary_metric", dump(document(**{"gate.primary_metric": "auc"})))
 
     assert all(metric in message for metric in GATE_METRICS)
 
 
-def test_it_refuses_a_rule_without_any_limit():
+def test_it_refuses_a_rule_without_any_limit() -> None:
     text = dump(document(**{"gate.metrics.roc_auc": {"greater_is_better": True}}))
 
     assert "set at least one of threshold" in error_at("gate.metrics.roc_auc", text)
 
 
-def test_it_refuses_a_direction_contrary_to_the_metric():
+def test_it_refuses_a_direction_contrary_to_the_metric() -> None:
     text = dump(document(**{"gate.metrics.log_loss": {"greater_is_better": True, "max_drop": 0.1}}))
 
     assert error_at("gate.metrics.log_loss.greater_is_better", text) == (
@@ -454,7 +454,7 @@ def test_it_refuses_a_direction_contrary_to_the_metric():
 # ------------------------------------------------------------------ reporting
 
 
-def test_it_collects_several_errors_at_once():
+def test_it_collects_several_errors_at_once() -> None:
     text = dump(
         document(
             threshold=2,
@@ -474,7 +474,7 @@ def test_it_collects_several_errors_at_once():
     }
 
 
-def test_it_formats_the_message_as_path_then_problem():
+def test_it_formats_the_message_as_path_then_problem() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(dump(document(threshold=2, run={"timeout_seconds": 0})))
 

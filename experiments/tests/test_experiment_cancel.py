@@ -4,26 +4,35 @@ stops, with a real worker and a private Redis."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import cast
 
 import pytest
+from django.contrib.auth.models import User
+from pytest_django.fixtures import Settings
 from rq.job import Job
 
 from experiments.models import Metric, Phase, Status
 from experiments.queue import job_enqueue, job_id_for
 from experiments.services import experiment_cancel, experiment_submit
-from experiments.tests.rq_helpers import pid_alive, wait_for
+from experiments.tests.rq_helpers import WorkerProcess, pid_alive, wait_for
 from experiments.tests.worker_helpers import slow_config, wait_for_phase
+from mlplatform.redis_server import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def queued_job_ids(redis_server) -> list[str]:
-    return [raw.decode() for raw in redis_server.client().lrange("rq:queue:training", 0, -1)]
+def queued_job_ids(redis_server: RedisServer) -> list[str]:
+    job_ids = redis_server.client().lrange("rq:queue:training", 0, -1)
+    return [raw.decode() for raw in cast("list[bytes]", job_ids)]
 
 
 def test_it_cancels_a_queued_experiment_and_removes_its_job(
-    make_config, queue_settings, redis_server, django_user_model
-):
+    make_config: Callable[..., str],
+    queue_settings: Settings,
+    redis_server: RedisServer,
+    django_user_model: type[User],
+) -> None:
     erin = django_user_model.objects.create_user(username="erin")
     experiment = experiment_submit(config_text=make_config()).experiment
 
@@ -37,7 +46,9 @@ def test_it_cancels_a_queued_experiment_and_removes_its_job(
     assert not Job.exists(job_id_for(experiment.pk), connection=redis_server.client())
 
 
-def test_it_refuses_to_cancel_a_finished_experiment(make_config, queue_settings, redis_server):
+def test_it_refuses_to_cancel_a_finished_experiment(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = experiment_submit(config_text=make_config()).experiment
     assert experiment_cancel(experiment_id=experiment.pk)
 
@@ -46,8 +57,10 @@ def test_it_refuses_to_cancel_a_finished_experiment(make_config, queue_settings,
 
 @pytest.mark.slow
 def test_it_cancels_while_redis_is_down_and_the_job_later_does_nothing(
-    make_config, start_worker, redis_server
-):
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
     experiment = experiment_submit(config_text=make_config()).experiment
     redis_server.stop()
 
@@ -67,7 +80,11 @@ def test_it_cancels_while_redis_is_down_and_the_job_later_does_nothing(
 
 
 @pytest.mark.slow
-def test_it_stops_a_running_experiment(make_config, start_worker, redis_server):
+def test_it_stops_a_running_experiment(
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
     worker = start_worker()
     experiment = experiment_submit(config_text=slow_config(make_config)).experiment
     wait_for_phase(experiment.pk, Phase.FITTING)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from experiments.services import experiment_complete, experiment_create, experim
 
 
 def test_it_removes_the_artifact_when_its_transaction_fails(
-    make_config: Any, monkeypatch: pytest.MonkeyPatch
+    make_config: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     experiment = experiment_create(config_text=make_config())
     experiment_start(experiment_id=experiment.pk)

@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from pytest_django.fixtures import Settings
 
 from experiments.models import Experiment, Status
 from experiments.services import experiment_create
 
 
-def test_it_records_a_created_experiment_with_the_config_as_submitted(make_config, experimenter):
+def test_it_records_a_created_experiment_with_the_config_as_submitted(
+    make_config: Callable[..., str], experimenter: User
+) -> None:
     text = make_config(name="first_try")
 
     experiment = experiment_create(config_text=text, user=experimenter, source="web")
@@ -30,7 +33,9 @@ def test_it_records_a_created_experiment_with_the_config_as_submitted(make_confi
     assert experiment.started_at is None
 
 
-def test_it_refuses_an_unregistered_dataset_and_writes_nothing(make_config):
+def test_it_refuses_an_unregistered_dataset_and_writes_nothing(
+    make_config: Callable[..., str],
+) -> None:
     text = make_config().replace("small_fraud", "no_such_data")
 
     with pytest.raises(ValidationError) as caught:
@@ -40,7 +45,7 @@ def test_it_refuses_an_unregistered_dataset_and_writes_nothing(make_config):
     assert not Experiment.objects.exists()
 
 
-def test_it_refuses_an_invalid_config_naming_the_key_path(make_config):
+def test_it_refuses_an_invalid_config_naming_the_key_path(make_config: Callable[..., str]) -> None:
     text = make_config(params={"C": -1.0})
 
     with pytest.raises(ValidationError) as caught:
@@ -50,7 +55,7 @@ def test_it_refuses_an_invalid_config_naming_the_key_path(make_config):
     assert not Experiment.objects.exists()
 
 
-def test_it_refuses_yaml_that_does_not_parse(db):
+def test_it_refuses_yaml_that_does_not_parse(db: None) -> None:
     with pytest.raises(ValidationError) as caught:
         experiment_create(config_text="experiment_name: [unclosed\n")
 
@@ -59,7 +64,7 @@ def test_it_refuses_yaml_that_does_not_parse(db):
 
 
 def test_it_refuses_a_size_beyond_the_platform_limit_naming_the_setting(
-    make_config: Callable[..., str], settings: Any
+    make_config: Callable[..., str], settings: Settings
 ) -> None:
     settings.TRAINING_PARAM_LIMITS = {"random_forest": {"n_estimators": 50}}
     text = make_config(model_type="random_forest", params={"n_estimators": 51})
@@ -75,7 +80,7 @@ def test_it_refuses_a_size_beyond_the_platform_limit_naming_the_setting(
 
 
 def test_it_refuses_a_timeout_beyond_the_platform_limit(
-    make_config: Callable[..., str], settings: Any
+    make_config: Callable[..., str], settings: Settings
 ) -> None:
     settings.TRAINING_MAX_TIMEOUT_SECONDS = 600
     text = make_config(extra={"run": {"timeout_seconds": 601}})

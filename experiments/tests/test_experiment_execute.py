@@ -3,16 +3,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
 from django.conf import settings
 
+from datasets.models import DatasetVersion
 from datasets.services import dataset_register
 from datasets.synthetic import make_fraud_frame
 from experiments import training
 from experiments.artifacts import artifact_read
-from experiments.models import Metric, Status
+from experiments.models import Experiment, Metric, Status
 from experiments.selectors import experiment_scalar_metrics, experiment_stepped_metrics
 from experiments.services import (
     experiment_cancel,
@@ -25,7 +27,9 @@ from experiments.services import (
 from mlplatform.testing import config_yaml
 
 
-def test_it_trains_and_records_metrics_curves_holdout_and_artifact(make_config):
+def test_it_trains_and_records_metrics_curves_holdout_and_artifact(
+    make_config: Callable[..., str],
+) -> None:
     experiment = experiment_create(config_text=make_config())
 
     result = experiment_execute(experiment_id=experiment.pk)
@@ -33,6 +37,8 @@ def test_it_trains_and_records_metrics_curves_holdout_and_artifact(make_config):
     assert result is not None
     experiment.refresh_from_db()
     assert experiment.status == Status.COMPLETED, experiment.error_message
+    assert experiment.started_at is not None
+    assert experiment.finished_at is not None
     assert experiment.started_at <= experiment.finished_at
     # The config names a registry model: the experiment now waits to be gated.
     assert (experiment.phase, experiment.registration) == ("registering", "pending")
@@ -42,6 +48,7 @@ def test_it_trains_and_records_metrics_curves_holdout_and_artifact(make_config):
     for name in ("log_loss", "fit_time_seconds", "tn", "fp", "fn", "tp"):
         assert name in metrics
     assert set(experiment.curves) >= {"pr", "roc"}
+    assert experiment.holdout is not None
     holdout = training.holdout_from_bytes(bytes(experiment.holdout))
     assert len(holdout.row_ids) == metrics["holdout_rows"]
     assert experiment.holdout_sha256 == hashlib.sha256(bytes(experiment.holdout)).hexdigest()
@@ -63,16 +70,18 @@ def test_it_trains_a_dataset_whose_target_is_text_by_its_positive_label(
         name="named", version="v1", path=path, target="Class", positive_label="fraud",
         user_name="pytest",
     )  # fmt: skip
-    experiment = experiment_create(config_text=config_yaml(dataset=version, model_name=None))
+    created = experiment_create(config_text=config_yaml(dataset=version, model_name=None))
 
-    experiment = experiment_execute(experiment_id=experiment.pk)
+    experiment = experiment_execute(experiment_id=created.pk)
 
     assert experiment is not None
     assert experiment.status == Status.COMPLETED, experiment.error_message
     assert experiment_scalar_metrics(experiment_id=experiment.pk)["holdout_positives"] == 18
 
 
-def test_it_logs_the_per_iteration_loss_of_iterative_models(make_config):
+def test_it_logs_the_per_iteration_loss_of_iterative_models(
+    make_config: Callable[..., str],
+) -> None:
     config = make_config(
         model_type="hist_gradient_boosting", params={"max_iter": 15, "early_stopping": False}
     )
@@ -84,7 +93,9 @@ def test_it_logs_the_per_iteration_loss_of_iterative_models(make_config):
     assert [step for step, _ in series["validation_loss"]] == list(range(1, 16))
 
 
-def test_it_gives_identical_metrics_for_the_same_config_and_dataset(make_config):
+def test_it_gives_identical_metrics_for_the_same_config_and_dataset(
+    make_config: Callable[..., str],
+) -> None:
     config = make_config(model_type="random_forest", params={"n_estimators": 20})
     first = experiment_create(config_text=config)
     second = experiment_create(config_text=config)
@@ -100,7 +111,7 @@ def test_it_gives_identical_metrics_for_the_same_config_and_dataset(make_config)
     }
 
 
-def test_it_does_nothing_when_the_claim_was_already_taken(make_config):
+def test_it_does_nothing_when_the_claim_was_already_taken(make_config: Callable[..., str]) -> None:
     experiment = experiment_create(config_text=make_config())
     assert experiment_start(experiment_id=experiment.pk, worker_name="other")
 
@@ -113,8 +124,8 @@ def test_it_does_nothing_when_the_claim_was_already_taken(make_config):
 
 
 def test_it_ends_failed_with_the_reason_when_the_dataset_file_changed(
-    make_config, registered_dataset
-):
+    make_config: Callable[..., str], registered_dataset: DatasetVersion
+) -> None:
     experiment = experiment_create(config_text=make_config())
     path = Path(settings.DATA_ROOT) / registered_dataset.path
     path.write_bytes(path.read_bytes() + b"0,0\n")
@@ -129,10 +140,12 @@ def test_it_ends_failed_with_the_reason_when_the_dataset_file_changed(
     assert not Metric.objects.exists()
 
 
-def test_it_records_a_keyboard_interrupt_as_failed_and_reraises_it(make_config, monkeypatch):
+def test_it_records_a_keyboard_interrupt_as_failed_and_reraises_it(
+    make_config: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     experiment = experiment_create(config_text=make_config())
 
-    def interrupted(*args, **kwargs):
+    def interrupted(*args: Any, **kwargs: Any) -> NoReturn:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(training, "train", interrupted)
@@ -145,10 +158,12 @@ def test_it_records_a_keyboard_interrupt_as_failed_and_reraises_it(make_config, 
     assert experiment.error_message == "interrupted (KeyboardInterrupt)"
 
 
-def test_it_stops_and_keeps_cancelled_when_cancelled_while_running(make_config):
+def test_it_stops_and_keeps_cancelled_when_cancelled_while_running(
+    make_config: Callable[..., str],
+) -> None:
     experiment = experiment_create(config_text=make_config())
 
-    def cancel_when_fitting(running, phase):
+    def cancel_when_fitting(running: Experiment, phase: str) -> None:
         if phase == "loading data":
             experiment_cancel(experiment_id=running.pk)
 
@@ -160,7 +175,7 @@ def test_it_stops_and_keeps_cancelled_when_cancelled_while_running(make_config):
     assert experiment.artifact_path == ""
 
 
-def test_it_refuses_illegal_transitions(make_config):
+def test_it_refuses_illegal_transitions(make_config: Callable[..., str]) -> None:
     experiment = experiment_create(config_text=make_config())
     experiment_execute(experiment_id=experiment.pk)
 
@@ -172,7 +187,9 @@ def test_it_refuses_illegal_transitions(make_config):
     assert experiment.error_message == ""
 
 
-def test_it_refuses_to_complete_an_experiment_that_is_not_running(make_config):
+def test_it_refuses_to_complete_an_experiment_that_is_not_running(
+    make_config: Callable[..., str],
+) -> None:
     experiment = experiment_create(config_text=make_config())
     experiment_cancel(experiment_id=experiment.pk)
     holdout = training.Holdout(

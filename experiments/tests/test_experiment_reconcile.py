@@ -4,11 +4,14 @@ states it judges are written into Redis by hand (no workers running)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from django.db import connection
 from django.utils import timezone
+from pytest_django.fixtures import Settings
 from rq.job import Job
 from rq.results import Result
 from rq.utils import utcformat
@@ -21,23 +24,33 @@ from experiments.services import (
     experiment_start,
     experiment_submit,
 )
+from mlplatform.redis_server import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WORKER = "worker-1"
 
 
-def queued_job_ids(redis_server) -> list[str]:
-    return [raw.decode() for raw in redis_server.client().lrange("rq:queue:training", 0, -1)]
+def queued_job_ids(redis_server: RedisServer) -> list[str]:
+    job_ids = redis_server.client().lrange("rq:queue:training", 0, -1)
+    return [raw.decode() for raw in cast("list[bytes]", job_ids)]
 
 
-def submit_while_redis_is_down(make_config, redis_server, count: int = 1) -> list[Experiment]:
+def submit_while_redis_is_down(
+    make_config: Callable[..., str], redis_server: RedisServer, count: int = 1
+) -> list[Experiment]:
     redis_server.stop()
     experiments = [experiment_submit(config_text=make_config()).experiment for _ in range(count)]
     redis_server.start()
     return experiments
 
 
-def running(make_config, redis_server, *, silent_for: float, job_status: str | None) -> Experiment:
+def running(
+    make_config: Callable[..., str],
+    redis_server: RedisServer,
+    *,
+    silent_for: float,
+    job_status: str | None,
+) -> Experiment:
     """A RUNNING experiment whose heartbeat is silent_for seconds old, whose job
     (unless job_status is None) is in Redis with that status, run by WORKER."""
     experiment = experiment_submit(config_text=make_config()).experiment
@@ -54,14 +67,14 @@ def running(make_config, redis_server, *, silent_for: float, job_status: str | N
     return experiment
 
 
-def worker_heartbeat(redis_server, *, seconds_ago: float) -> None:
+def worker_heartbeat(redis_server: RedisServer, *, seconds_ago: float) -> None:
     beat = timezone.now() - timedelta(seconds=seconds_ago)
     redis_server.client().hset(f"rq:worker:{WORKER}", "last_heartbeat", utcformat(beat))
 
 
 def test_it_queues_a_submitted_experiment_once_redis_is_back(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     [experiment] = submit_while_redis_is_down(make_config, redis_server)
 
     report = experiment_reconcile()
@@ -74,7 +87,9 @@ def test_it_queues_a_submitted_experiment_once_redis_is_back(
     assert experiment.status == Status.CREATED
 
 
-def test_it_changes_nothing_when_run_again(make_config, queue_settings, redis_server):
+def test_it_changes_nothing_when_run_again(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     submit_while_redis_is_down(make_config, redis_server)
     experiment_reconcile()
 
@@ -86,8 +101,8 @@ def test_it_changes_nothing_when_run_again(make_config, queue_settings, redis_se
 
 
 def test_it_queues_again_the_experiments_a_restarted_redis_lost(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     first = experiment_submit(config_text=make_config()).experiment
     second = experiment_submit(config_text=make_config()).experiment
     redis_server.restart_empty()
@@ -100,8 +115,8 @@ def test_it_queues_again_the_experiments_a_restarted_redis_lost(
 
 
 def test_it_replaces_a_job_that_failed_before_claiming_its_experiment(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = experiment_submit(config_text=make_config()).experiment
     client = redis_server.client()
     client.lrem("rq:queue:training", 0, job_id_for(experiment.pk))
@@ -114,8 +129,8 @@ def test_it_replaces_a_job_that_failed_before_claiming_its_experiment(
 
 
 def test_it_leaves_alone_experiments_not_submitted_to_the_queue(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment_create(config_text=make_config())  # the in-process path of run_experiment
 
     report = experiment_reconcile()
@@ -125,8 +140,8 @@ def test_it_leaves_alone_experiments_not_submitted_to_the_queue(
 
 
 def test_it_fails_a_silent_running_experiment_whose_job_is_gone(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = running(make_config, redis_server, silent_for=60, job_status=None)
 
     report = experiment_reconcile()
@@ -139,8 +154,8 @@ def test_it_fails_a_silent_running_experiment_whose_job_is_gone(
 
 
 def test_it_fails_a_silent_running_experiment_with_the_reason_rq_recorded(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = running(make_config, redis_server, silent_for=60, job_status="failed")
     job = Job.fetch(job_id_for(experiment.pk), connection=redis_server.client())
     Result.create_failure(
@@ -159,8 +174,8 @@ def test_it_fails_a_silent_running_experiment_with_the_reason_rq_recorded(
 
 
 def test_it_fails_a_silent_running_experiment_whose_worker_stopped_beating(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = running(make_config, redis_server, silent_for=60, job_status="started")
     worker_heartbeat(redis_server, seconds_ago=60)
 
@@ -172,8 +187,8 @@ def test_it_fails_a_silent_running_experiment_whose_worker_stopped_beating(
 
 
 def test_it_fails_a_silent_running_experiment_whose_worker_redis_forgot(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = running(make_config, redis_server, silent_for=60, job_status="started")
 
     experiment_reconcile()
@@ -184,8 +199,8 @@ def test_it_fails_a_silent_running_experiment_whose_worker_redis_forgot(
 
 
 def test_it_leaves_a_silent_experiment_whose_worker_is_alive_and_running_it(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = running(make_config, redis_server, silent_for=60, job_status="started")
     worker_heartbeat(redis_server, seconds_ago=1)
 
@@ -197,8 +212,8 @@ def test_it_leaves_a_silent_experiment_whose_worker_is_alive_and_running_it(
 
 
 def test_it_leaves_a_running_experiment_with_a_fresh_heartbeat(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = running(make_config, redis_server, silent_for=1, job_status=None)
 
     experiment_reconcile()
@@ -207,7 +222,9 @@ def test_it_leaves_a_running_experiment_with_a_fresh_heartbeat(
     assert experiment.status == Status.RUNNING
 
 
-def test_it_fails_a_silent_in_process_run(make_config, queue_settings, redis_server):
+def test_it_fails_a_silent_in_process_run(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = experiment_create(config_text=make_config())
     experiment_start(experiment_id=experiment.pk)
     old = timezone.now() - timedelta(seconds=60)
@@ -221,8 +238,8 @@ def test_it_fails_a_silent_in_process_run(make_config, queue_settings, redis_ser
 
 
 def test_it_fails_a_silent_in_process_run_even_while_redis_is_down(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = experiment_create(config_text=make_config())
     experiment_start(experiment_id=experiment.pk)  # run_experiment: no job, no Redis
     old = timezone.now() - timedelta(seconds=60)
@@ -237,7 +254,9 @@ def test_it_fails_a_silent_in_process_run_even_while_redis_is_down(
     assert report.failed == [(experiment.pk, experiment.error_message)]
 
 
-def test_it_changes_nothing_else_while_redis_is_down(make_config, queue_settings, redis_server):
+def test_it_changes_nothing_else_while_redis_is_down(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     [created] = submit_while_redis_is_down(make_config, redis_server)
     silent = running(make_config, redis_server, silent_for=60, job_status=None)
     redis_server.stop()
@@ -245,13 +264,15 @@ def test_it_changes_nothing_else_while_redis_is_down(make_config, queue_settings
     report = experiment_reconcile()
 
     assert not report.queue_available
-    assert report.enqueued == report.failed == []
+    assert (report.enqueued, report.failed) == ([], [])
     created.refresh_from_db()
     silent.refresh_from_db()
     assert (created.status, silent.status) == (Status.CREATED, Status.RUNNING)
 
 
-def test_it_is_safe_to_run_many_times_at_once(make_config, queue_settings, redis_server):
+def test_it_is_safe_to_run_many_times_at_once(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiments = submit_while_redis_is_down(make_config, redis_server, count=10)
     reports = []
     barrier = threading.Barrier(5)

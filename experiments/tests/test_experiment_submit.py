@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import cast
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from pytest_django.fixtures import Settings
 from rq.job import Job
 
 from experiments.models import Experiment, Phase, Status
 from experiments.queue import JOB_FUNCTION, job_id_for
 from experiments.services import experiment_enqueue, experiment_start, experiment_submit
+from mlplatform.redis_server import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def queued_job_ids(redis_server) -> list[str]:
-    return [raw.decode() for raw in redis_server.client().lrange("rq:queue:training", 0, -1)]
+def queued_job_ids(redis_server: RedisServer) -> list[str]:
+    job_ids = redis_server.client().lrange("rq:queue:training", 0, -1)
+    return [raw.decode() for raw in cast("list[bytes]", job_ids)]
 
 
 def test_it_records_a_created_experiment_and_queues_its_job(
-    make_config, queue_settings, redis_server, django_user_model
-):
+    make_config: Callable[..., str],
+    queue_settings: Settings,
+    redis_server: RedisServer,
+    django_user_model: type[User],
+) -> None:
     # A plain user: transactional tests flush the role groups the migrations made.
     erin = django_user_model.objects.create_user(username="erin")
 
@@ -48,7 +57,9 @@ def test_it_records_a_created_experiment_and_queues_its_job(
     assert job.kwargs == {}
 
 
-def test_it_gives_the_job_the_timeout_of_the_config(make_config, queue_settings, redis_server):
+def test_it_gives_the_job_the_timeout_of_the_config(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     config = make_config(extra={"run": {"timeout_seconds": 123}})
 
     experiment = experiment_submit(config_text=config).experiment
@@ -57,7 +68,9 @@ def test_it_gives_the_job_the_timeout_of_the_config(make_config, queue_settings,
     assert Job.fetch(job_id_for(experiment.pk), connection=redis_server.client()).timeout == 123
 
 
-def test_it_queues_only_after_the_transaction_commits(make_config, queue_settings, redis_server):
+def test_it_queues_only_after_the_transaction_commits(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     with transaction.atomic():
         submission = experiment_submit(config_text=make_config())
         assert queued_job_ids(redis_server) == []
@@ -68,8 +81,8 @@ def test_it_queues_only_after_the_transaction_commits(make_config, queue_setting
 
 
 def test_it_records_the_experiment_and_says_so_when_redis_is_down(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     redis_server.stop()
     started = time.monotonic()
 
@@ -88,8 +101,8 @@ def test_it_records_the_experiment_and_says_so_when_redis_is_down(
 
 
 def test_it_never_adds_a_second_job_for_the_same_experiment(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = experiment_submit(config_text=make_config()).experiment
 
     assert experiment_enqueue(experiment_id=experiment.pk)
@@ -99,8 +112,8 @@ def test_it_never_adds_a_second_job_for_the_same_experiment(
 
 
 def test_it_counts_an_experiment_a_worker_already_took_as_queued(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     # The reconciler may queue a just-committed experiment, and a worker start
     # it, before the submitting request's own enqueue runs: that is not an outage.
     experiment = experiment_submit(config_text=make_config()).experiment
@@ -113,7 +126,9 @@ def test_it_counts_an_experiment_a_worker_already_took_as_queued(
     assert Experiment.objects.get().status == Status.RUNNING
 
 
-def test_it_refuses_an_invalid_config_and_writes_nothing(make_config, queue_settings, redis_server):
+def test_it_refuses_an_invalid_config_and_writes_nothing(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     with pytest.raises(ValidationError) as error:
         experiment_submit(config_text=make_config(extra={"thresold": 0.4}))
 

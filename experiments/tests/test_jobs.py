@@ -3,7 +3,10 @@ and the failure callback RQ calls."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from pytest_django.fixtures import Settings
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
@@ -12,13 +15,14 @@ from experiments.jobs import experiment_job_failed
 from experiments.models import Metric, Status
 from experiments.queue import JOB_FUNCTION, job_id_for, training_queue
 from experiments.services import experiment_start, experiment_submit
-from experiments.tests.rq_helpers import wait_for
+from experiments.tests.rq_helpers import WorkerProcess, wait_for
 from experiments.tests.worker_helpers import (
     slow_config,
     wait_for_job_end,
     wait_until_finished,
     wait_until_registration_recorded,
 )
+from mlplatform.redis_server import RedisServer
 from registry.models import GateEvaluation
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,8 +30,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.slow
 def test_it_trains_gates_and_registers_a_submitted_experiment_on_a_worker(
-    make_config, start_worker, redis_server
-):
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
     worker = start_worker()
 
     experiment = experiment_submit(config_text=make_config()).experiment
@@ -40,6 +46,9 @@ def test_it_trains_gates_and_registers_a_submitted_experiment_on_a_worker(
     assert experiment.job_id == job_id_for(experiment.pk)
     assert experiment.worker_name == worker.name
     assert experiment.phase == ""
+    assert experiment.enqueued_at is not None
+    assert experiment.started_at is not None
+    assert experiment.finished_at is not None
     assert experiment.enqueued_at <= experiment.started_at <= experiment.finished_at
     assert Metric.objects.filter(experiment=experiment, name="average_precision").exists()
     assert GateEvaluation.objects.filter(candidate=experiment).count() == 1
@@ -47,8 +56,10 @@ def test_it_trains_gates_and_registers_a_submitted_experiment_on_a_worker(
 
 @pytest.mark.slow
 def test_it_does_nothing_when_its_experiment_was_already_claimed(
-    make_config, start_worker, redis_server
-):
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
     start_worker()
     experiment = wait_until_finished(experiment_submit(config_text=make_config()).experiment.pk)
     wait_for_job_end(redis_server.client(), experiment.pk)
@@ -69,8 +80,10 @@ def test_it_does_nothing_when_its_experiment_was_already_claimed(
 
 @pytest.mark.slow
 def test_it_ends_failed_with_timed_out_after_n_s_past_its_timeout(
-    make_config, start_worker, redis_server
-):
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
     start_worker()
     config = slow_config(make_config, extra={"run": {"timeout_seconds": 2}})
 
@@ -79,6 +92,8 @@ def test_it_ends_failed_with_timed_out_after_n_s_past_its_timeout(
     experiment = wait_until_finished(experiment.pk)
     assert experiment.status == Status.FAILED
     assert experiment.error_message == "timed out after 2 s"
+    assert experiment.finished_at is not None
+    assert experiment.started_at is not None
     assert 2 <= (experiment.finished_at - experiment.started_at).total_seconds() < 30
     assert not Metric.objects.filter(experiment=experiment).exists()
     job = Job.fetch(job_id_for(experiment.pk), connection=redis_server.client())
@@ -86,8 +101,8 @@ def test_it_ends_failed_with_timed_out_after_n_s_past_its_timeout(
 
 
 def test_it_fails_an_experiment_whose_job_timed_out_before_claiming_it(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = experiment_submit(config_text=make_config()).experiment
     job = Job.fetch(experiment.job_id, connection=redis_server.client())
 
@@ -101,8 +116,8 @@ def test_it_fails_an_experiment_whose_job_timed_out_before_claiming_it(
 
 
 def test_it_leaves_a_created_experiment_to_the_reconciler_when_its_job_failed_otherwise(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = experiment_submit(config_text=make_config()).experiment
     job = Job.fetch(experiment.job_id, connection=redis_server.client())
 
@@ -113,8 +128,8 @@ def test_it_leaves_a_created_experiment_to_the_reconciler_when_its_job_failed_ot
 
 
 def test_it_fails_a_running_experiment_that_rq_found_abandoned(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = experiment_submit(config_text=make_config()).experiment
     assert experiment_start(experiment_id=experiment.pk, job_id=experiment.job_id)
     job = Job.fetch(experiment.job_id, connection=redis_server.client())
@@ -128,8 +143,8 @@ def test_it_fails_a_running_experiment_that_rq_found_abandoned(
 
 
 def test_it_leaves_a_created_experiment_for_the_reconciler_when_its_job_failed(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     experiment = experiment_submit(config_text=make_config()).experiment
     job = Job.fetch(experiment.job_id, connection=redis_server.client())
     error = RuntimeError("database unreachable")
@@ -141,8 +156,8 @@ def test_it_leaves_a_created_experiment_for_the_reconciler_when_its_job_failed(
 
 
 def test_it_records_a_registration_error_when_the_job_dies_while_registering(
-    make_config, queue_settings, redis_server
-):
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
     from experiments.services import experiment_execute
     from registry.services import registration_claim
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
+from pytest_django.fixtures import Settings
 
 from datasets.models import DatasetVersion
 from datasets.services import dataset_register
@@ -25,7 +25,7 @@ from experiments.limits import (
 )
 from experiments.models import Experiment, Status
 from experiments.services import experiment_submit
-from experiments.tests.rq_helpers import MANAGE_PY, worker_env
+from experiments.tests.rq_helpers import MANAGE_PY, WorkerProcess, worker_env
 from experiments.tests.worker_helpers import wait_until_finished
 from mlplatform.testing import config_yaml
 
@@ -36,7 +36,7 @@ HEAVY_ROWS = 3_000_000
 
 
 @pytest.fixture
-def heavy_dataset(data_root: Path, db: Any) -> DatasetVersion:
+def heavy_dataset(data_root: Path, db: None) -> DatasetVersion:
     path = data_root / "heavy" / "heavy.csv"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"a,b,c,d,Class\n" + b"1,2,3,4,0\n1,2,3,4,1\n" * HEAVY_ROWS)
@@ -56,7 +56,7 @@ def test_it_gives_the_parser_the_documented_defaults() -> None:
     assert config_limits() == ConfigLimits()
 
 
-def test_it_gives_the_parser_the_bounds_from_settings(settings: Any) -> None:
+def test_it_gives_the_parser_the_bounds_from_settings(settings: Settings) -> None:
     settings.TRAINING_MAX_TIMEOUT_SECONDS = 60
     settings.TRAINING_PARAM_LIMITS = {"random_forest": {"n_estimators": 3}}
 
@@ -126,7 +126,7 @@ def test_it_says_nothing_of_a_limit_when_none_is_in_force() -> None:
 def test_it_fails_a_work_horse_past_the_limit_and_the_worker_lives_on(
     heavy_dataset: DatasetVersion,
     make_config: Callable[..., str],
-    start_worker: Callable[..., Any],
+    start_worker: Callable[..., WorkerProcess],
 ) -> None:
     worker = start_worker(TRAINING_MEMORY_LIMIT_MB=SMALL_LIMIT_MB)
 

@@ -4,6 +4,7 @@ exactly once."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from django.db import connection
@@ -12,8 +13,9 @@ from rq.worker import Worker
 from experiments.models import Experiment, Metric, Status
 from experiments.queue import job_id_for
 from experiments.services import experiment_submit
-from experiments.tests.rq_helpers import wait_for
+from experiments.tests.rq_helpers import WorkerProcess, wait_for
 from experiments.tests.worker_helpers import wait_for_job_end
+from mlplatform.redis_server import RedisServer
 from registry.models import GateEvaluation
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -46,8 +48,10 @@ def submit_concurrently(config_text: str, count: int) -> list[int]:
 
 
 def test_it_completes_fifty_concurrent_submissions_exactly_once_with_two_workers(
-    make_config, start_worker, redis_server
-):
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
     workers = [start_worker(), start_worker()]
     wait_for(
         lambda: len(Worker.all(connection=redis_server.client())) == 2,

@@ -4,9 +4,12 @@ import json
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from pytest_django.fixtures import Settings
 
 from experiments.models import Experiment, Status
 from mlplatform import numbers
@@ -18,7 +21,9 @@ def write(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def test_it_runs_the_experiment_and_prints_phases_and_a_summary(make_config, tmp_path):
+def test_it_runs_the_experiment_and_prints_phases_and_a_summary(
+    make_config: Callable[..., str], tmp_path: Path
+) -> None:
     out = StringIO()
 
     call_command("run_experiment", config=write(tmp_path, make_config()), stdout=out)
@@ -33,7 +38,9 @@ def test_it_runs_the_experiment_and_prints_phases_and_a_summary(make_config, tmp
     assert "average_precision" in text
 
 
-def test_it_prints_one_json_object_with_json(make_config, tmp_path):
+def test_it_prints_one_json_object_with_json(
+    make_config: Callable[..., str], tmp_path: Path
+) -> None:
     out = StringIO()
 
     call_command("run_experiment", config=write(tmp_path, make_config()), json=True, stdout=out)
@@ -44,7 +51,9 @@ def test_it_prints_one_json_object_with_json(make_config, tmp_path):
     assert 0 < payload["metrics"]["average_precision"] <= 1
 
 
-def test_it_refuses_an_invalid_config_and_writes_nothing(make_config, tmp_path):
+def test_it_refuses_an_invalid_config_and_writes_nothing(
+    make_config: Callable[..., str], tmp_path: Path
+) -> None:
     path = write(tmp_path, make_config(extra={"thresold": 0.4}))
 
     with pytest.raises(CommandError, match="thresold"):
@@ -53,12 +62,14 @@ def test_it_refuses_an_invalid_config_and_writes_nothing(make_config, tmp_path):
     assert not Experiment.objects.exists()
 
 
-def test_it_refuses_a_missing_config_file(db, tmp_path):
+def test_it_refuses_a_missing_config_file(db: None, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="does not exist"):
         call_command("run_experiment", config=str(tmp_path / "nope.yaml"))
 
 
-def test_it_exits_non_zero_when_the_experiment_fails(make_config, tmp_path, settings):
+def test_it_exits_non_zero_when_the_experiment_fails(
+    make_config: Callable[..., str], tmp_path: Path, settings: Settings
+) -> None:
     path = write(tmp_path, make_config())
     for csv in Path(settings.DATA_ROOT).rglob("*.csv"):
         csv.write_text("changed\n")
@@ -70,7 +81,9 @@ def test_it_exits_non_zero_when_the_experiment_fails(make_config, tmp_path, sett
     assert Experiment.objects.get().status == Status.FAILED
 
 
-def test_it_records_the_named_user(make_config, tmp_path, experimenter):
+def test_it_records_the_named_user(
+    make_config: Callable[..., str], tmp_path: Path, experimenter: User
+) -> None:
     call_command(
         "run_experiment", config=write(tmp_path, make_config()), user="erin", stdout=StringIO()
     )
@@ -78,14 +91,16 @@ def test_it_records_the_named_user(make_config, tmp_path, experimenter):
     assert Experiment.objects.get().created_by == experimenter
 
 
-def test_it_refuses_an_unknown_user(make_config, tmp_path):
+def test_it_refuses_an_unknown_user(make_config: Callable[..., str], tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="does not exist"):
         call_command("run_experiment", config=write(tmp_path, make_config()), user="ghost")
 
     assert not Experiment.objects.exists()
 
 
-def test_it_stops_an_in_process_run_past_its_timeout(make_config, tmp_path):
+def test_it_stops_an_in_process_run_past_its_timeout(
+    make_config: Callable[..., str], tmp_path: Path
+) -> None:
     slow = make_config(
         model_type="random_forest",
         params={"n_estimators": 3000},
@@ -99,13 +114,17 @@ def test_it_stops_an_in_process_run_past_its_timeout(make_config, tmp_path):
     assert exit_.value.code == 1
     assert experiment.status == Status.FAILED
     assert experiment.error_message == "timed out after 1 s"
+    assert experiment.finished_at is not None
+    assert experiment.started_at is not None
     assert (experiment.finished_at - experiment.started_at).total_seconds() < 30
 
 
-def test_it_prints_a_registration_error_and_how_to_retry(make_config, tmp_path, monkeypatch):
+def test_it_prints_a_registration_error_and_how_to_retry(
+    make_config: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from registry.services import registration as registration_module
 
-    def unavailable(**kwargs):
+    def unavailable(**kwargs: Any) -> NoReturn:
         raise RuntimeError("the gate exploded")
 
     monkeypatch.setattr(registration_module, "gate_compute", unavailable)
@@ -128,6 +147,8 @@ def test_it_gives_the_run_time_the_experiment_page_shows(
     call_command("run_experiment", config=write(tmp_path, make_config()), stdout=out)
 
     experiment = Experiment.objects.get()
+    assert experiment.finished_at is not None
+    assert experiment.started_at is not None
     ran = (experiment.finished_at - experiment.started_at).total_seconds()
     summary = next(line for line in out.getvalue().splitlines() if "COMPLETED" in line)
     assert f"ran for {numbers.duration(ran)}" in summary

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
+from typing import cast
 
 import pytest
 from django.core.management import CommandError, call_command
+from pytest_django.fixtures import Settings
 
 from experiments.models import Experiment, Status
 from experiments.queue import job_id_for
+from mlplatform.redis_server import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,13 +25,17 @@ def write(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def queued_job_ids(redis_server) -> list[str]:
-    return [raw.decode() for raw in redis_server.client().lrange("rq:queue:training", 0, -1)]
+def queued_job_ids(redis_server: RedisServer) -> list[str]:
+    job_ids = redis_server.client().lrange("rq:queue:training", 0, -1)
+    return [raw.decode() for raw in cast("list[bytes]", job_ids)]
 
 
 def test_it_queues_the_experiment_and_prints_its_id(
-    make_config, queue_settings, redis_server, tmp_path
-):
+    make_config: Callable[..., str],
+    queue_settings: Settings,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
     out = StringIO()
 
     call_command("run_experiment", config=write(tmp_path, make_config()), enqueue=True, stdout=out)
@@ -40,7 +48,12 @@ def test_it_queues_the_experiment_and_prints_its_id(
     assert "is queued" in out.getvalue()
 
 
-def test_it_prints_one_json_object_with_json(make_config, queue_settings, redis_server, tmp_path):
+def test_it_prints_one_json_object_with_json(
+    make_config: Callable[..., str],
+    queue_settings: Settings,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
     out = StringIO()
 
     call_command(
@@ -58,8 +71,11 @@ def test_it_prints_one_json_object_with_json(make_config, queue_settings, redis_
 
 
 def test_it_records_the_experiment_and_says_so_when_redis_is_down(
-    make_config, queue_settings, redis_server, tmp_path
-):
+    make_config: Callable[..., str],
+    queue_settings: Settings,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
     redis_server.stop()
     out, err = StringIO(), StringIO()
 
@@ -78,8 +94,11 @@ def test_it_records_the_experiment_and_says_so_when_redis_is_down(
 
 
 def test_it_refuses_an_invalid_config_and_writes_nothing(
-    make_config, queue_settings, redis_server, tmp_path
-):
+    make_config: Callable[..., str],
+    queue_settings: Settings,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
     path = write(tmp_path, make_config(extra={"thresold": 0.4}))
 
     with pytest.raises(CommandError, match="thresold"):

@@ -89,7 +89,9 @@ def trained(small_fraud_frame: pd.DataFrame) -> dict[str, TrainingResult]:
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
-def test_it_returns_every_metric_for_each_model_type(model_type: str, trained):
+def test_it_returns_every_metric_for_each_model_type(
+    model_type: str, trained: dict[str, TrainingResult]
+) -> None:
     metrics = plain_metrics(trained[model_type])
 
     assert set(metrics) >= EVERY_RUN_METRICS
@@ -101,14 +103,14 @@ def test_it_returns_every_metric_for_each_model_type(model_type: str, trained):
     assert 0.5 < metrics["roc_auc"] <= 1
 
 
-def test_it_logs_the_iterations_of_logistic_regression(trained):
+def test_it_logs_the_iterations_of_logistic_regression(trained: dict[str, TrainingResult]) -> None:
     result = trained["logistic_regression"]
 
     assert plain_metrics(result)["n_iter"] >= 1
     assert stepped_metrics(result, "validation_loss") == []
 
 
-def test_it_logs_validation_loss_per_boosting_iteration(trained):
+def test_it_logs_validation_loss_per_boosting_iteration(trained: dict[str, TrainingResult]) -> None:
     result = trained["hist_gradient_boosting"]
 
     losses = stepped_metrics(result, "validation_loss")
@@ -118,11 +120,11 @@ def test_it_logs_validation_loss_per_boosting_iteration(trained):
     assert losses[-1][1] == pytest.approx(plain_metrics(result)["log_loss"], rel=1e-12)
 
 
-def test_it_logs_no_iterations_for_random_forest(trained):
+def test_it_logs_no_iterations_for_random_forest(trained: dict[str, TrainingResult]) -> None:
     assert "n_iter" not in plain_metrics(trained["random_forest"])
 
 
-def test_it_computes_the_log_loss_as_scikit_learn_does():
+def test_it_computes_the_log_loss_as_scikit_learn_does() -> None:
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 2, 5000)
     y_score = rng.random(5000)
@@ -133,7 +135,9 @@ def test_it_computes_the_log_loss_as_scikit_learn_does():
     assert training.binary_log_loss(y_true, y_score) == pytest.approx(expected, rel=1e-12)
 
 
-def test_it_caps_the_number_of_validation_loss_steps(small_fraud_frame, monkeypatch):
+def test_it_caps_the_number_of_validation_loss_steps(
+    small_fraud_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(training, "MAX_LOSS_STEPS", 10)
     params = {"max_iter": 37, "early_stopping": False, "max_depth": 2}
     result = training.train(
@@ -145,7 +149,7 @@ def test_it_caps_the_number_of_validation_loss_steps(small_fraud_frame, monkeypa
     assert steps == [1, 5, 9, 13, 17, 21, 25, 29, 33, 37]
 
 
-def test_it_spreads_the_logged_steps_evenly_over_all_iterations():
+def test_it_spreads_the_logged_steps_evenly_over_all_iterations() -> None:
     steps = training.evenly_spaced_steps(1000, 200)
 
     assert len(steps) == 200
@@ -153,7 +157,7 @@ def test_it_spreads_the_logged_steps_evenly_over_all_iterations():
     assert set(np.diff(steps)) <= {5, 6}
 
 
-def test_it_computes_threshold_metrics_at_the_given_threshold():
+def test_it_computes_threshold_metrics_at_the_given_threshold() -> None:
     y_true = np.array([0, 0, 0, 1, 1])
     y_score = np.array([0.1, 0.3, 0.6, 0.3, 0.9])
 
@@ -170,18 +174,18 @@ def test_it_computes_threshold_metrics_at_the_given_threshold():
     assert at_low["fp"] == 2
 
 
-def test_it_reports_zero_precision_when_nothing_is_predicted_positive():
+def test_it_reports_zero_precision_when_nothing_is_predicted_positive() -> None:
     metrics = training.compute_metrics(np.array([0, 1]), np.array([0.1, 0.2]), 0.9)
 
     assert {metric.name: metric.value for metric in metrics}["precision"] == 0.0
 
 
-def test_it_refuses_metrics_for_a_single_class():
+def test_it_refuses_metrics_for_a_single_class() -> None:
     with pytest.raises(ValueError, match="both classes"):
         training.compute_metrics(np.array([0, 0]), np.array([0.1, 0.2]), 0.5)
 
 
-def test_it_records_fit_warnings(small_fraud_frame):
+def test_it_records_fit_warnings(small_fraud_frame: pd.DataFrame) -> None:
     config = config_for("logistic_regression", {"max_iter": 1})
 
     result = training.train(small_fraud_frame, config=config, target="Class")
@@ -189,7 +193,7 @@ def test_it_records_fit_warnings(small_fraud_frame):
     assert any(warning.startswith("ConvergenceWarning") for warning in result.warnings)
 
 
-def test_it_reports_the_phases_in_order(small_fraud_frame):
+def test_it_reports_the_phases_in_order(small_fraud_frame: pd.DataFrame) -> None:
     phases: list[str] = []
 
     training.train(
@@ -205,7 +209,9 @@ def test_it_reports_the_phases_in_order(small_fraud_frame):
 # -------------------------------------------------------------- split, model
 
 
-def test_it_holds_out_a_stratified_sorted_share_of_the_rows(small_fraud_frame, trained):
+def test_it_holds_out_a_stratified_sorted_share_of_the_rows(
+    small_fraud_frame: pd.DataFrame, trained: dict[str, TrainingResult]
+) -> None:
     result = trained["logistic_regression"]
     holdout = result.holdout
 
@@ -219,13 +225,17 @@ def test_it_holds_out_a_stratified_sorted_share_of_the_rows(small_fraud_frame, t
     assert result.train_rows + len(holdout.row_ids) == len(small_fraud_frame)
 
 
-def test_it_uses_every_column_but_the_target_in_frame_order(small_fraud_frame, trained):
+def test_it_uses_every_column_but_the_target_in_frame_order(
+    small_fraud_frame: pd.DataFrame, trained: dict[str, TrainingResult]
+) -> None:
     expected = [column for column in small_fraud_frame.columns if column != "Class"]
 
     assert trained["random_forest"].feature_columns == expected
 
 
-def test_it_changes_the_holdout_with_the_split_seed(small_fraud_frame, trained):
+def test_it_changes_the_holdout_with_the_split_seed(
+    small_fraud_frame: pd.DataFrame, trained: dict[str, TrainingResult]
+) -> None:
     config = config_for("logistic_regression", split={"seed": 7, "test_size": 0.3})
 
     result = training.train(small_fraud_frame, config=config, target="Class")
@@ -236,7 +246,7 @@ def test_it_changes_the_holdout_with_the_split_seed(small_fraud_frame, trained):
     )
 
 
-def test_it_seeds_random_state_from_the_split_unless_the_config_sets_it():
+def test_it_seeds_random_state_from_the_split_unless_the_config_sets_it() -> None:
     seeded = training.build_model(config_for("random_forest").model, seed=7)
     chosen = training.build_model(config_for("random_forest", {"random_state": 3}).model, seed=7)
 
@@ -244,7 +254,9 @@ def test_it_seeds_random_state_from_the_split_unless_the_config_sets_it():
     assert chosen.random_state == 3
 
 
-def test_it_scales_features_for_logistic_regression_only(trained):
+def test_it_scales_features_for_logistic_regression_only(
+    trained: dict[str, TrainingResult],
+) -> None:
     assert isinstance(trained["logistic_regression"].model, Pipeline)
     assert [name for name, _ in trained["logistic_regression"].model.steps] == ["scale", "model"]
     assert not isinstance(trained["random_forest"].model, Pipeline)
@@ -253,8 +265,8 @@ def test_it_scales_features_for_logistic_regression_only(trained):
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_it_gives_identical_results_for_the_same_config_and_data(
-    model_type, small_fraud_frame, trained
-):
+    model_type: str, small_fraud_frame: pd.DataFrame, trained: dict[str, TrainingResult]
+) -> None:
     first = trained[model_type]
 
     second = training.train(small_fraud_frame, config=config_for(model_type), target="Class")
@@ -272,7 +284,9 @@ def test_it_gives_identical_results_for_the_same_config_and_data(
     assert second.curves == first.curves
 
 
-def test_it_makes_the_shipped_underfit_config_clearly_worse_than_the_baseline(small_fraud_frame):
+def test_it_makes_the_shipped_underfit_config_clearly_worse_than_the_baseline(
+    small_fraud_frame: pd.DataFrame,
+) -> None:
     def average_precision(name: str) -> float:
         _, config = load_config_file(CONFIG_DIR / f"{name}.yaml")
         result = training.train(small_fraud_frame, config=config, target="Class")
@@ -285,7 +299,9 @@ def test_it_makes_the_shipped_underfit_config_clearly_worse_than_the_baseline(sm
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
-def test_it_returns_json_safe_curves_of_at_most_300_points(model_type, trained):
+def test_it_returns_json_safe_curves_of_at_most_300_points(
+    model_type: str, trained: dict[str, TrainingResult]
+) -> None:
     curves = trained[model_type].curves
 
     json.dumps(curves, allow_nan=False)
@@ -296,7 +312,7 @@ def test_it_returns_json_safe_curves_of_at_most_300_points(model_type, trained):
         assert all(type(value) is float for values in curve.values() for value in values)
 
 
-def test_it_keeps_the_endpoints_of_the_curves(trained):
+def test_it_keeps_the_endpoints_of_the_curves(trained: dict[str, TrainingResult]) -> None:
     roc = trained["hist_gradient_boosting"].curves["roc"]
     pr = trained["hist_gradient_boosting"].curves["pr"]
 
@@ -306,14 +322,14 @@ def test_it_keeps_the_endpoints_of_the_curves(trained):
     assert (pr["recall"][-1], pr["precision"][-1]) == (0.0, 1.0)
 
 
-def test_it_replaces_the_infinite_threshold_by_one_above_every_score():
+def test_it_replaces_the_infinite_threshold_by_one_above_every_score() -> None:
     curves = training.compute_curves(np.array([0, 1, 0, 1]), np.array([0.2, 0.8, 0.4, 0.6]))
 
     assert curves["roc"]["threshold"][0] == 1.0
     assert curves["pr"]["threshold"][-1] == 1.0
 
 
-def test_it_downsamples_long_curves_along_their_length():
+def test_it_downsamples_long_curves_along_their_length() -> None:
     x = np.linspace(0, 1, 10_000)
     y = np.sqrt(x)
 
@@ -328,7 +344,9 @@ def test_it_downsamples_long_curves_along_their_length():
 # ------------------------------------------------------------------- scoring
 
 
-def test_it_reproduces_the_holdout_scores_from_the_holdout_rows(small_fraud_frame, trained):
+def test_it_reproduces_the_holdout_scores_from_the_holdout_rows(
+    small_fraud_frame: pd.DataFrame, trained: dict[str, TrainingResult]
+) -> None:
     for result in trained.values():
         rows = small_fraud_frame.iloc[result.holdout.row_ids].reset_index(drop=True)
 
@@ -337,7 +355,9 @@ def test_it_reproduces_the_holdout_scores_from_the_holdout_rows(small_fraud_fram
         assert np.array_equal(scores, result.holdout.y_score)
 
 
-def test_it_names_the_missing_columns_when_the_data_lacks_features(small_fraud_frame, trained):
+def test_it_names_the_missing_columns_when_the_data_lacks_features(
+    small_fraud_frame: pd.DataFrame, trained: dict[str, TrainingResult]
+) -> None:
     result = trained["logistic_regression"]
     frame = small_fraud_frame.drop(columns=["V3", "Amount"]).assign(Extra=1.0)
 
@@ -348,7 +368,9 @@ def test_it_names_the_missing_columns_when_the_data_lacks_features(small_fraud_f
     assert "columns the model does not know: Class, Extra" in str(caught.value)
 
 
-def test_it_refuses_feature_columns_other_than_the_trained_ones(small_fraud_frame, trained):
+def test_it_refuses_feature_columns_other_than_the_trained_ones(
+    small_fraud_frame: pd.DataFrame, trained: dict[str, TrainingResult]
+) -> None:
     result = trained["random_forest"]
     reordered = [*result.feature_columns[1:], result.feature_columns[0]]
 
@@ -359,12 +381,12 @@ def test_it_refuses_feature_columns_other_than_the_trained_ones(small_fraud_fram
 # ---------------------------------------------------------------- bad input
 
 
-def test_it_refuses_a_missing_target(small_fraud_frame):
+def test_it_refuses_a_missing_target(small_fraud_frame: pd.DataFrame) -> None:
     with pytest.raises(TrainingError, match="target column 'Fraud' is not in the data"):
         training.train(small_fraud_frame, config=config_for("random_forest"), target="Fraud")
 
 
-def test_it_refuses_a_target_that_is_not_binary(small_fraud_frame):
+def test_it_refuses_a_target_that_is_not_binary(small_fraud_frame: pd.DataFrame) -> None:
     frame = small_fraud_frame.assign(Class=small_fraud_frame["Class"].replace(1, 2))
 
     with pytest.raises(TrainingError, match="must hold only 0 and 1"):
@@ -400,7 +422,7 @@ def test_it_refuses_a_positive_label_the_target_does_not_hold(
         training.binary_labels(small_fraud_frame, "Class", positive_label="fraud")
 
 
-def test_it_refuses_missing_target_values(small_fraud_frame):
+def test_it_refuses_missing_target_values(small_fraud_frame: pd.DataFrame) -> None:
     frame = small_fraud_frame.assign(Class=small_fraud_frame["Class"].astype(float))
     frame.loc[0, "Class"] = np.nan
 
@@ -408,21 +430,21 @@ def test_it_refuses_missing_target_values(small_fraud_frame):
         training.train(frame, config=config_for("random_forest"), target="Class")
 
 
-def test_it_refuses_non_numeric_features(small_fraud_frame):
+def test_it_refuses_non_numeric_features(small_fraud_frame: pd.DataFrame) -> None:
     frame = small_fraud_frame.assign(Country="NL")
 
     with pytest.raises(TrainingError, match="must be numeric: Country"):
         training.train(frame, config=config_for("random_forest"), target="Class")
 
 
-def test_it_refuses_data_with_too_few_positives():
+def test_it_refuses_data_with_too_few_positives() -> None:
     frame = pd.DataFrame({"a": np.arange(50.0), "Class": [1] + [0] * 49})
 
     with pytest.raises(TrainingError, match="at least 2 rows of each class"):
         training.train(frame, config=config_for("random_forest"), target="Class")
 
 
-def test_it_refuses_a_split_that_leaves_the_holdout_without_positives():
+def test_it_refuses_a_split_that_leaves_the_holdout_without_positives() -> None:
     frame = pd.DataFrame({"a": np.arange(100.0), "Class": [1, 1] + [0] * 98})
     config = config_for("random_forest", split={"test_size": 0.1})
 
@@ -430,7 +452,9 @@ def test_it_refuses_a_split_that_leaves_the_holdout_without_positives():
         training.train(frame, config=config, target="Class")
 
 
-def test_it_reports_parameter_combinations_scikit_learn_refuses_while_fitting(small_fraud_frame):
+def test_it_reports_parameter_combinations_scikit_learn_refuses_while_fitting(
+    small_fraud_frame: pd.DataFrame,
+) -> None:
     config = config_for("logistic_regression", {"penalty": "l1", "solver": "lbfgs"})
 
     with pytest.raises(TrainingError, match="could not be fitted: Solver lbfgs supports only"):
@@ -442,8 +466,8 @@ def test_it_reports_parameter_combinations_scikit_learn_refuses_while_fitting(sm
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_it_round_trips_a_model_through_bytes_with_identical_scores(
-    model_type, small_fraud_frame, trained
-):
+    model_type: str, small_fraud_frame: pd.DataFrame, trained: dict[str, TrainingResult]
+) -> None:
     result = trained[model_type]
 
     loaded = training.model_from_bytes(training.model_to_bytes(result.model))
@@ -466,19 +490,21 @@ class Sneaky:
         (FunctionTransformer(func=np.load), "numpy.load"),
     ],
 )
-def test_it_refuses_artifacts_with_untrusted_types(payload: Any, refused: str):
+def test_it_refuses_artifacts_with_untrusted_types(payload: Any, refused: str) -> None:
     data = skops.io.dumps(payload)
 
     with pytest.raises(UnsafeArtifactError, match=f"refused: {refused}"):
         training.model_from_bytes(data)
 
 
-def test_it_refuses_bytes_that_are_not_a_skops_artifact():
+def test_it_refuses_bytes_that_are_not_a_skops_artifact() -> None:
     with pytest.raises(UnsafeArtifactError, match="not a readable skops model artifact"):
         training.model_from_bytes(b"\x80\x04 definitely a pickle")
 
 
-def test_it_round_trips_the_holdout_through_bytes_exactly(trained):
+def test_it_round_trips_the_holdout_through_bytes_exactly(
+    trained: dict[str, TrainingResult],
+) -> None:
     holdout = trained["hist_gradient_boosting"].holdout
 
     restored = training.holdout_from_bytes(training.holdout_to_bytes(holdout))
@@ -487,30 +513,32 @@ def test_it_round_trips_the_holdout_through_bytes_exactly(trained):
     assert np.array_equal(restored.y_true, holdout.y_true)
     assert np.array_equal(restored.y_score, holdout.y_score)
     assert (restored.row_ids.dtype, restored.y_true.dtype, restored.y_score.dtype) == (
-        np.int64,
-        np.int8,
-        np.float64,
+        np.dtype(np.int64),
+        np.dtype(np.int8),
+        np.dtype(np.float64),
     )
 
 
-def test_it_stores_holdout_row_ids_as_int32():
-    holdout = Holdout(row_ids=[0, 5, 9], y_true=[0, 1, 0], y_score=[0.1, 0.9, 0.2])
+def test_it_stores_holdout_row_ids_as_int32() -> None:
+    holdout = Holdout(
+        row_ids=np.array([0, 5, 9]), y_true=np.array([0, 1, 0]), y_score=np.array([0.1, 0.9, 0.2])
+    )
 
     with np.load(io.BytesIO(training.holdout_to_bytes(holdout))) as archive:
         assert archive["row_ids"].dtype == np.int32
 
 
-def test_it_refuses_bytes_that_are_not_a_holdout():
+def test_it_refuses_bytes_that_are_not_a_holdout() -> None:
     with pytest.raises(ValueError, match="not a holdout archive"):
         training.holdout_from_bytes(b"nonsense")
 
 
-def test_it_refuses_holdout_arrays_of_different_lengths():
+def test_it_refuses_holdout_arrays_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="equally long"):
-        Holdout(row_ids=[0, 1], y_true=[0], y_score=[0.5, 0.5])
+        Holdout(row_ids=np.array([0, 1]), y_true=np.array([0]), y_score=np.array([0.5, 0.5]))
 
 
-def test_it_imports_no_django():
+def test_it_imports_no_django() -> None:
     code = (
         "import sys, experiments.training, experiments.configs; "
         "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules)"
@@ -520,7 +548,7 @@ def test_it_imports_no_django():
 
 
 @pytest.mark.slow
-def test_it_trains_the_shipped_baseline_and_underfit_configs_on_full_size_data():
+def test_it_trains_the_shipped_baseline_and_underfit_configs_on_full_size_data() -> None:
     from datasets.synthetic import make_fraud_frame
 
     frame = make_fraud_frame(seed=0)

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -35,7 +36,7 @@ def trained_pair(make_config: Callable[..., str]) -> list[Experiment]:
 
 
 @pytest.fixture
-def version(db: Any) -> DatasetVersion:
+def version(db: None) -> DatasetVersion:
     return make_dataset_version()
 
 
@@ -47,12 +48,12 @@ def cells(response: Any, metric: str) -> list[Any]:
     for group in response.context["metric_groups"]:
         for row in group.rows:
             if row.name == metric:
-                return row.cells
+                return list(row.cells)
     raise AssertionError(f"no row {metric}")
 
 
 def test_it_shows_metrics_first_then_curves_then_config_differences(
-    client: Client, viewer: Any, trained_pair: list[Experiment]
+    client: Client, viewer: User, trained_pair: list[Experiment]
 ) -> None:
     first, second = trained_pair
     client.force_login(viewer)
@@ -72,7 +73,7 @@ def test_it_shows_metrics_first_then_curves_then_config_differences(
 
 
 def test_it_puts_the_average_precision_and_roc_auc_in_each_legend_entry(
-    client: Client, viewer: Any, trained_pair: list[Experiment]
+    client: Client, viewer: User, trained_pair: list[Experiment]
 ) -> None:
     first, second = trained_pair
     client.force_login(viewer)
@@ -92,7 +93,7 @@ def test_it_puts_the_average_precision_and_roc_auc_in_each_legend_entry(
 
 
 def test_it_overlays_the_validation_loss_of_boosted_runs(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     runs = [
         make_experiment(version, name=f"hgb{n}", model_type="hist_gradient_boosting")
@@ -114,7 +115,7 @@ def test_it_overlays_the_validation_loss_of_boosted_runs(
 
 
 def test_it_shows_every_config_key_when_asked(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     first = make_experiment(version, name="a", params={"C": 1.0})
     second = make_experiment(version, name="b", params={"C": 2.0, "tol": 0.1})
@@ -137,7 +138,7 @@ def test_it_shows_every_config_key_when_asked(
 
 
 def test_it_heads_each_column_with_name_id_model_status_stage_and_gate(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     registered = make_experiment(version, name="registered_run")
     make_model_version(registered, version=3, stage="staging", gate_passed=True)
@@ -162,7 +163,7 @@ def test_it_heads_each_column_with_name_id_model_status_stage_and_gate(
 
 
 def test_it_takes_the_first_run_as_baseline_and_signs_the_deltas(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     first = make_experiment(version, metrics={"average_precision": 0.80, "log_loss": 0.30})
     second = make_experiment(version, metrics={"average_precision": 0.85, "log_loss": 0.20})
@@ -178,7 +179,7 @@ def test_it_takes_the_first_run_as_baseline_and_signs_the_deltas(
 
 
 def test_it_defaults_the_baseline_to_the_production_version(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     candidate = make_experiment(version, name="candidate", metrics={"average_precision": 0.85})
     production = make_experiment(version, name="prod", metrics={"average_precision": 0.80})
@@ -192,7 +193,7 @@ def test_it_defaults_the_baseline_to_the_production_version(
 
 
 def test_it_lets_the_user_choose_the_baseline(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     first = make_experiment(version, metrics={"average_precision": 0.80})
     second = make_experiment(version, metrics={"average_precision": 0.85})
@@ -205,7 +206,7 @@ def test_it_lets_the_user_choose_the_baseline(
 
 
 def test_it_refuses_a_baseline_that_is_not_compared(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     first, second, third = (make_experiment(version) for _ in range(3))
     client.force_login(viewer)
@@ -215,7 +216,7 @@ def test_it_refuses_a_baseline_that_is_not_compared(
 
 
 def test_it_shows_the_gate_interval_of_a_stored_evaluation_of_the_pair(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     production = make_experiment(version, metrics={"average_precision": 0.80, "log_loss": 0.3})
     candidate = make_experiment(version, metrics={"average_precision": 0.85, "log_loss": 0.2})
@@ -247,7 +248,7 @@ def test_it_shows_the_gate_interval_of_a_stored_evaluation_of_the_pair(
 
 
 def test_it_calls_best_only_quality_metrics_and_formats_counts_and_timings(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     useful = {
         "roc_auc": 0.9,
@@ -289,7 +290,7 @@ def test_it_calls_best_only_quality_metrics_and_formats_counts_and_timings(
 
 
 def test_it_plots_metrics_against_the_one_numeric_parameter_that_differs(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     runs = [
         make_experiment(
@@ -317,7 +318,7 @@ def test_it_plots_metrics_against_the_one_numeric_parameter_that_differs(
 
 
 def test_it_draws_no_sweep_when_two_parameters_differ(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     first = make_experiment(version, params={"C": 1.0, "tol": 0.1}, metrics={"f1": 0.5})
     second = make_experiment(version, params={"C": 2.0, "tol": 0.2}, metrics={"f1": 0.6})
@@ -339,7 +340,7 @@ def test_it_draws_no_sweep_when_two_parameters_differ(
     ],
 )
 def test_it_refuses_a_bad_selection_with_a_message(
-    client: Client, viewer: Any, version: DatasetVersion, query: str, message: bytes
+    client: Client, viewer: User, version: DatasetVersion, query: str, message: bytes
 ) -> None:
     experiment = make_experiment(version)
     client.force_login(viewer)
@@ -348,7 +349,7 @@ def test_it_refuses_a_bad_selection_with_a_message(
     assert message in response.content
 
 
-def test_it_refuses_more_than_ten(client: Client, viewer: Any, version: DatasetVersion) -> None:
+def test_it_refuses_more_than_ten(client: Client, viewer: User, version: DatasetVersion) -> None:
     ids = [make_experiment(version, name=f"e{n}").pk for n in range(11)]
     client.force_login(viewer)
     response = client.get("/experiments/compare/", {"ids": ids})
@@ -357,7 +358,7 @@ def test_it_refuses_more_than_ten(client: Client, viewer: Any, version: DatasetV
 
 
 def test_it_answers_404_when_an_experiment_is_unknown(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     experiment = make_experiment(version)
     client.force_login(viewer)
@@ -365,7 +366,7 @@ def test_it_answers_404_when_an_experiment_is_unknown(
 
 
 def test_its_query_count_does_not_grow_with_the_experiments(
-    client: Client, viewer: Any, version: DatasetVersion
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     runs = [make_experiment(version, name=f"e{n}", metrics={"f1": n / 10}) for n in range(10)]
     for number, run in enumerate(runs[:4]):
@@ -383,7 +384,7 @@ def test_its_query_count_does_not_grow_with_the_experiments(
     assert len(ten) == len(two)
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any, version: DatasetVersion) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User, version: DatasetVersion) -> None:
     ids = [make_experiment(version).pk, make_experiment(version).pk]
     client.force_login(outsider)
     assert client.get("/experiments/compare/", {"ids": ids}).status_code == 403

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
+from datasets.models import DatasetVersion
 from experiments.models import Experiment, Metric, Status
 from experiments.services import experiment_create, experiment_execute
 from mlplatform.testing import make_user
@@ -24,12 +25,12 @@ def trained(make_config: Callable[..., str]) -> Experiment:
 
 
 @pytest.fixture
-def version(db: Any) -> Any:
+def version(db: None) -> DatasetVersion:
     return make_dataset_version()
 
 
 def test_it_shows_config_metrics_confusion_matrix_and_curves(
-    client: Client, viewer: Any, trained: Experiment
+    client: Client, viewer: User, trained: Experiment
 ) -> None:
     client.force_login(viewer)
     response = client.get(f"/experiments/{trained.pk}/")
@@ -49,7 +50,7 @@ def test_it_shows_config_metrics_confusion_matrix_and_curves(
 
 
 def test_it_draws_the_per_iteration_loss_curve_when_logged(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     experiment = make_experiment(version, model_type="hist_gradient_boosting")
     Metric.objects.bulk_create(
@@ -64,7 +65,7 @@ def test_it_draws_the_per_iteration_loss_curve_when_logged(
 
 
 def test_it_polls_and_offers_cancel_while_running(
-    client: Client, experimenter: Any, version: Any
+    client: Client, experimenter: User, version: DatasetVersion
 ) -> None:
     experiment = make_experiment(version, status=Status.RUNNING, phase="fitting")
     client.force_login(experimenter)
@@ -76,7 +77,9 @@ def test_it_polls_and_offers_cancel_while_running(
     assert "Fitting" in content
 
 
-def test_it_hides_the_buttons_from_a_viewer(client: Client, viewer: Any, version: Any) -> None:
+def test_it_hides_the_buttons_from_a_viewer(
+    client: Client, viewer: User, version: DatasetVersion
+) -> None:
     experiment = make_experiment(version, status=Status.RUNNING)
     client.force_login(viewer)
     content = client.get(f"/experiments/{experiment.pk}/").content.decode()
@@ -84,7 +87,7 @@ def test_it_hides_the_buttons_from_a_viewer(client: Client, viewer: Any, version
     assert "/rerun/" not in content
 
 
-def failed_experiment(version: Any) -> Any:
+def failed_experiment(version: DatasetVersion) -> Experiment:
     return make_experiment(
         version,
         status=Status.FAILED,
@@ -94,7 +97,7 @@ def failed_experiment(version: Any) -> Any:
 
 
 def test_it_shows_the_error_and_traceback_of_a_failure_to_an_experimenter(
-    client: Client, experimenter: Any, version: Any
+    client: Client, experimenter: User, version: DatasetVersion
 ) -> None:
     experiment = failed_experiment(version)
     client.force_login(experimenter)
@@ -104,7 +107,7 @@ def test_it_shows_the_error_and_traceback_of_a_failure_to_an_experimenter(
 
 
 def test_it_shows_a_viewer_the_error_but_not_the_traceback(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     experiment = failed_experiment(version)
     client.force_login(viewer)
@@ -114,7 +117,7 @@ def test_it_shows_a_viewer_the_error_but_not_the_traceback(
     assert "/srv/app" not in content
 
 
-def test_it_shows_the_traceback_to_staff(client: Client, version: Any) -> None:
+def test_it_shows_the_traceback_to_staff(client: Client, version: DatasetVersion) -> None:
     staff = make_user("stella", "viewer")
     staff.is_staff = True
     staff.save()
@@ -125,7 +128,7 @@ def test_it_shows_the_traceback_to_staff(client: Client, version: Any) -> None:
 
 
 def test_it_links_the_registered_version_and_its_gate(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     experiment = make_experiment(version)
     model = RegisteredModel.objects.create(name="fraud_detector")
@@ -151,19 +154,19 @@ def test_it_links_the_registered_version_and_its_gate(
     assert "gate passed" in content
 
 
-def test_it_answers_404_for_an_unknown_experiment(client: Client, viewer: Any) -> None:
+def test_it_answers_404_for_an_unknown_experiment(client: Client, viewer: User) -> None:
     client.force_login(viewer)
     assert client.get("/experiments/424242/").status_code == 404
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any, version: Any) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User, version: DatasetVersion) -> None:
     experiment = make_experiment(version)
     client.force_login(outsider)
     assert client.get(f"/experiments/{experiment.pk}/").status_code == 403
 
 
 def test_it_shows_the_queued_message_only_while_the_run_waits(
-    client: Client, experimenter: Any, make_config: Any
+    client: Client, experimenter: User, make_config: Callable[..., str]
 ) -> None:
     client.force_login(experimenter)
     response = client.post("/experiments/new/", {"config_text": make_config()}, follow=True)
@@ -177,7 +180,7 @@ def test_it_shows_the_queued_message_only_while_the_run_waits(
 
 
 def test_it_shows_counts_as_integers_scores_with_four_decimals_and_timings_as_durations(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     metrics = {
         "fp": 0.0,

@@ -4,26 +4,28 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from experiments.models import Experiment, Status
 
 
-def test_it_shows_the_form_with_the_shipped_configs(client: Client, experimenter: Any) -> None:
+def test_it_shows_the_form_with_the_shipped_configs(client: Client, experimenter: User) -> None:
     client.force_login(experimenter)
     response = client.get("/experiments/new/")
     assert response.status_code == 200
     assert b'<option value="fraud_baseline.yaml"' in response.content
 
 
-def test_it_prefills_the_editor_with_a_chosen_config(client: Client, experimenter: Any) -> None:
+def test_it_prefills_the_editor_with_a_chosen_config(client: Client, experimenter: User) -> None:
     client.force_login(experimenter)
     response = client.get("/experiments/new/?config=fraud_baseline.yaml")
     assert b"experiment_name: fraud_baseline" in response.content
 
 
 @pytest.mark.parametrize("name", ["../settings.py", "/etc/passwd", "nope.yaml"])
-def test_it_ignores_an_unknown_config_name(client: Client, experimenter: Any, name: str) -> None:
+def test_it_ignores_an_unknown_config_name(client: Client, experimenter: User, name: str) -> None:
     client.force_login(experimenter)
     response = client.get("/experiments/new/", {"config": name})
     assert response.status_code == 200
@@ -31,7 +33,7 @@ def test_it_ignores_an_unknown_config_name(client: Client, experimenter: Any, na
 
 
 def test_it_submits_a_valid_config_and_redirects_to_the_experiment(
-    client: Client, experimenter: Any, make_config: Callable[..., str]
+    client: Client, experimenter: User, make_config: Callable[..., str]
 ) -> None:
     client.force_login(experimenter)
     text = make_config(name="from_the_web")
@@ -47,7 +49,7 @@ def test_it_submits_a_valid_config_and_redirects_to_the_experiment(
 
 
 def test_it_stores_browser_line_endings_as_in_a_file(
-    client: Client, experimenter: Any, make_config: Callable[..., str]
+    client: Client, experimenter: User, make_config: Callable[..., str]
 ) -> None:
     client.force_login(experimenter)
     text = make_config()
@@ -64,7 +66,7 @@ def test_it_stores_browser_line_endings_as_in_a_file(
     ],
 )
 def test_it_shows_parser_errors_next_to_the_input(
-    client: Client, experimenter: Any, text: str, message: str
+    client: Client, experimenter: User, text: str, message: str
 ) -> None:
     client.force_login(experimenter)
     response = client.post("/experiments/new/", {"config_text": text})
@@ -76,7 +78,7 @@ def test_it_shows_parser_errors_next_to_the_input(
 
 
 def test_it_names_the_key_path_of_a_bad_value(
-    client: Client, experimenter: Any, make_config: Callable[..., str]
+    client: Client, experimenter: User, make_config: Callable[..., str]
 ) -> None:
     client.force_login(experimenter)
     text = make_config(params={"C": -1})
@@ -89,7 +91,7 @@ def test_it_names_the_key_path_of_a_bad_value(
 
 
 def test_it_refuses_a_dataset_that_is_not_registered(
-    client: Client, experimenter: Any, make_config: Callable[..., str]
+    client: Client, experimenter: User, make_config: Callable[..., str]
 ) -> None:
     client.force_login(experimenter)
     text = make_config().replace("version: v1", "version: v9")
@@ -102,7 +104,7 @@ def test_it_refuses_a_dataset_that_is_not_registered(
 # Transactional so that the enqueue runs on commit.
 @pytest.mark.django_db(transaction=True)
 def test_it_records_the_experiment_and_says_so_when_the_queue_is_down(
-    client: Client, experimenter: Any, make_config: Callable[..., str], settings: Any
+    client: Client, experimenter: User, make_config: Callable[..., str], settings: Settings
 ) -> None:
     settings.RQ_QUEUES = {
         "training": {**settings.RQ_QUEUES["training"], "URL": "redis://127.0.0.1:1/0"}
@@ -126,7 +128,7 @@ def test_it_refuses_users_who_may_not_launch(
 
 
 def test_it_refuses_a_config_of_300_kb_as_a_form_error(
-    client: Client, experimenter: Any, make_config: Callable[..., str]
+    client: Client, experimenter: User, make_config: Callable[..., str]
 ) -> None:
     client.force_login(experimenter)
     text = make_config() + "# " + "x" * 300_000 + "\n"
@@ -137,7 +139,7 @@ def test_it_refuses_a_config_of_300_kb_as_a_form_error(
 
 
 def test_it_refuses_a_5_mb_paste_as_a_form_error_not_a_bad_request_page(
-    client: Client, experimenter: Any, make_config: Callable[..., str]
+    client: Client, experimenter: User, make_config: Callable[..., str]
 ) -> None:
     client.force_login(experimenter)
     text = make_config() + "# " + "x" * 5_000_000 + "\n"
@@ -168,7 +170,7 @@ def test_it_refuses_a_paste_past_the_request_limit_as_a_form_error(
 
 
 def test_it_still_checks_the_csrf_token_of_a_readable_form(
-    experimenter: Any, make_config: Callable[..., str]
+    experimenter: User, make_config: Callable[..., str]
 ) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(experimenter)
@@ -178,7 +180,7 @@ def test_it_still_checks_the_csrf_token_of_a_readable_form(
 
 
 def test_it_refuses_a_config_beyond_the_platform_limits(
-    client: Client, experimenter: Any, make_config: Callable[..., str]
+    client: Client, experimenter: User, make_config: Callable[..., str]
 ) -> None:
     client.force_login(experimenter)
     text = make_config(

@@ -5,18 +5,20 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from datasets.models import DatasetVersion
 from experiments.models import Experiment, Metric, Status
 from mlplatform.tests.factories import make_dataset_version, make_experiment
 from notes.services import annotation_set
 
 
 @pytest.fixture
-def version(db: Any) -> Any:
+def version(db: None) -> DatasetVersion:
     return make_dataset_version()
 
 
@@ -24,7 +26,9 @@ def names(response: Any) -> list[str]:
     return [experiment.name for experiment in response.context["page"].object_list]
 
 
-def test_it_lists_experiments_newest_first(client: Client, viewer: Any, version: Any) -> None:
+def test_it_lists_experiments_newest_first(
+    client: Client, viewer: User, version: DatasetVersion
+) -> None:
     make_experiment(version, name="older")
     make_experiment(version, name="newer")
     client.force_login(viewer)
@@ -35,7 +39,7 @@ def test_it_lists_experiments_newest_first(client: Client, viewer: Any, version:
 
 
 def test_it_filters_by_status_model_dataset_and_name(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     other = make_dataset_version(version="v2")
     make_experiment(version, name="lr_done", status=Status.COMPLETED)
@@ -54,7 +58,7 @@ def test_it_filters_by_status_model_dataset_and_name(
 
 
 def test_it_sorts_by_any_recorded_metric_with_missing_values_last(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     make_experiment(version, name="low", metrics={"recall": 0.2})
     make_experiment(version, name="none", status=Status.FAILED)
@@ -67,7 +71,7 @@ def test_it_sorts_by_any_recorded_metric_with_missing_values_last(
     assert b'data-sort="recall"' in descending.content  # its own column
 
 
-def test_it_sorts_by_a_column(client: Client, viewer: Any, version: Any) -> None:
+def test_it_sorts_by_a_column(client: Client, viewer: User, version: DatasetVersion) -> None:
     make_experiment(version, name="b")
     make_experiment(version, name="a")
     client.force_login(viewer)
@@ -86,7 +90,7 @@ def test_it_sorts_by_a_column(client: Client, viewer: Any, version: Any) -> None
     ],
 )
 def test_it_answers_bad_filters_with_400_and_a_message(
-    client: Client, viewer: Any, version: Any, query: str
+    client: Client, viewer: User, version: DatasetVersion, query: str
 ) -> None:
     make_experiment(version)
     client.force_login(viewer)
@@ -97,7 +101,7 @@ def test_it_answers_bad_filters_with_400_and_a_message(
 
 
 def test_it_refuses_a_null_character_in_the_name_filter(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     client.force_login(viewer)
     response = client.get("/experiments/?name=%00")
@@ -106,7 +110,7 @@ def test_it_refuses_a_null_character_in_the_name_filter(
 
 
 def test_it_paginates_and_ignores_a_bad_page_number(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     for number in range(51):
         make_experiment(version, name=f"e{number:02d}")
@@ -118,14 +122,16 @@ def test_it_paginates_and_ignores_a_bad_page_number(
     assert b"page 2 of 2" in second.content
 
 
-def test_it_offers_compare_checkboxes(client: Client, viewer: Any, version: Any) -> None:
+def test_it_offers_compare_checkboxes(
+    client: Client, viewer: User, version: DatasetVersion
+) -> None:
     experiment = make_experiment(version)
     client.force_login(viewer)
     response = client.get("/experiments/")
     assert f'name="ids" value="{experiment.pk}" form="compare-form"'.encode() in response.content
 
 
-def _many(version: Any, count: int) -> None:
+def _many(version: DatasetVersion, count: int) -> None:
     for number in range(count):
         make_experiment(version, name=f"e{number}", metrics={"average_precision": number / 100})
 
@@ -135,7 +141,7 @@ def _many(version: Any, count: int) -> None:
     ["", "?sort=average_precision", "?status=completed&name=e", "?sort=duration", "?tag=x"],
 )
 def test_its_query_count_does_not_grow_with_the_rows(
-    client: Client, viewer: Any, version: Any, query: str
+    client: Client, viewer: User, version: DatasetVersion, query: str
 ) -> None:
     client.force_login(viewer)
     _many(version, 3)
@@ -152,7 +158,7 @@ def headers(response: Any) -> dict[str, Any]:
 
 
 def test_it_sorts_when_a_column_header_is_clicked_and_reverses_on_a_second_click(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     make_experiment(version, name="b", metrics={"average_precision": 0.2})
     make_experiment(version, name="a", metrics={"average_precision": 0.9})
@@ -172,7 +178,7 @@ def test_it_sorts_when_a_column_header_is_clicked_and_reverses_on_a_second_click
 
 
 def test_it_shows_and_sorts_by_duration_and_submitter(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     started = timezone.now() - timedelta(hours=1)
     make_experiment(
@@ -211,7 +217,7 @@ def test_it_shows_and_sorts_by_duration_and_submitter(
 
 
 def test_it_shows_the_metric_columns_the_user_chose(
-    client: Client, viewer: Any, experimenter: Any, version: Any
+    client: Client, viewer: User, experimenter: User, version: DatasetVersion
 ) -> None:
     make_experiment(version, metrics={"recall": 0.5, "tp": 1204.0, "average_precision": 0.7})
     client.force_login(viewer)
@@ -246,7 +252,7 @@ def test_it_shows_the_metric_columns_the_user_chose(
     ],
 )
 def test_it_refuses_columns_it_cannot_show_and_keeps_the_old_choice(
-    client: Client, viewer: Any, version: Any, metrics: list[str], message: bytes
+    client: Client, viewer: User, version: DatasetVersion, metrics: list[str], message: bytes
 ) -> None:
     make_experiment(version, metrics={"recall": 0.5, **{f"m{n}": 0.1 for n in range(9)}})
     client.force_login(viewer)
@@ -257,20 +263,20 @@ def test_it_refuses_columns_it_cannot_show_and_keeps_the_old_choice(
 
 
 def test_it_does_not_follow_a_next_address_on_another_site(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     client.force_login(viewer)
     response = client.post("/experiments/columns/", {"next": "https://evil.example/"})
     assert response["Location"] == "/experiments/"
 
 
-def test_it_refuses_an_outsider_choosing_columns(client: Client, outsider: Any) -> None:
+def test_it_refuses_an_outsider_choosing_columns(client: Client, outsider: User) -> None:
     client.force_login(outsider)
     assert client.post("/experiments/columns/", {"metrics": []}).status_code == 403
 
 
 def test_it_filters_by_tag_and_shows_each_rows_tags(
-    client: Client, viewer: Any, experimenter: Any, version: Any
+    client: Client, viewer: User, experimenter: User, version: DatasetVersion
 ) -> None:
     tagged = make_experiment(version, name="tagged", metrics={"recall": 0.4})
     make_experiment(version, name="plain", metrics={"recall": 0.6})
@@ -290,14 +296,14 @@ def test_it_requires_login(client: Client) -> None:
     assert client.get("/experiments/").status_code == 302
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User) -> None:
     client.force_login(outsider)
     assert client.get("/experiments/").status_code == 403
 
 
 @pytest.mark.slow
 def test_it_stays_fast_with_ten_thousand_experiments(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     template = make_experiment(version, name="template")
     experiments = Experiment.objects.bulk_create(

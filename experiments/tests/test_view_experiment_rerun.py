@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from experiments.models import Experiment, Status
@@ -10,12 +9,12 @@ from mlplatform.tests.factories import make_dataset_version, make_experiment
 
 
 @pytest.fixture
-def original(db: Any) -> Experiment:
+def original(db: None) -> Experiment:
     return make_experiment(make_dataset_version(), status=Status.FAILED)
 
 
 def test_it_submits_the_same_config_again(
-    client: Client, experimenter: Any, original: Experiment
+    client: Client, experimenter: User, original: Experiment
 ) -> None:
     client.force_login(experimenter)
     response = client.post(f"/experiments/{original.pk}/rerun/")
@@ -37,12 +36,12 @@ def test_it_refuses_users_who_may_not_launch(
     assert Experiment.objects.count() == 1
 
 
-def test_it_refuses_get(client: Client, experimenter: Any, original: Experiment) -> None:
+def test_it_refuses_get(client: Client, experimenter: User, original: Experiment) -> None:
     client.force_login(experimenter)
     assert client.get(f"/experiments/{original.pk}/rerun/").status_code == 405
     assert Experiment.objects.count() == 1
 
 
-def test_it_answers_404_for_an_unknown_experiment(client: Client, experimenter: Any) -> None:
+def test_it_answers_404_for_an_unknown_experiment(client: Client, experimenter: User) -> None:
     client.force_login(experimenter)
     assert client.post("/experiments/424242/rerun/").status_code == 404

@@ -1,23 +1,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from datasets.models import DatasetVersion
 from experiments.models import Status
 from mlplatform.tests.factories import make_dataset_version, make_experiment
 
 
 @pytest.fixture
-def version(db: Any) -> Any:
+def version(db: None) -> DatasetVersion:
     return make_dataset_version()
 
 
 def test_it_keeps_polling_while_running_and_shows_phase_and_elapsed_time(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     experiment = make_experiment(
         version,
@@ -37,7 +38,7 @@ def test_it_keeps_polling_while_running_and_shows_phase_and_elapsed_time(
 
 @pytest.mark.parametrize("status", [Status.COMPLETED, Status.FAILED, Status.CANCELLED])
 def test_it_stops_polling_and_reloads_the_page_when_final(
-    client: Client, viewer: Any, version: Any, status: str
+    client: Client, viewer: User, version: DatasetVersion, status: str
 ) -> None:
     experiment = make_experiment(version, status=status)
     client.force_login(viewer)
@@ -48,7 +49,7 @@ def test_it_stops_polling_and_reloads_the_page_when_final(
 
 
 def test_it_does_not_ask_a_plain_request_to_reload(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     experiment = make_experiment(version, status=Status.COMPLETED)
     client.force_login(viewer)
@@ -57,19 +58,19 @@ def test_it_does_not_ask_a_plain_request_to_reload(
     assert "HX-Refresh" not in response
 
 
-def test_it_answers_404_for_an_unknown_experiment(client: Client, viewer: Any) -> None:
+def test_it_answers_404_for_an_unknown_experiment(client: Client, viewer: User) -> None:
     client.force_login(viewer)
     assert client.get("/experiments/424242/status/").status_code == 404
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any, version: Any) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User, version: DatasetVersion) -> None:
     experiment = make_experiment(version, status=Status.RUNNING)
     client.force_login(outsider)
     assert client.get(f"/experiments/{experiment.pk}/status/").status_code == 403
 
 
 def test_it_says_how_long_a_queued_run_has_waited(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     experiment = make_experiment(
         version,
@@ -85,7 +86,7 @@ def test_it_says_how_long_a_queued_run_has_waited(
 
 
 def test_it_gives_the_run_time_to_the_tenth_of_a_second(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     started = timezone.now() - timedelta(minutes=5)
     experiment = make_experiment(
@@ -96,7 +97,9 @@ def test_it_gives_the_run_time_to_the_tenth_of_a_second(
     assert 'ran for <strong id="elapsed">2.8 s</strong>' in content
 
 
-def test_it_counts_the_heartbeat_in_seconds(client: Client, viewer: Any, version: Any) -> None:
+def test_it_counts_the_heartbeat_in_seconds(
+    client: Client, viewer: User, version: DatasetVersion
+) -> None:
     experiment = make_experiment(
         version,
         status=Status.RUNNING,
@@ -110,7 +113,7 @@ def test_it_counts_the_heartbeat_in_seconds(client: Client, viewer: Any, version
 
 
 def test_it_removes_the_queued_message_once_the_run_has_started(
-    client: Client, viewer: Any, version: Any
+    client: Client, viewer: User, version: DatasetVersion
 ) -> None:
     queued = make_experiment(version, status=Status.CREATED)
     running = make_experiment(version, status=Status.RUNNING)

@@ -5,18 +5,19 @@ rather than a server error while Redis is down. A private Redis per test."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from pytest_django.fixtures import Settings
 from rq.job import Job
 
 from experiments.models import Experiment, Phase, Status
 from experiments.queue import job_id_for
 from experiments.services import experiment_submit
-from experiments.tests.rq_helpers import pid_alive, wait_for
+from experiments.tests.rq_helpers import WorkerProcess, pid_alive, wait_for
 from experiments.tests.worker_helpers import slow_config, wait_for_phase, wait_for_status
 from experiments.views.queue_dashboard import PERMISSION
 from mlplatform.redis_server import RedisServer
@@ -33,7 +34,7 @@ def staff(username: str, *groups: str, permissions: tuple[str, ...] = ()) -> Use
 
 
 @pytest.fixture
-def queue_keeper(db: Any) -> User:
+def queue_keeper(db: None) -> User:
     """Staff with the dashboard permission and the experimenter role (cancel)."""
     return staff("quinn", "experimenter", permissions=(PERMISSION,))
 
@@ -41,7 +42,7 @@ def queue_keeper(db: Any) -> User:
 @pytest.fixture
 def queued(
     make_config: Callable[..., str],
-    queue_settings: Any,
+    queue_settings: Settings,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> Experiment:
     """An experiment whose job waits on the private Redis's training queue."""
@@ -50,11 +51,12 @@ def queued(
 
 
 def queued_job_ids(redis_server: RedisServer) -> list[str]:
-    return [raw.decode() for raw in redis_server.client().lrange("rq:queue:training", 0, -1)]
+    job_ids = redis_server.client().lrange("rq:queue:training", 0, -1)
+    return [raw.decode() for raw in cast("list[bytes]", job_ids)]
 
 
 def test_it_shows_the_dashboard_to_staff_with_the_permission(
-    client: Client, queue_keeper: User, queue_settings: Any
+    client: Client, queue_keeper: User, queue_settings: Settings
 ) -> None:
     client.force_login(queue_keeper)
     response = client.get(HOME)
@@ -63,7 +65,7 @@ def test_it_shows_the_dashboard_to_staff_with_the_permission(
 
 
 def test_it_shows_the_dashboard_to_a_superuser(
-    client: Client, django_user_model: Any, queue_settings: Any
+    client: Client, django_user_model: type[User], queue_settings: Settings
 ) -> None:
     client.force_login(django_user_model.objects.create_superuser("root", password="pw"))
     assert client.get(HOME).status_code == 200
@@ -71,7 +73,7 @@ def test_it_shows_the_dashboard_to_a_superuser(
 
 @pytest.mark.parametrize("role", ["viewer", "experimenter", "approver", "outsider"])
 def test_it_refuses_every_role_without_the_permission(
-    request: pytest.FixtureRequest, client: Client, role: str, queue_settings: Any
+    request: pytest.FixtureRequest, client: Client, role: str, queue_settings: Settings
 ) -> None:
     client.force_login(request.getfixturevalue(role))
     assert client.get(HOME).status_code == 403
@@ -90,14 +92,14 @@ def test_it_refuses_staff_without_the_permission(
     assert queued_job_ids(redis_server) == [job_id]
 
 
-def test_it_sends_an_anonymous_visitor_to_the_login_page(client: Client, db: Any) -> None:
+def test_it_sends_an_anonymous_visitor_to_the_login_page(client: Client, db: None) -> None:
     response = client.get(HOME)
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
 
 
 def test_it_has_no_copy_of_the_dashboard_inside_the_admin(
-    client: Client, django_user_model: Any
+    client: Client, django_user_model: type[User]
 ) -> None:
     client.force_login(django_user_model.objects.create_superuser("root", password="pw"))
     assert client.get("/admin/django_rq/dashboard/").status_code == 404
@@ -177,7 +179,7 @@ def test_it_needs_the_cancel_permission_to_stop_a_job(
 
 
 def test_it_refuses_to_stop_a_job_that_is_no_experiments(
-    client: Client, queue_keeper: User, queue_settings: Any
+    client: Client, queue_keeper: User, queue_settings: Settings
 ) -> None:
     client.force_login(queue_keeper)
     response = client.post(f"{HOME}queues/0/something-else/stop/")
@@ -186,7 +188,7 @@ def test_it_refuses_to_stop_a_job_that_is_no_experiments(
 
 
 def test_it_shows_a_page_not_a_server_error_while_redis_is_down(
-    client: Client, queue_keeper: User, settings: Any
+    client: Client, queue_keeper: User, settings: Settings
 ) -> None:
     settings.RQ_QUEUES = {
         "training": {**settings.RQ_QUEUES["training"], "URL": "redis://127.0.0.1:1/0"}
@@ -203,7 +205,7 @@ def test_it_shows_a_page_not_a_server_error_while_redis_is_down(
 def test_it_stops_a_running_experiment_on_record_with_a_real_worker(
     client: Client,
     make_config: Callable[..., str],
-    start_worker: Callable[..., Any],
+    start_worker: Callable[..., WorkerProcess],
 ) -> None:
     keeper = staff("quinn", "experimenter", permissions=(PERMISSION,))
     worker = start_worker()

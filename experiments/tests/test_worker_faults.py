@@ -7,14 +7,15 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.db import connections
 
-from experiments.models import Metric, Phase, Status
+from experiments.models import Experiment, Metric, Phase, Status
 from experiments.services import experiment_submit
-from experiments.tests.rq_helpers import is_postgresql, wait_for
+from experiments.tests.rq_helpers import WorkerProcess, is_postgresql, wait_for
 from experiments.tests.worker_helpers import (
     slow_config,
     wait_for_job_end,
@@ -22,13 +23,14 @@ from experiments.tests.worker_helpers import (
     wait_for_status,
     wait_until_finished,
 )
+from mlplatform.redis_server import RedisServer
 from registry.models import GateEvaluation
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 TWO_MINUTES = 120
 
 
-def ran_once(experiment, redis_server) -> bool:
+def ran_once(experiment: Experiment, redis_server: RedisServer) -> bool:
     """One RQ execution, one claim, one set of metrics, one gate run."""
     job = wait_for_job_end(redis_server.client(), experiment.pk)
     return (
@@ -39,7 +41,9 @@ def ran_once(experiment, redis_server) -> bool:
     )
 
 
-def test_it_fails_the_experiment_when_the_work_horse_is_killed(make_config, start_worker):
+def test_it_fails_the_experiment_when_the_work_horse_is_killed(
+    make_config: Callable[..., str], start_worker: Callable[..., WorkerProcess]
+) -> None:
     worker = start_worker()
     experiment = experiment_submit(config_text=slow_config(make_config)).experiment
     wait_for_phase(experiment.pk, Phase.FITTING)
@@ -58,7 +62,9 @@ def test_it_fails_the_experiment_when_the_work_horse_is_killed(make_config, star
     assert wait_until_finished(following.pk).status == Status.COMPLETED
 
 
-def test_it_fails_the_experiment_when_the_whole_worker_is_killed(make_config, start_worker):
+def test_it_fails_the_experiment_when_the_whole_worker_is_killed(
+    make_config: Callable[..., str], start_worker: Callable[..., WorkerProcess]
+) -> None:
     worker = start_worker()
     experiment = experiment_submit(config_text=slow_config(make_config)).experiment
     wait_for_phase(experiment.pk, Phase.FITTING)
@@ -75,8 +81,10 @@ def test_it_fails_the_experiment_when_the_whole_worker_is_killed(make_config, st
 
 
 def test_it_records_a_submission_while_redis_is_down_and_runs_it_when_back(
-    make_config, start_worker, redis_server
-):
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
     worker = start_worker()
     redis_server.stop()
 
@@ -95,7 +103,11 @@ def test_it_records_a_submission_while_redis_is_down_and_runs_it_when_back(
     assert experiment.worker_name == worker.name  # the worker waited for Redis
 
 
-def test_a_worker_started_while_redis_is_down_waits_for_it(make_config, start_worker, redis_server):
+def test_a_worker_started_while_redis_is_down_waits_for_it(
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
     redis_server.stop()
     experiment = experiment_submit(config_text=make_config()).experiment
     worker = start_worker(listening=False)  # e.g. the host booted the workers first
@@ -112,8 +124,10 @@ def test_a_worker_started_while_redis_is_down_waits_for_it(make_config, start_wo
 
 
 def test_it_runs_once_each_experiment_a_restarted_redis_lost(
-    make_config, start_worker, redis_server
-):
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
     experiments = [experiment_submit(config_text=make_config()).experiment for _ in range(3)]
     assert all(experiment.enqueued_at for experiment in experiments)
 
@@ -125,7 +139,9 @@ def test_it_runs_once_each_experiment_a_restarted_redis_lost(
         assert ran_once(experiment, redis_server), experiment.error_message
 
 
-def test_it_survives_a_postgresql_restart_between_jobs(make_config, start_worker):
+def test_it_survives_a_postgresql_restart_between_jobs(
+    make_config: Callable[..., str], start_worker: Callable[..., WorkerProcess]
+) -> None:
     if not is_postgresql():
         pytest.skip("PostgreSQL only: SQLite has no server to restart")
     worker = start_worker()

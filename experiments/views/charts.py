@@ -7,7 +7,7 @@ line (with its AP or ROC-AUC where that applies) and hover points whose SVG
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
@@ -280,7 +280,7 @@ class Run:
     label: str
     curves: dict[str, Any]
     metrics: dict[str, float] = field(default_factory=dict)
-    losses: dict[str, Sequence[tuple[int, float]]] = field(default_factory=dict)
+    losses: Mapping[str, Sequence[tuple[int, float]]] = field(default_factory=dict)
     color: str = ""
 
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +21,7 @@ from experiments.selectors import (
 )
 from experiments.services import experiment_cancel, experiment_submit
 from experiments.views.charts import Chart, Run, loss_chart, pr_chart, roc_chart
+from mlplatform.typing import HtmxHttpRequest
 from notes.selectors import annotation_of
 
 CONFUSION_CELLS = ("tn", "fp", "fn", "tp")
@@ -79,7 +79,7 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
     return render(request, "experiments/detail.html", context)
 
 
-def may_see_traceback(user: AbstractBaseUser | AnonymousUser) -> bool:
+def may_see_traceback(user: User | AnonymousUser) -> bool:
     """Tracebacks name server paths and code: for the people who run
     experiments and for staff; everyone else reads the error message."""
     return bool(user.is_staff) or user.has_perm("experiments.add_experiment")
@@ -88,7 +88,7 @@ def may_see_traceback(user: AbstractBaseUser | AnonymousUser) -> bool:
 @login_required
 @permission_required("experiments.view_experiment", raise_exception=True)
 @require_GET
-def experiment_status(request: HttpRequest, experiment_id: int) -> HttpResponse:
+def experiment_status(request: HtmxHttpRequest, experiment_id: int) -> HttpResponse:
     """The live part of the detail page, polled by htmx every 2 s while the
     experiment is active or being gated and registered. A final status and a
     recorded registration outcome stop the polling (HTTP 286) and reload the

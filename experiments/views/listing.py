@@ -80,7 +80,7 @@ def experiment_list_view(request: HttpRequest) -> HttpResponse:
     known_metrics = scalar_metric_names()
     form = ExperimentFilterForm(request.GET, metric_names=known_metrics)
     metrics = experiment_list_columns(user=request.user)
-    context = {
+    context: dict[str, object] = {
         "form": form,
         "page": None,
         "key_metrics": metrics,

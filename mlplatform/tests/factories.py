@@ -4,13 +4,16 @@ without training anything unless the test needs real curves or artifacts."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from django.utils import timezone
 
 from datasets.models import Dataset, DatasetVersion
 from experiments.models import Experiment, Metric, Status
+
+if TYPE_CHECKING:
+    from registry.models import GateEvaluation, ModelVersion
 
 COLUMNS = [{"name": "V1", "dtype": "float64"}, {"name": "Class", "dtype": "int64"}]
 
@@ -87,7 +90,7 @@ def make_model_version(
     stage: str = "staging",
     gate_passed: bool | None = True,
     report: dict[str, Any] | None = None,
-) -> Any:
+) -> ModelVersion:
     """A registered version of `experiment`, with a registration gate unless
     gate_passed is None (its report: `report`, or a stub). Written directly:
     no gate runs."""
@@ -116,11 +119,11 @@ def make_model_version(
 
 def make_gate_evaluation(
     candidate: Experiment,
-    baseline_version: Any,
+    baseline_version: ModelVersion,
     *,
     metrics: list[dict[str, Any]],
     passed: bool = True,
-) -> Any:
+) -> GateEvaluation:
     """A stored promotion gate of `candidate` against `baseline_version`."""
     from registry.models import GateEvaluation
 

@@ -3,10 +3,10 @@ without a role gets 403, and each role sees exactly the pages it may use."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from experiments.models import Experiment, Status
 from mlplatform.tests.factories import make_dataset_version, make_experiment
@@ -42,7 +42,7 @@ ROLES = ("viewer", "experimenter", "approver", "outsider")
 
 
 @pytest.fixture
-def objects(db: Any, settings: Any) -> dict[str, int]:
+def objects(db: None, settings: Settings) -> dict[str, int]:
     # The dashboard asks Redis for the queue; nothing listens on port 1.
     settings.RQ_QUEUES = {
         "training": {**settings.RQ_QUEUES["training"], "URL": "redis://127.0.0.1:1/0"}
@@ -63,9 +63,9 @@ def objects(db: Any, settings: Any) -> dict[str, int]:
 def test_it_gives_each_role_the_pages_it_may_see(
     request: pytest.FixtureRequest,
     client: Client,
-    objects: dict,
+    objects: dict[str, int],
     url: str,
-    allowed: tuple,
+    allowed: tuple[str, ...],
     role: str,
 ) -> None:
     client.force_login(request.getfixturevalue(role))
@@ -76,7 +76,7 @@ def test_it_gives_each_role_the_pages_it_may_see(
 
 @pytest.mark.parametrize(("url", "allowed"), PAGES)
 def test_it_sends_anonymous_users_to_the_login_page(
-    client: Client, objects: dict, url: str, allowed: tuple
+    client: Client, objects: dict[str, int], url: str, allowed: tuple[str, ...]
 ) -> None:
     path = url.format(**objects)
     response = client.get(path)
@@ -86,7 +86,7 @@ def test_it_sends_anonymous_users_to_the_login_page(
 
 @pytest.mark.parametrize("url", POSTS)
 def test_it_refuses_every_action_to_an_outsider(
-    client: Client, objects: dict, outsider: Any, url: str
+    client: Client, objects: dict[str, int], outsider: User, url: str
 ) -> None:
     client.force_login(outsider)
     assert client.post(url.format(**objects)).status_code == 403
@@ -94,7 +94,7 @@ def test_it_refuses_every_action_to_an_outsider(
 
 @pytest.mark.parametrize("url", POSTS)
 def test_it_sends_anonymous_posts_to_the_login_page(
-    client: Client, objects: dict, url: str
+    client: Client, objects: dict[str, int], url: str
 ) -> None:
     response = client.post(url.format(**objects))
     assert response.status_code == 302
@@ -111,7 +111,7 @@ def test_it_sends_anonymous_posts_to_the_login_page(
     ],
 )
 def test_it_changes_nothing_on_get(
-    client: Client, objects: dict, experimenter: Any, url: str
+    client: Client, objects: dict[str, int], experimenter: User, url: str
 ) -> None:
     client.force_login(experimenter)
     before = (Status.RUNNING, 2)
@@ -123,7 +123,7 @@ def test_it_changes_nothing_on_get(
     ) == before
 
 
-def test_it_enforces_csrf_on_forms(objects: dict, experimenter: Any) -> None:
+def test_it_enforces_csrf_on_forms(objects: dict[str, int], experimenter: User) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(experimenter)
     response = client.post(f"/experiments/{objects['second']}/cancel/")
@@ -146,7 +146,7 @@ def test_it_enforces_csrf_on_forms(objects: dict, experimenter: Any) -> None:
     ],
 )
 def test_it_answers_404_for_unknown_objects(
-    client: Client, objects: dict, viewer: Any, url: str
+    client: Client, objects: dict[str, int], viewer: User, url: str
 ) -> None:
     client.force_login(viewer)
     assert client.get(url.format(**objects)).status_code == 404

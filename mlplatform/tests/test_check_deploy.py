@@ -18,7 +18,7 @@ def run_check(**env: str) -> subprocess.CompletedProcess[str]:
     environment = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ENV"}
+        if key not in {"DEBUG", "SECRET_KEY", "SECRET_KEY_FILE", "ALLOWED_HOSTS", "DJANGO_ENV"}
     }
     environment.update(env)
     return subprocess.run(
@@ -42,7 +42,7 @@ def test_it_passes_with_production_variables() -> None:
 def test_it_refuses_production_without_a_secret_key() -> None:
     result = run_check(DJANGO_ENV="production", ALLOWED_HOSTS="example.com")
     assert result.returncode != 0
-    assert "SECRET_KEY must be set when DJANGO_ENV=production" in result.stderr
+    assert "SECRET_KEY (or SECRET_KEY_FILE) must be set when DJANGO_ENV=production" in result.stderr
 
 
 def test_it_warns_about_the_local_defaults() -> None:

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
 from rq import Queue
 
+from datasets.models import DatasetVersion
 from experiments.models import Status
 from experiments.queue import QUEUE_NAME, redis_connection
+from experiments.tests.rq_helpers import WorkerProcess
 from mlplatform.testing import make_user
 from mlplatform.tests.factories import make_dataset_version, make_experiment
 from registry.models import ModelVersion, RegisteredModel, Stage, StageRequest
@@ -20,7 +22,7 @@ DEAD_REDIS = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
-def no_redis(settings: Any) -> None:
+def no_redis(settings: Settings) -> None:
     settings.RQ_QUEUES = {"training": {**settings.RQ_QUEUES["training"], "URL": DEAD_REDIS}}
 
 
@@ -31,7 +33,9 @@ def add_jobs(count: int) -> None:
         queue.enqueue("os.getcwd")
 
 
-def add_version(model: RegisteredModel, number: int, stage: str, dataset_version: Any) -> Any:
+def add_version(
+    model: RegisteredModel, number: int, stage: str, dataset_version: DatasetVersion
+) -> ModelVersion:
     experiment = make_experiment(
         dataset_version, name=f"m{number}", metrics={"average_precision": number / 10}
     )
@@ -45,7 +49,7 @@ def add_version(model: RegisteredModel, number: int, stage: str, dataset_version
 
 
 def test_it_shows_counts_models_pending_requests_and_recent_experiments(
-    client: Client, viewer: Any, experimenter: Any, no_redis: None
+    client: Client, viewer: User, experimenter: User, no_redis: None
 ) -> None:
     dataset_version = make_dataset_version()
     make_experiment(dataset_version, name="still_running", status=Status.RUNNING)
@@ -80,7 +84,7 @@ def test_it_shows_counts_models_pending_requests_and_recent_experiments(
 
 
 def test_it_says_the_queue_is_unavailable_when_redis_is_down(
-    client: Client, viewer: Any, no_redis: None
+    client: Client, viewer: User, no_redis: None
 ) -> None:
     client.force_login(viewer)
     response = client.get("/")
@@ -91,7 +95,10 @@ def test_it_says_the_queue_is_unavailable_when_redis_is_down(
 # A worker process reads the database, so this test is transactional.
 @pytest.mark.django_db(transaction=True)
 def test_it_shows_queue_depth_and_live_workers(
-    client: Client, viewer: Any, queue_settings: Any, start_worker: Callable[..., Any]
+    client: Client,
+    viewer: User,
+    queue_settings: Settings,
+    start_worker: Callable[..., WorkerProcess],
 ) -> None:
     start_worker()
     client.force_login(viewer)
@@ -100,7 +107,7 @@ def test_it_shows_queue_depth_and_live_workers(
     assert "No worker is running" not in content
 
 
-def test_it_counts_waiting_jobs(client: Client, viewer: Any, queue_settings: Any) -> None:
+def test_it_counts_waiting_jobs(client: Client, viewer: User, queue_settings: Settings) -> None:
     add_jobs(2)
     client.force_login(viewer)
     content = client.get("/").content.decode()
@@ -109,7 +116,7 @@ def test_it_counts_waiting_jobs(client: Client, viewer: Any, queue_settings: Any
 
 
 def test_it_links_staff_to_the_admin_and_the_queue_dashboard(
-    client: Client, db: Any, no_redis: None
+    client: Client, db: None, no_redis: None
 ) -> None:
     staff = make_user("stan", "viewer", permissions=("experiments.view_queue_dashboard",))
     staff.is_staff = True
@@ -121,7 +128,7 @@ def test_it_links_staff_to_the_admin_and_the_queue_dashboard(
 
 
 def test_it_links_the_queue_dashboard_only_with_its_permission(
-    client: Client, db: Any, no_redis: None
+    client: Client, db: None, no_redis: None
 ) -> None:
     staff = make_user("stan", "viewer")
     staff.is_staff = True
@@ -132,7 +139,7 @@ def test_it_links_the_queue_dashboard_only_with_its_permission(
     assert "/django-rq/" not in content
 
 
-def test_it_hides_staff_links_from_others(client: Client, viewer: Any, no_redis: None) -> None:
+def test_it_hides_staff_links_from_others(client: Client, viewer: User, no_redis: None) -> None:
     client.force_login(viewer)
     content = client.get("/").content.decode()
     assert "/admin/" not in content
@@ -140,7 +147,7 @@ def test_it_hides_staff_links_from_others(client: Client, viewer: Any, no_redis:
 
 
 def test_its_query_count_does_not_grow_with_the_rows(
-    client: Client, viewer: Any, experimenter: Any, no_redis: None
+    client: Client, viewer: User, experimenter: User, no_redis: None
 ) -> None:
     dataset_version = make_dataset_version()
     client.force_login(viewer)
@@ -167,7 +174,7 @@ def test_its_query_count_does_not_grow_with_the_rows(
     assert len(many) == len(few)
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User) -> None:
     client.force_login(outsider)
     assert client.get("/").status_code == 403
 
@@ -179,7 +186,7 @@ def test_it_requires_login(client: Client) -> None:
 
 
 def test_it_shows_no_red_no_role_badge_to_a_superuser(
-    client: Client, db: Any, no_redis: None
+    client: Client, db: None, no_redis: None
 ) -> None:
     root = User.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(root)

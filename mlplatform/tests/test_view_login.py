@@ -3,18 +3,20 @@ from __future__ import annotations
 from io import StringIO
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 
-def test_it_shows_the_login_form(client: Client, db: Any) -> None:
+def test_it_shows_the_login_form(client: Client, db: None) -> None:
     response = client.get("/accounts/login/")
     assert response.status_code == 200
     assert b'name="username"' in response.content
     assert b"csrfmiddlewaretoken" in response.content
 
 
-def test_it_logs_in_and_goes_to_the_next_page(client: Client, viewer: Any) -> None:
+def test_it_logs_in_and_goes_to_the_next_page(client: Client, viewer: User) -> None:
     response = client.post(
         "/accounts/login/?next=/experiments/",
         {"username": "vera", "password": "pw-vera", "next": "/experiments/"},
@@ -24,14 +26,14 @@ def test_it_logs_in_and_goes_to_the_next_page(client: Client, viewer: Any) -> No
     assert client.get("/experiments/").status_code == 200
 
 
-def test_it_refuses_a_wrong_password(client: Client, viewer: Any) -> None:
+def test_it_refuses_a_wrong_password(client: Client, viewer: User) -> None:
     response = client.post("/accounts/login/", {"username": "vera", "password": "nope"})
     assert response.status_code == 200
     assert b"Please enter a correct username and password" in response.content
     assert client.get("/experiments/").status_code == 302
 
 
-def test_it_refuses_an_outside_next_url(client: Client, viewer: Any) -> None:
+def test_it_refuses_an_outside_next_url(client: Client, viewer: User) -> None:
     response = client.post(
         "/accounts/login/",
         {"username": "vera", "password": "pw-vera", "next": "https://evil.example/"},
@@ -39,7 +41,7 @@ def test_it_refuses_an_outside_next_url(client: Client, viewer: Any) -> None:
     assert response["Location"] == "/"
 
 
-def test_it_logs_out_on_post_only(client: Client, viewer: Any) -> None:
+def test_it_logs_out_on_post_only(client: Client, viewer: User) -> None:
     client.force_login(viewer)
     assert client.get("/accounts/logout/").status_code == 405
     response = client.post("/accounts/logout/")
@@ -69,7 +71,7 @@ def log_in(client: Client, address: str = "10.0.0.1") -> Any:
 
 
 def test_it_locks_out_a_user_and_address_after_the_failure_limit(
-    client: Client, viewer: Any, settings: Any
+    client: Client, viewer: User, settings: Settings
 ) -> None:
     assert settings.AXES_FAILURE_LIMIT == 5
     assert fail_logins(client, "vera", 4).status_code == 200
@@ -85,19 +87,19 @@ def test_it_locks_out_a_user_and_address_after_the_failure_limit(
     assert client.get("/experiments/").status_code == 302  # not logged in
 
 
-def test_it_lets_the_same_user_in_from_another_address(client: Client, viewer: Any) -> None:
+def test_it_lets_the_same_user_in_from_another_address(client: Client, viewer: User) -> None:
     fail_logins(client, "vera", 5)
 
     assert log_in(client, address="10.0.0.2").status_code == 302
 
 
-def test_it_lets_another_user_in_from_the_same_address(client: Client, viewer: Any) -> None:
+def test_it_lets_another_user_in_from_the_same_address(client: Client, viewer: User) -> None:
     fail_logins(client, "someone_else", 5)
 
     assert log_in(client).status_code == 302
 
 
-def test_it_forgets_failures_after_a_successful_login(client: Client, viewer: Any) -> None:
+def test_it_forgets_failures_after_a_successful_login(client: Client, viewer: User) -> None:
     fail_logins(client, "vera", 4)
     assert log_in(client).status_code == 302
     client.post("/accounts/logout/")
@@ -107,7 +109,7 @@ def test_it_forgets_failures_after_a_successful_login(client: Client, viewer: An
 
 
 def test_it_takes_the_failure_limit_from_settings(
-    client: Client, viewer: Any, settings: Any
+    client: Client, viewer: User, settings: Settings
 ) -> None:
     settings.AXES_FAILURE_LIMIT = 2
     assert fail_logins(client, "vera", 2).status_code == 429
@@ -115,7 +117,7 @@ def test_it_takes_the_failure_limit_from_settings(
     assert log_in(client).status_code == 429
 
 
-def test_it_unlocks_with_the_reset_command(client: Client, viewer: Any) -> None:
+def test_it_unlocks_with_the_reset_command(client: Client, viewer: User) -> None:
     fail_logins(client, "vera", 5)
     assert log_in(client).status_code == 429
 
@@ -127,7 +129,7 @@ def test_it_unlocks_with_the_reset_command(client: Client, viewer: Any) -> None:
 
 
 def test_it_says_when_only_an_administrator_can_unlock(
-    client: Client, viewer: Any, settings: Any
+    client: Client, viewer: User, settings: Settings
 ) -> None:
     settings.AXES_COOLOFF_TIME = None
     fail_logins(client, "vera", 5)

@@ -4,6 +4,8 @@ revision history is append-only: the database refuses to change a row
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 from registry.roles import roles_ensure
 
@@ -32,10 +34,11 @@ DROP FUNCTION IF EXISTS notes_annotationrevision_append_only();
 """
 
 
-def grant(apps, schema_editor):
+def grant(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     # Permissions are normally created after all migrations; the groups need them now.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        # Only needs to be truthy; django-stubs types it as the models module.
+        app_config.models_module = True  # type: ignore[assignment]
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
     roles_ensure(
@@ -44,7 +47,7 @@ def grant(apps, schema_editor):
     )
 
 
-def append_only(apps, schema_editor):
+def append_only(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         schema_editor.execute(SQLITE_FORWARD)
@@ -52,7 +55,7 @@ def append_only(apps, schema_editor):
         schema_editor.execute(POSTGRES_FORWARD)
 
 
-def not_append_only(apps, schema_editor):
+def not_append_only(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         schema_editor.execute(SQLITE_BACKWARD)

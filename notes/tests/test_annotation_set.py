@@ -1,23 +1,23 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, transaction
 
+from experiments.models import Experiment
 from mlplatform.tests.factories import make_dataset_version, make_experiment, make_model_version
 from notes.models import Annotation, AnnotationRevision, AnnotationTag
 from notes.services import annotation_set
 
 
 @pytest.fixture
-def experiment(db: Any) -> Any:
+def experiment(db: None) -> Experiment:
     return make_experiment(make_dataset_version())
 
 
 def test_it_sets_tags_and_a_note_and_keeps_every_revision(
-    experiment: Any, experimenter: Any
+    experiment: Experiment, experimenter: User
 ) -> None:
     first = annotation_set(
         target=experiment,
@@ -37,13 +37,17 @@ def test_it_sets_tags_and_a_note_and_keeps_every_revision(
     assert history == [(["baseline", "fraud", "v2"], "First try"), (["fraud"], "Worse than #3")]
 
 
-def test_it_adds_no_revision_when_nothing_changed(experiment: Any, experimenter: Any) -> None:
+def test_it_adds_no_revision_when_nothing_changed(
+    experiment: Experiment, experimenter: User
+) -> None:
     annotation_set(target=experiment, tags="a b", note="n", user=experimenter)
     annotation_set(target=experiment, tags="b, a", note="n\n", user=experimenter)
     assert AnnotationRevision.objects.count() == 1
 
 
-def test_it_annotates_a_model_version_separately(experiment: Any, experimenter: Any) -> None:
+def test_it_annotates_a_model_version_separately(
+    experiment: Experiment, experimenter: User
+) -> None:
     version = make_model_version(experiment)
     annotation_set(target=version, tags="candidate", note="", user=experimenter)
     annotation_set(target=experiment, tags="run", note="", user=experimenter)
@@ -63,7 +67,7 @@ def test_it_annotates_a_model_version_separately(experiment: Any, experimenter: 
     ],
 )
 def test_it_refuses_bad_tags_or_notes_and_writes_nothing(
-    experiment: Any, experimenter: Any, tags: str, note: str, message: str
+    experiment: Experiment, experimenter: User, tags: str, note: str, message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         annotation_set(target=experiment, tags=tags, note=note, user=experimenter)
@@ -73,14 +77,16 @@ def test_it_refuses_bad_tags_or_notes_and_writes_nothing(
 
 @pytest.mark.parametrize("role", ["viewer", "approver", "outsider"])
 def test_it_lets_only_experimenters_edit(
-    request: pytest.FixtureRequest, experiment: Any, role: str
+    request: pytest.FixtureRequest, experiment: Experiment, role: str
 ) -> None:
     with pytest.raises(PermissionDenied, match="may not edit tags and notes"):
         annotation_set(target=experiment, tags="x", note="", user=request.getfixturevalue(role))
     assert not Annotation.objects.exists()
 
 
-def test_the_database_refuses_to_change_a_revision(experiment: Any, experimenter: Any) -> None:
+def test_the_database_refuses_to_change_a_revision(
+    experiment: Experiment, experimenter: User
+) -> None:
     annotation_set(target=experiment, tags="x", note="original", user=experimenter)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AnnotationRevision.objects.update(note="rewritten")

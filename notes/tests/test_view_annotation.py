@@ -1,22 +1,22 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
+from experiments.models import Experiment
 from mlplatform.tests.factories import make_dataset_version, make_experiment, make_model_version
 from notes.models import Annotation, AnnotationRevision
 from notes.services import annotation_set
 
 
 @pytest.fixture
-def experiment(db: Any) -> Any:
+def experiment(db: None) -> Experiment:
     return make_experiment(make_dataset_version(), name="tagged_run")
 
 
 def test_it_saves_tags_and_a_note_and_shows_them_on_the_experiment(
-    client: Client, experimenter: Any, experiment: Any
+    client: Client, experimenter: User, experiment: Experiment
 ) -> None:
     client.force_login(experimenter)
     url = f"/experiments/{experiment.pk}/notes/"
@@ -30,7 +30,9 @@ def test_it_saves_tags_and_a_note_and_shows_them_on_the_experiment(
     assert "Last edited by erin" in page
 
 
-def test_it_shows_the_history_of_edits(client: Client, experimenter: Any, experiment: Any) -> None:
+def test_it_shows_the_history_of_edits(
+    client: Client, experimenter: User, experiment: Experiment
+) -> None:
     annotation_set(target=experiment, tags="first", note="one", user=experimenter)
     annotation_set(target=experiment, tags="second", note="two", user=experimenter)
     client.force_login(experimenter)
@@ -41,7 +43,7 @@ def test_it_shows_the_history_of_edits(client: Client, experimenter: Any, experi
 
 
 def test_it_refuses_a_bad_tag_with_the_form_and_a_400(
-    client: Client, experimenter: Any, experiment: Any
+    client: Client, experimenter: User, experiment: Experiment
 ) -> None:
     client.force_login(experimenter)
     response = client.post(
@@ -54,7 +56,7 @@ def test_it_refuses_a_bad_tag_with_the_form_and_a_400(
 
 
 def test_it_shows_a_viewer_the_tags_but_no_form(
-    client: Client, viewer: Any, experimenter: Any, experiment: Any
+    client: Client, viewer: User, experimenter: User, experiment: Experiment
 ) -> None:
     annotation_set(target=experiment, tags="baseline", note="", user=experimenter)
     client.force_login(viewer)
@@ -67,7 +69,9 @@ def test_it_shows_a_viewer_the_tags_but_no_form(
     assert AnnotationRevision.objects.count() == 1
 
 
-def test_it_annotates_a_model_version(client: Client, experimenter: Any, experiment: Any) -> None:
+def test_it_annotates_a_model_version(
+    client: Client, experimenter: User, experiment: Experiment
+) -> None:
     make_model_version(experiment, version=2)
     client.force_login(experimenter)
     url = "/registry/models/fraud_detector/versions/2/notes/"
@@ -78,13 +82,13 @@ def test_it_annotates_a_model_version(client: Client, experimenter: Any, experim
     assert "Waiting for the Q3 data." in page
 
 
-def test_it_answers_404_for_unknown_objects(client: Client, experimenter: Any) -> None:
+def test_it_answers_404_for_unknown_objects(client: Client, experimenter: User) -> None:
     client.force_login(experimenter)
     assert client.get("/experiments/424242/notes/").status_code == 404
     assert client.get("/registry/models/nope/versions/1/notes/").status_code == 404
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any, experiment: Any) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User, experiment: Experiment) -> None:
     client.force_login(outsider)
     assert client.get(f"/experiments/{experiment.pk}/notes/").status_code == 403
     assert client.post(f"/experiments/{experiment.pk}/notes/", {"tags": "x"}).status_code == 403

@@ -60,7 +60,8 @@ class Holdout:
 def _segments(levels: np.ndarray, negative_scores: np.ndarray) -> np.ndarray:
     below = np.searchsorted(levels, negative_scores, side="left")
     tied = levels[np.minimum(below, len(levels) - 1)] == negative_scores
-    return 2 * below + tied
+    segments: np.ndarray = 2 * below + tied
+    return segments
 
 
 def _log_losses(

@@ -29,7 +29,8 @@ def _labels(y_true: Any) -> np.ndarray:
     strange = labels[(labels != 0) & (labels != 1)]
     if strange.size:
         raise GateError(f"y_true must hold only 0 and 1, found {strange[0]!r}")
-    return labels == 1
+    positive: np.ndarray = labels == 1
+    return positive
 
 
 def _scores(name: str, scores: Any, n_rows: int) -> np.ndarray:

@@ -9,7 +9,7 @@ names the key path and both values. No Django here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # experiments.configs imports scikit-learn; the gate does not need it
     from experiments.configs import GateRequest, GateSpec, MetricRule
@@ -55,13 +55,16 @@ def apply_request(policy: GateSpec, request: GateRequest) -> AppliedPolicy:
     return AppliedPolicy(spec=spec, tightenings=tightenings, loosenings=loosenings)
 
 
+_Number = TypeVar("_Number", int, float)
+
+
 def _at_least(
     key: str,
-    policy_value: float,
-    asked: float | None,
+    policy_value: _Number,
+    asked: _Number | None,
     tightenings: list[str],
     loosenings: list[str],
-) -> float:
+) -> _Number:
     if asked is None or asked == policy_value:
         return policy_value
     if asked < policy_value:

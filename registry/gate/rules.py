@@ -12,16 +12,16 @@ def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
     return {"name": name, "passed": bool(passed), "detail": detail}
 
 
-def _floor_check(rule: MetricRule, candidate: float) -> dict[str, Any]:
+def _floor_check(rule: MetricRule, threshold: float, candidate: float) -> dict[str, Any]:
     if rule.greater_is_better:
-        passed, word = candidate >= rule.threshold, "floor"
+        passed, word = candidate >= threshold, "floor"
     else:
-        passed, word = candidate <= rule.threshold, "ceiling"
+        passed, word = candidate <= threshold, "ceiling"
     verdict = "meets" if passed else "misses"
     return _check(
         "threshold",
         passed,
-        f"candidate {candidate:.4g} {verdict} the {word} {rule.threshold:.4g}",
+        f"candidate {candidate:.4g} {verdict} the {word} {threshold:.4g}",
     )
 
 
@@ -61,11 +61,13 @@ def rule_checks(
         for side, value in (("candidate", candidate), ("production", production))
         if value is None and (side == "candidate" or compare)
     ]
-    if missing:
+    # `missing` names the candidate when it is None, and production when it is
+    # None and compared: the `is None` tests only say so to the type checker.
+    if missing or candidate is None:
         detail = f"{rule.metric} cannot be computed for the {' and '.join(missing)} model"
         return [_check("computable", False, f"{detail}; it needs probabilities in [0, 1]")]
-    checks = [] if rule.threshold is None else [_floor_check(rule, candidate)]
-    if not compare:
+    checks = [] if rule.threshold is None else [_floor_check(rule, rule.threshold, candidate)]
+    if not compare or production is None:
         return checks
     delta = improvement(rule.greater_is_better, candidate, production)
     if rule.max_drop is not None:

@@ -1,15 +1,17 @@
 """Create the role groups (see registry/roles.py)."""
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 from registry.roles import ROLES, roles_migrate
 
 
-def create_roles(apps, schema_editor):
+def create_roles(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     roles_migrate(apps)
 
 
-def remove_roles(apps, schema_editor):
+def remove_roles(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     apps.get_model("auth", "Group").objects.filter(name__in=ROLES).delete()
 
 

@@ -6,6 +6,8 @@ test runner's flush deletes rows, so there the guarantee is the code's and the
 admin's (no delete or change permission is ever granted)."""
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 SQLITE_FORWARD = """
 CREATE TRIGGER registry_stagetransition_no_update
@@ -32,7 +34,7 @@ DROP FUNCTION IF EXISTS registry_stagetransition_append_only();
 """
 
 
-def forwards(apps, schema_editor):
+def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         schema_editor.execute(SQLITE_FORWARD)
@@ -40,7 +42,7 @@ def forwards(apps, schema_editor):
         schema_editor.execute(POSTGRES_FORWARD)
 
 
-def backwards(apps, schema_editor):
+def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         schema_editor.execute(SQLITE_BACKWARD)

@@ -3,11 +3,13 @@
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 from registry.roles import roles_migrate
 
 
-def grant_read(apps, schema_editor):
+def grant_read(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     roles_migrate(apps)  # viewers, experimenters and approvers read gate policies
 
 

@@ -4,6 +4,8 @@ history, the gate policies and the gate evaluations (registry/history_guard.py).
 Replaces the UPDATE-only guard of 0003."""
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 from registry import history_guard
 
@@ -14,7 +16,7 @@ OLD_POSTGRES = [
 ]
 
 
-def forwards(apps, schema_editor):
+def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     vendor = schema_editor.connection.vendor
     for sql in {"sqlite": OLD_SQLITE, "postgresql": OLD_POSTGRES}.get(vendor, []):
         schema_editor.execute(sql)
@@ -22,7 +24,7 @@ def forwards(apps, schema_editor):
         schema_editor.execute(sql)
 
 
-def backwards(apps, schema_editor):
+def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     for sql in history_guard.uninstall_statements(schema_editor.connection.vendor):
         schema_editor.execute(sql)
 

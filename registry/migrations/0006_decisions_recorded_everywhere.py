@@ -2,11 +2,13 @@
 
 from django.conf import settings
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 from registry import history_guard
 
 
-def guard_again(apps, schema_editor):
+def guard_again(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     """SQLite adds a column by rebuilding the table, which drops its triggers:
     put the append-only guard back (a no-op change on PostgreSQL)."""
     vendor = schema_editor.connection.vendor

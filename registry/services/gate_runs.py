@@ -217,7 +217,7 @@ def _judge(
             f"the candidate's config loosens {label}, which decides: "
             + "; ".join(applied.loosenings)
         )
-    holdout = training.holdout_from_bytes(bytes(candidate.holdout))
+    holdout = training.holdout_from_bytes(_stored_holdout(candidate))
     rows = _comparable_rows(candidate, production, holdout)
     production_scores, production_threshold = None, None
     if production is not None and rows.comparable:
@@ -300,13 +300,20 @@ def _incomparable(ours: _Data, theirs: _Data) -> str:
     return ""
 
 
+def _stored_holdout(experiment: Experiment) -> bytes:
+    """The holdout a COMPLETED experiment stored (the column is NULL before)."""
+    if experiment.holdout is None:
+        raise ValueError(f"experiment #{experiment.pk} has no stored holdout")
+    return bytes(experiment.holdout)
+
+
 def _rows_production_trained_on(production: ModelVersion, holdout: Any, ours: _Data) -> np.ndarray:
     """A mask over the candidate's holdout: rows whose identity is among the
     rows the production model was trained on."""
     from experiments import training
 
     their_version = production.experiment.dataset_version
-    their_holdout = training.holdout_from_bytes(bytes(production.experiment.holdout))
+    their_holdout = training.holdout_from_bytes(_stored_holdout(production.experiment))
     their_training = their_holdout.training_rows(their_version.row_count)
     their_identities = dataset_version_row_identities(version=their_version)[their_training]
     our_identities = dataset_version_row_identities(version=ours.version)[holdout.row_ids]

@@ -19,11 +19,12 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied, Valid
 from django.db import IntegrityError, transaction
 
 from mlplatform.origin import Origin
+from mlplatform.typing import Actor
 from registry.models import GatePolicy, RegisteredModel
 from registry.services.locks import locked_model
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import User
 
     from experiments.configs import ExperimentConfig, GateSpec, PolicyBounds
 
@@ -114,7 +115,7 @@ def _default_policy_create(registered_model: RegisteredModel) -> GatePolicy:
                 channel=Origin.worker().channel,
             )
     except IntegrityError:  # another process gave it the default at the same moment
-        return registered_model.gate_policies.order_by("-version").first()
+        return registered_model.gate_policies.latest("version")
 
 
 def registered_model_ensure(*, name: str) -> RegisteredModel:
@@ -133,13 +134,13 @@ def gate_policy_set(
     *,
     model_name: str,
     text: str,
-    user: AbstractBaseUser | AnonymousUser | None,
+    user: Actor,
     reason: str,
     origin: Origin,
 ) -> GatePolicy:
     """Record a new version of a model's gate policy. Pending production
     requests gated under the previous version are superseded."""
-    _require_permission(user)
+    author = _require_permission(user)
     if not reason.strip():
         raise ValidationError("a reason is required for every gate policy change")
     registered_model = _model_named(model_name)
@@ -154,7 +155,7 @@ def gate_policy_set(
             version=current.version + 1,
             policy=spec.to_dict(),
             reason=reason.strip(),
-            created_by=user,
+            created_by=author,
             channel=origin.channel,
             os_user=origin.os_user,
             host=origin.host,
@@ -169,12 +170,19 @@ def gate_policy_set(
         return policy
 
 
-def _require_permission(user: AbstractBaseUser | AnonymousUser | None) -> None:
-    if user is None or not user.is_active or not user.has_perm(CHANGE_PERMISSION):
+def _require_permission(user: Actor) -> User:
+    """The user, when active and holding the permission (an anonymous user never is)."""
+    if (
+        user is None
+        or not user.is_authenticated
+        or not user.is_active
+        or not user.has_perm(CHANGE_PERMISSION)
+    ):
         who = user.get_username() if user is not None else "an anonymous user"
         raise PermissionDenied(
             f"{who} may not change gate policies (needs the {CHANGE_PERMISSION} permission)"
         )
+    return user
 
 
 def _model_named(name: str) -> RegisteredModel:

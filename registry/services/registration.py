@@ -33,7 +33,7 @@ from registry.services.locks import locked_model
 from registry.services.policies import registered_model_ensure
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from mlplatform.typing import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +102,7 @@ def _unclaimable_message(experiment_id: int) -> str:
     return f"experiment #{experiment_id} is being gated and registered right now"
 
 
-def registration_retry(
-    *, experiment_id: int, user: AbstractBaseUser | AnonymousUser | None
-) -> bool:
+def registration_retry(*, experiment_id: int, user: Actor) -> bool:
     """Ask a worker to gate and register an experiment again (after an error or
     a failed gate). The experiment shows `pending` at once; False when the
     queue is down (the reconciler queues it when Redis is back)."""

@@ -14,7 +14,7 @@ records who, why and through which channel (mlplatform.origin).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -43,9 +43,9 @@ from registry.services.locks import locked_model
 from registry.services.policies import gate_policy_current
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import User
 
-    User = AbstractBaseUser | AnonymousUser | None
+    from mlplatform.typing import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +62,15 @@ class ApprovalRefused(ValidationError):
     """What the request was gated on no longer holds; only the refusal was recorded."""
 
 
-def _user_label(user: Any) -> str:
+def _user_label(user: Actor) -> str:
     return user.get_username() if user is not None else "system"
 
 
-def _require_perm(user: Any, perm: str, action: str) -> None:
-    if user is None or not user.is_active or not user.has_perm(perm):
+def _require_perm(user: Actor, perm: str, action: str) -> User:
+    """The user, when active and holding `perm` (an anonymous user never is)."""
+    if user is None or not user.is_authenticated or not user.is_active or not user.has_perm(perm):
         raise PermissionDenied(f"{_user_label(user)} is not allowed to {action}")
+    return user
 
 
 def _require_reason(reason: str, action: str) -> str:
@@ -123,7 +125,7 @@ def stage_request_create(
     *,
     model_version: ModelVersion,
     to_stage: str,
-    user: User,
+    user: Actor,
     reason: str,
     origin: Origin,
     gate_in_background: bool = False,
@@ -132,12 +134,12 @@ def stage_request_create(
     or (gate_in_background) on a worker after commit, the request showing
     `gating` meanwhile. It is recorded even when the gate fails, and then
     cannot be approved without an override."""
-    _require_perm(user, "registry.request_stage_change", "request stage changes")
+    requester = _require_perm(user, "registry.request_stage_change", "request stage changes")
     reason = _require_reason(reason, "request a stage change")
     _validate_request(model_version, to_stage)
     _candidate_usable(model_version)
     gated = to_stage == Stage.PRODUCTION
-    request = _request_insert(model_version, to_stage, user, reason, origin, gated=gated)
+    request = _request_insert(model_version, to_stage, requester, reason, origin, gated=gated)
     if not gated:
         return request
     if gate_in_background:
@@ -151,7 +153,7 @@ def stage_request_create(
 def _request_insert(
     model_version: ModelVersion,
     to_stage: str,
-    user: Any,
+    user: User,
     reason: str,
     origin: Origin,
     *,
@@ -248,10 +250,10 @@ def _request_get(request_id: int) -> StageRequest:
 
 
 def _check_decision(
-    request: StageRequest, user: Any, approve: bool, override_justification: str
+    request: StageRequest, user: User, approve: bool, override_justification: str
 ) -> bool:
-    """Returns whether this approval overrides a failed gate."""
-    _require_perm(user, "registry.approve_stage_change", "approve or reject stage changes")
+    """Returns whether this approval overrides a failed gate. `user` may approve
+    (_require_perm)."""
     if request.status == StageRequest.Status.GATING:
         raise ValidationError(
             f"request #{request.pk} is still being gated; decide it once its report is in"
@@ -276,7 +278,7 @@ def _check_decision(
 def stage_request_decide(
     *,
     request_id: int,
-    user: User,
+    user: Actor,
     approve: bool,
     reason: str,
     origin: Origin,
@@ -288,9 +290,12 @@ def stage_request_decide(
     changed, the approval is refused and only the refusal is recorded."""
     request = _request_get(request_id)
     reason = _require_reason(reason, "approve or reject a request")
-    override = _check_decision(request, user, approve, override_justification)
+    decider = _require_perm(
+        user, "registry.approve_stage_change", "approve or reject stage changes"
+    )
+    override = _check_decision(request, decider, approve, override_justification)
     if approve:
-        _reverify_or_refuse(request, user, origin)
+        _reverify_or_refuse(request, decider, origin)
     decision_reason = (
         f"{reason}\n\noverride: {override_justification.strip()}" if override else reason
     )
@@ -299,11 +304,13 @@ def stage_request_decide(
             # The model first, then request rows: the order every writer of a
             # model's requests keeps (superseding updates other requests).
             locked_model(request.model_version.registered_model.name)
-            _claim_request(request, user, approve, decision_reason, override)
+            _claim_request(request, decider, approve, decision_reason, override)
             if approve:
-                _apply_stage_change(request, user, decision_reason, override, origin)
+                _apply_stage_change(request, decider, decision_reason, override, origin)
             else:
-                _record(request, user, StageTransition.Decision.REJECTED, decision_reason, origin)
+                _record(
+                    request, decider, StageTransition.Decision.REJECTED, decision_reason, origin
+                )
     except IntegrityError:
         raise PromotionConflict(
             f"{request.model_version.registered_model} got another production version at "
@@ -313,7 +320,7 @@ def stage_request_decide(
     return request
 
 
-def _reverify_or_refuse(request: StageRequest, user: Any, origin: Origin) -> None:
+def _reverify_or_refuse(request: StageRequest, user: User, origin: Origin) -> None:
     problem = _reverification_problem(request)
     if problem is None:
         return
@@ -352,7 +359,7 @@ def _baseline_problem(request: StageRequest, registered_model: RegisteredModel) 
 
 
 def _claim_request(
-    request: StageRequest, user: Any, approve: bool, reason: str, override: bool
+    request: StageRequest, user: User, approve: bool, reason: str, override: bool
 ) -> None:
     status = StageRequest.Status.APPROVED if approve else StageRequest.Status.REJECTED
     claimed = StageRequest.objects.filter(pk=request.pk, status=StageRequest.Status.PENDING).update(
@@ -371,7 +378,7 @@ def _claim_request(
 
 
 def _apply_stage_change(
-    request: StageRequest, user: Any, reason: str, override: bool, origin: Origin
+    request: StageRequest, user: User, reason: str, override: bool, origin: Origin
 ) -> None:
     registered_model = locked_model(request.model_version.registered_model.name)
     version = ModelVersion.objects.select_for_update().get(pk=request.model_version_id)
@@ -398,7 +405,7 @@ def _apply_stage_change(
 
 
 def _archive_production(
-    registered_model: RegisteredModel, incoming: ModelVersion, user: Any, origin: Origin
+    registered_model: RegisteredModel, incoming: ModelVersion, user: User, origin: Origin
 ) -> None:
     for previous in ModelVersion.objects.filter(
         registered_model=registered_model, stage=Stage.PRODUCTION
@@ -457,12 +464,17 @@ def requests_supersede_stale(
 
 
 def stage_request_withdraw(
-    *, request_id: int, user: User, reason: str, origin: Origin
+    *, request_id: int, user: Actor, reason: str, origin: Origin
 ) -> StageRequest:
     """The requester takes back their own open (gating or pending) request."""
     request = _request_get(request_id)
     reason = _require_reason(reason, "withdraw a request")
-    if user is None or not user.is_active or request.requested_by_id != user.pk:
+    if (
+        user is None
+        or not user.is_authenticated
+        or not user.is_active
+        or request.requested_by_id != user.pk
+    ):
         raise PermissionDenied(
             f"only {request.requested_by} (who made request #{request.pk}) may withdraw it"
         )
@@ -482,7 +494,7 @@ def stage_request_withdraw(
 
 def _record(
     request: StageRequest,
-    user: Any,
+    user: User | None,
     decision: str,
     reason: str,
     origin: Origin,

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from django.contrib.auth.models import User
 
 from experiments.models import Experiment, Status
 from experiments.services import experiment_create, experiment_execute
@@ -42,6 +44,7 @@ def trained(make_config: Callable[..., str]) -> Callable[..., Experiment]:
 def registered(trained: Callable[..., Experiment]) -> Callable[..., ModelVersion]:
     def register(**overrides: Any) -> ModelVersion:
         evaluation, version = model_version_register(experiment_id=trained(**overrides).pk)
+        assert evaluation is not None
         assert version is not None, evaluation.report["reasons"]
         return version
 
@@ -59,13 +62,13 @@ LAX_POLICY = {
 
 
 @pytest.fixture
-def policy_admin(db: Any) -> Any:
+def policy_admin(db: None) -> User:
     """Holds registry.change_gatepolicy, and no role."""
     return make_user("polly", permissions=("registry.change_gatepolicy",))
 
 
 @pytest.fixture
-def set_policy(policy_admin: Any) -> Callable[..., GatePolicy]:
+def set_policy(policy_admin: User) -> Callable[..., GatePolicy]:
     """Give a model (created if new) a gate policy, as the policy admin would."""
 
     def set_(policy: dict[str, Any], model_name: str = "fraud_detector") -> GatePolicy:
@@ -86,7 +89,7 @@ def lax_policy(set_policy: Callable[..., GatePolicy]) -> GatePolicy:
     return set_policy(LAX_POLICY)
 
 
-def promote(version: ModelVersion, requester: Any, approver: Any) -> ModelVersion:
+def promote(version: ModelVersion, requester: User, approver: User) -> ModelVersion:
     request = stage_request_create(
         origin=Origin.cli(),
         model_version=version,
@@ -104,14 +107,14 @@ def promote(version: ModelVersion, requester: Any, approver: Any) -> ModelVersio
 
 @pytest.fixture
 def production_version(
-    registered: Callable[..., ModelVersion], experimenter: Any, approver: Any
+    registered: Callable[..., ModelVersion], experimenter: User, approver: User
 ) -> ModelVersion:
     return promote(registered(), experimenter, approver)
 
 
 @pytest.fixture
-def make_policy_file(tmp_path: Any) -> Callable[..., Any]:
-    def make(policy: dict[str, Any]) -> Any:
+def make_policy_file(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
+    def make(policy: dict[str, Any]) -> Path:
         path = tmp_path / "gate_policy.yaml"
         path.write_text(yaml.safe_dump(policy))
         return path

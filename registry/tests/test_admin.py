@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import User
@@ -10,18 +10,18 @@ from experiments.selectors import experiment_scalar_metrics
 from mlplatform.origin import Origin
 from mlplatform.testing import make_user
 from mlplatform.tests.factories import make_dataset_version, make_experiment, make_model_version
-from registry.models import Stage, StageRequest, StageTransition
+from registry.models import ModelVersion, Stage, StageRequest, StageTransition
 from registry.services import stage_request_create
 
 
 @pytest.fixture
-def admin_client(client, db):
+def admin_client(client: Client, db: None) -> Client:
     admin = User.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(admin)
     return client
 
 
-def pending(version, user):
+def pending(version: ModelVersion, user: User) -> StageRequest:
     return stage_request_create(
         origin=Origin.cli(),
         model_version=version,
@@ -31,7 +31,9 @@ def pending(version, user):
     )
 
 
-def test_it_shows_the_full_gate_report_before_the_decision(admin_client, registered, experimenter):
+def test_it_shows_the_full_gate_report_before_the_decision(
+    admin_client: Client, registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     request = pending(registered(), experimenter)
 
     response = admin_client.post(
@@ -46,8 +48,8 @@ def test_it_shows_the_full_gate_report_before_the_decision(admin_client, registe
 
 
 def test_it_approves_through_the_service_and_records_the_admin(
-    admin_client, registered, experimenter
-):
+    admin_client: Client, registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     version = registered()
     request = pending(version, experimenter)
 
@@ -65,14 +67,19 @@ def test_it_approves_through_the_service_and_records_the_admin(
     request.refresh_from_db()
     version.refresh_from_db()
     assert request.status == StageRequest.Status.APPROVED
+    assert request.decided_by is not None
     assert request.decided_by.username == "root"
     assert version.stage == Stage.PRODUCTION
     entry = StageTransition.objects.filter(model_version=version).first()
+    assert entry is not None
+    assert entry.approved_by is not None
     assert entry.approved_by.username == "root"
     assert "reviewed in admin" in entry.reason
 
 
-def test_it_rejects_through_the_service(admin_client, registered, experimenter):
+def test_it_rejects_through_the_service(
+    admin_client: Client, registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     request = pending(registered(), experimenter)
 
     admin_client.post(
@@ -92,7 +99,12 @@ def test_it_rejects_through_the_service(admin_client, registered, experimenter):
 
 
 @pytest.mark.parametrize("action", ["approve_requests", "reject_requests"])
-def test_it_refuses_a_decision_with_an_empty_reason(admin_client, registered, experimenter, action):
+def test_it_refuses_a_decision_with_an_empty_reason(
+    admin_client: Client,
+    registered: Callable[..., ModelVersion],
+    experimenter: User,
+    action: str,
+) -> None:
     request = pending(registered(), experimenter)
 
     response = admin_client.post(
@@ -107,7 +119,9 @@ def test_it_refuses_a_decision_with_an_empty_reason(admin_client, registered, ex
     assert not StageTransition.objects.filter(request=request).exists()
 
 
-def test_it_keeps_history_read_only(admin_client, registered):
+def test_it_keeps_history_read_only(
+    admin_client: Client, registered: Callable[..., ModelVersion]
+) -> None:
     registered()
     entry = StageTransition.objects.get()
 
@@ -124,7 +138,9 @@ def test_it_keeps_history_read_only(admin_client, registered):
     assert entry.reason != "rewritten"
 
 
-def test_it_lists_versions_with_stage_metrics_and_gate_outcome(admin_client, registered):
+def test_it_lists_versions_with_stage_metrics_and_gate_outcome(
+    admin_client: Client, registered: Callable[..., ModelVersion]
+) -> None:
     version = registered()
     metrics = experiment_scalar_metrics(experiment_id=version.experiment_id)
 
@@ -141,7 +157,7 @@ def test_it_lists_versions_with_stage_metrics_and_gate_outcome(admin_client, reg
 
 
 @pytest.fixture
-def waiting(db: None, experimenter: Any) -> StageRequest:
+def waiting(db: None, experimenter: User) -> StageRequest:
     """A pending request to archive a staging version: no gate, no training."""
     version = make_model_version(make_experiment(make_dataset_version()), stage="staging")
     return StageRequest.objects.create(
@@ -178,6 +194,7 @@ def test_it_approves_from_the_page_through_the_service(
     assert response["Location"] == page(waiting.pk)
     waiting.refresh_from_db()
     assert waiting.status == StageRequest.Status.APPROVED
+    assert waiting.decided_by is not None
     assert waiting.decided_by.username == "root"
     assert waiting.model_version.stage == Stage.ARCHIVED
     entry = StageTransition.objects.get(request=waiting)
@@ -202,8 +219,8 @@ def test_it_rejects_from_the_page(admin_client: Client, waiting: StageRequest) -
     ],
 )
 def test_it_refuses_a_bad_decision_on_the_page_and_writes_nothing(
-    admin_client, waiting, data, message
-):
+    admin_client: Client, waiting: StageRequest, data: dict[str, str], message: str
+) -> None:
     response = admin_client.post(decide(waiting.pk), data)
     assert response.status_code == 400
     assert message in response.content.decode()

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 import yaml
 from django.contrib.auth.models import User
 from django.test import Client
@@ -61,7 +59,7 @@ def test_it_refuses_staff_without_the_permission(client: Client, approver: User)
     assert GatePolicy.objects.count() == 1
 
 
-def test_it_never_offers_to_change_or_delete_a_policy(client: Client, db: Any) -> None:
+def test_it_never_offers_to_change_or_delete_a_policy(client: Client, db: None) -> None:
     root = User.objects.create_superuser("root", "root@example.com", "pw")
     registered_model_ensure(name="fraud_detector")
     policy = GatePolicy.objects.get()

@@ -1,19 +1,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import StringIO
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from mlplatform.origin import Origin
 from mlplatform.testing import make_user
-from registry.models import Stage, StageRequest, StageTransition
+from registry.models import ModelVersion, Stage, StageRequest, StageTransition
 from registry.services import stage_request_create
 
 
-def pending(version, user):
+def pending(version: ModelVersion, user: User) -> StageRequest:
     return stage_request_create(
         origin=Origin.cli(),
         model_version=version,
@@ -23,7 +24,9 @@ def pending(version, user):
     )
 
 
-def test_it_approves_and_applies_the_request(registered, experimenter, approver):
+def test_it_approves_and_applies_the_request(
+    registered: Callable[..., ModelVersion], experimenter: User, approver: User
+) -> None:
     version = registered()
     request = pending(version, experimenter)
     out = StringIO()
@@ -40,7 +43,9 @@ def test_it_approves_and_applies_the_request(registered, experimenter, approver)
     assert StageTransition.objects.filter(approved_by=approver, decision="approved").exists()
 
 
-def test_it_rejects_with_a_reason(registered, experimenter, approver):
+def test_it_rejects_with_a_reason(
+    registered: Callable[..., ModelVersion], experimenter: User, approver: User
+) -> None:
     request = pending(registered(), experimenter)
 
     call_command(
@@ -57,7 +62,7 @@ def test_it_rejects_with_a_reason(registered, experimenter, approver):
     assert request.decision_reason == "not now"
 
 
-def test_it_refuses_self_approval(registered):
+def test_it_refuses_self_approval(registered: Callable[..., ModelVersion]) -> None:
     both = make_user("bea", "experimenter", "approver")
     request = pending(registered(), both)
 
@@ -68,7 +73,9 @@ def test_it_refuses_self_approval(registered):
     assert request.status == StageRequest.Status.PENDING
 
 
-def test_it_refuses_an_already_decided_request(registered, experimenter, approver):
+def test_it_refuses_an_already_decided_request(
+    registered: Callable[..., ModelVersion], experimenter: User, approver: User
+) -> None:
     request = pending(registered(), experimenter)
     call_command(
         "approve_promotion", str(request.pk), user="arthur", reason="ok", stdout=StringIO()
@@ -78,7 +85,9 @@ def test_it_refuses_an_already_decided_request(registered, experimenter, approve
         call_command("approve_promotion", str(request.pk), user="arthur", reject=True, reason="x")
 
 
-def test_it_records_the_command_line_account_and_host(registered, experimenter, approver):
+def test_it_records_the_command_line_account_and_host(
+    registered: Callable[..., ModelVersion], experimenter: User, approver: User
+) -> None:
     import getpass
     import socket
 
@@ -96,7 +105,9 @@ def test_it_records_the_command_line_account_and_host(registered, experimenter, 
     )
 
 
-def test_it_requires_a_reason(registered, experimenter, approver):
+def test_it_requires_a_reason(
+    registered: Callable[..., ModelVersion], experimenter: User, approver: User
+) -> None:
     request = pending(registered(), experimenter)
 
     with pytest.raises(CommandError, match="--reason"):
@@ -108,7 +119,7 @@ def test_it_requires_a_reason(registered, experimenter, approver):
     assert request.status == StageRequest.Status.PENDING
 
 
-def test_it_answers_json_with_a_json_error_and_the_same_exit_code(approver: Any) -> None:
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(approver: User) -> None:
     out = StringIO()
 
     with pytest.raises(SystemExit) as caught:

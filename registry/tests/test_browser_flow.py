@@ -11,14 +11,17 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from pytest_django.live_server_helper import LiveServer
 
+from datasets.models import DatasetVersion
 from experiments.models import Experiment, Status
+from experiments.tests.rq_helpers import WorkerProcess
 from mlplatform.testing import config_yaml
 from registry.models import ModelVersion, Stage
 
@@ -86,16 +89,18 @@ def wait_until_completed(page: Page) -> int:
     expect(page.locator("#metrics-heading")).to_be_visible()
     # Then it is gated and registered; the page follows that too, to its outcome.
     expect(page.locator("#registered-version")).to_be_visible(timeout=TRAINING_TIMEOUT_MS)
-    return int(re.search(r"/experiments/(\d+)/", page.url).group(1))
+    found = re.search(r"/experiments/(\d+)/", page.url)
+    assert found is not None, page.url
+    return int(found.group(1))
 
 
 def test_it_launches_compares_and_promotes_through_the_browser(
-    live_server: Any,
+    live_server: LiveServer,
     browser: Browser,
-    start_worker: Callable[..., Any],
-    registered_dataset: Any,
-    experimenter: Any,
-    approver: Any,
+    start_worker: Callable[..., WorkerProcess],
+    registered_dataset: DatasetVersion,
+    experimenter: User,
+    approver: User,
 ) -> None:
     start_worker()
     config = config_yaml(dataset=registered_dataset, name="browser_baseline")

@@ -17,6 +17,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
+from pytest_django.live_server_helper import LiveServer
 
 from experiments.models import Experiment
 from mlplatform.tests.factories import make_dataset_version, make_experiment, make_model_version
@@ -53,12 +54,12 @@ def column(page: Page, experiment: Experiment) -> Any:
 
 
 def test_it_compares_runs_against_the_production_baseline(
-    live_server: Any,
+    live_server: LiveServer,
     browser: Browser,
     registered: Callable[..., ModelVersion],
-    experimenter: Any,
-    approver: Any,
-    viewer: Any,
+    experimenter: User,
+    approver: User,
+    viewer: User,
     set_policy: Callable[..., Any],
 ) -> None:
     set_policy(WIDE_POLICY)
@@ -130,7 +131,7 @@ def test_it_compares_runs_against_the_production_baseline(
 
 
 def test_it_sorts_the_list_keeps_chosen_columns_and_tags_runs(
-    live_server: Any, browser: Browser, experimenter: Any
+    live_server: LiveServer, browser: Browser, experimenter: User
 ) -> None:
     version = make_dataset_version()
     started = timezone.now() - timedelta(hours=1)
@@ -192,7 +193,7 @@ def test_it_sorts_the_list_keeps_chosen_columns_and_tags_runs(
 
 
 def test_it_approves_a_request_on_its_own_page_of_the_admin_desk(
-    live_server: Any, browser: Browser, experimenter: Any
+    live_server: LiveServer, browser: Browser, experimenter: User
 ) -> None:
     User.objects.create_superuser("root", "root@example.com", "pw-root")
     staged = make_model_version(make_experiment(make_dataset_version()), stage=Stage.STAGING)
@@ -231,5 +232,6 @@ def test_it_approves_a_request_on_its_own_page_of_the_admin_desk(
     assert request.status == StageRequest.Status.APPROVED
     assert staged.stage == Stage.ARCHIVED
     entry = StageTransition.objects.get(request=request)
+    assert entry.approved_by is not None
     assert entry.approved_by.username == "root"
     assert "Reviewed on the request's page." in entry.reason

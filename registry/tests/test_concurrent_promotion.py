@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import connection
 
@@ -13,8 +15,8 @@ from registry.services import stage_request_create, stage_request_decide
 
 @pytest.mark.django_db(transaction=True)
 def test_it_leaves_exactly_one_production_version_when_two_approvals_race(
-    registered, experimenter, approver
-):
+    registered: Callable[..., ModelVersion], experimenter: User, approver: User
+) -> None:
     requests = [
         stage_request_create(
             origin=Origin.cli(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from experiments.configs import GateSpec, MetricRule
@@ -17,7 +19,7 @@ def holdout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y_true, candidate, production
 
 
-def report(*rules: MetricRule, production: bool = True) -> dict:
+def report(*rules: MetricRule, production: bool = True) -> dict[str, Any]:
     y_true, candidate, other = holdout()
     return gate.run_gate(
         y_true=y_true,

@@ -74,7 +74,7 @@ def entry(report: dict[str, Any], metric: str) -> dict[str, Any]:
     return next(item for item in report["metrics"] if item["metric"] == metric)
 
 
-def test_it_imports_neither_django_nor_sklearn():
+def test_it_imports_neither_django_nor_sklearn() -> None:
     code = (
         "import importlib, pkgutil, sys; import registry.gate as package; "
         "[importlib.import_module(m.name) for m in pkgutil.iter_modules("
@@ -89,7 +89,7 @@ def test_it_imports_neither_django_nor_sklearn():
 
 
 @pytest.mark.parametrize("decimals", [None, 2, 1])
-def test_it_matches_sklearn_point_estimates_with_and_without_ties(decimals):
+def test_it_matches_sklearn_point_estimates_with_and_without_ties(decimals: int | None) -> None:
     y_true, candidate, production = holdout(decimals=decimals)
     thresholds = (0.3, 0.2)  # with decimals, rows score exactly at the threshold
 
@@ -101,7 +101,7 @@ def test_it_matches_sklearn_point_estimates_with_and_without_ties(decimals):
         assert item["production"] == pytest.approx(metric(y_true, production, 0.2), abs=1e-12)
 
 
-def test_it_matches_sklearn_when_nothing_is_predicted_positive():
+def test_it_matches_sklearn_when_nothing_is_predicted_positive() -> None:
     y_true, candidate, production = holdout()
 
     report = run(y_true, candidate, production, thresholds=(1.5, 0.0))
@@ -111,10 +111,10 @@ def test_it_matches_sklearn_when_nothing_is_predicted_positive():
     assert entry(report, "accuracy")["production"] == pytest.approx(y_true.mean())
 
 
-def test_it_matches_a_naive_sklearn_bootstrap_on_the_same_rows():
+def test_it_matches_a_naive_sklearn_bootstrap_on_the_same_rows() -> None:
     y_true, candidate, production = holdout(rows=300, positives=25, seed=4, decimals=2)
     gate_spec = spec(resamples=60, seed=9, confidence=0.9)
-    arguments = {
+    arguments: dict[str, Any] = {
         "y_true": y_true,
         "candidate_scores": candidate,
         "production_scores": production,
@@ -140,9 +140,9 @@ def test_it_matches_a_naive_sklearn_bootstrap_on_the_same_rows():
         )
 
 
-def test_it_matches_a_naive_sklearn_bootstrap_without_production():
+def test_it_matches_a_naive_sklearn_bootstrap_without_production() -> None:
     y_true, candidate, _ = holdout(rows=300, positives=25, seed=6, decimals=1)
-    arguments = {
+    arguments: dict[str, Any] = {
         "y_true": y_true,
         "candidate_scores": candidate,
         "production_scores": None,
@@ -162,7 +162,7 @@ def test_it_matches_a_naive_sklearn_bootstrap_without_production():
         )
 
 
-def test_it_resamples_positives_and_negatives_separately():
+def test_it_resamples_positives_and_negatives_separately() -> None:
     y_true, candidate, production = holdout(rows=500, positives=30)
 
     rows = gate.resample_rows(
@@ -178,7 +178,7 @@ def test_it_resamples_positives_and_negatives_separately():
     assert len({tuple(np.sort(r)) for r in rows}) == 40
 
 
-def test_it_puts_the_point_estimates_inside_their_intervals():
+def test_it_puts_the_point_estimates_inside_their_intervals() -> None:
     y_true, candidate, production = holdout(rows=5000, positives=120)
 
     report = run(y_true, candidate, production, spec(resamples=500))
@@ -189,7 +189,7 @@ def test_it_puts_the_point_estimates_inside_their_intervals():
         assert item["candidate_ci_low"] <= item["candidate"] <= item["candidate_ci_high"]
 
 
-def test_it_passes_identical_models_with_zero_delta():
+def test_it_passes_identical_models_with_zero_delta() -> None:
     y_true, candidate, _ = holdout()
 
     report = run(y_true, candidate, candidate.copy(), spec(rules=all_rules(max_drop=0.0)))
@@ -200,7 +200,7 @@ def test_it_passes_identical_models_with_zero_delta():
     assert report["summary"].startswith("Passed")
 
 
-def test_it_fails_a_clearly_worse_candidate_on_non_inferiority():
+def test_it_fails_a_clearly_worse_candidate_on_non_inferiority() -> None:
     y_true, _, production = holdout()
     noise = np.random.default_rng(5).random(len(y_true))
 
@@ -215,7 +215,7 @@ def test_it_fails_a_clearly_worse_candidate_on_non_inferiority():
     assert report["reasons"][0].startswith("average_precision: non-inferiority")
 
 
-def test_it_judges_only_the_primary_metric_by_its_interval():
+def test_it_judges_only_the_primary_metric_by_its_interval() -> None:
     y_true, candidate, production = holdout(rows=3000, positives=50, seed=2)
     item = entry(run(y_true, candidate, production), "average_precision")
     assert item["ci_low"] < 0
@@ -233,7 +233,7 @@ def test_it_judges_only_the_primary_metric_by_its_interval():
     assert entry(as_secondary, "average_precision")["passed"]
 
 
-def test_it_uses_the_absolute_baseline_for_relative_drops():
+def test_it_uses_the_absolute_baseline_for_relative_drops() -> None:
     rule = MetricRule(metric="roc_auc", max_relative_drop=0.1)
 
     # 10% of |-2.0| allows a drop of 0.2; MLflow's baseline * (1 - 0.1) would not.
@@ -247,7 +247,7 @@ def test_it_uses_the_absolute_baseline_for_relative_drops():
     assert gate.relative_delta(-0.15, -2.0) == pytest.approx(-0.075)
 
 
-def test_it_allows_no_relative_drop_from_a_zero_baseline():
+def test_it_allows_no_relative_drop_from_a_zero_baseline() -> None:
     rule = MetricRule(metric="recall", max_relative_drop=0.5)
 
     assert gate.rule_checks(rule, candidate=0.0, production=0.0)[0]["passed"]
@@ -256,7 +256,7 @@ def test_it_allows_no_relative_drop_from_a_zero_baseline():
     assert gate.relative_delta(0.1, 0.0) is None
 
 
-def test_it_treats_log_loss_as_lower_is_better():
+def test_it_treats_log_loss_as_lower_is_better() -> None:
     y_true, candidate, production = holdout()
     blurred = 0.5 * production + 0.25  # same ranking, much worse probabilities
     rules = (MetricRule(metric="log_loss", greater_is_better=False, threshold=0.2, max_drop=0.01),)
@@ -275,7 +275,7 @@ def test_it_treats_log_loss_as_lower_is_better():
     }
 
 
-def test_it_applies_only_floors_without_a_production_model():
+def test_it_applies_only_floors_without_a_production_model() -> None:
     y_true, candidate, _ = holdout()
     rules = (
         MetricRule(metric="average_precision", threshold=0.1, max_drop=0.0),
@@ -296,7 +296,7 @@ def test_it_applies_only_floors_without_a_production_model():
     assert report["production_threshold"] is None
 
 
-def test_it_refuses_a_holdout_with_too_few_positives():
+def test_it_refuses_a_holdout_with_too_few_positives() -> None:
     y_true, candidate, production = holdout(rows=1000, positives=12)
 
     report = run(y_true, candidate, production, spec(min_positives=20))
@@ -307,7 +307,7 @@ def test_it_refuses_a_holdout_with_too_few_positives():
     assert report["metrics"]  # still reported, for information
 
 
-def test_it_refuses_a_holdout_without_positives():
+def test_it_refuses_a_holdout_without_positives() -> None:
     report = run(np.zeros(50, dtype=np.int8), np.linspace(0, 1, 50), None, spec(min_positives=0))
 
     assert not report["passed"]
@@ -315,7 +315,7 @@ def test_it_refuses_a_holdout_without_positives():
     assert "0 positive and 50 negative rows" in report["reasons"][0]
 
 
-def test_it_fails_log_loss_for_scores_that_are_not_probabilities():
+def test_it_fails_log_loss_for_scores_that_are_not_probabilities() -> None:
     y_true, candidate, _production = holdout()
     margins = 3 * candidate - 1  # a decision function: fine for ranking, not for log loss
 
@@ -329,7 +329,7 @@ def test_it_fails_log_loss_for_scores_that_are_not_probabilities():
     assert not report["passed"]
 
 
-def test_it_returns_a_json_serialisable_report():
+def test_it_returns_a_json_serialisable_report() -> None:
     y_true, candidate, production = holdout()
     report = run(y_true, candidate, 3 * production - 1)  # log_loss undefined: None, not NaN
 
@@ -349,7 +349,7 @@ def assert_plain(value: Any) -> None:
         assert value is None or type(value) in (bool, int, float, str), repr(value)
 
 
-def test_it_reports_the_documented_fields():
+def test_it_reports_the_documented_fields() -> None:
     y_true, candidate, production = holdout()
 
     report = run(y_true, candidate, production)
@@ -366,7 +366,7 @@ def test_it_reports_the_documented_fields():
     assert set(report["metrics"][0]["rule"]) == {"threshold", "max_drop", "max_relative_drop"}
 
 
-def test_it_is_reproducible_for_a_seed():
+def test_it_is_reproducible_for_a_seed() -> None:
     y_true, candidate, production = holdout()
 
     first, again = (run(y_true, candidate, production, spec(seed=7)) for _ in range(2))
@@ -378,7 +378,7 @@ def test_it_is_reproducible_for_a_seed():
     )
 
 
-def test_it_reports_the_primary_metric_even_without_a_rule():
+def test_it_reports_the_primary_metric_even_without_a_rule() -> None:
     y_true, candidate, production = holdout()
     rules = (MetricRule(metric="recall", max_drop=1.0),)
 
@@ -409,7 +409,7 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(("change", "message"), BAD_INPUTS)
-def test_it_rejects_bad_inputs(change, message):
+def test_it_rejects_bad_inputs(change: dict[str, Any], message: str) -> None:
     arguments = {
         "y_true": np.array([0, 1, 0, 1]),
         "candidate_scores": np.array([0.1, 0.9, 0.2, 0.8]),
@@ -424,7 +424,7 @@ def test_it_rejects_bad_inputs(change, message):
         gate.run_gate(**arguments)
 
 
-def test_it_formats_a_plain_text_table():
+def test_it_formats_a_plain_text_table() -> None:
     y_true, candidate, production = holdout()
     report = run(y_true, candidate, production, spec(rules=all_rules(max_drop=0.0)))
 
@@ -436,7 +436,7 @@ def test_it_formats_a_plain_text_table():
     assert "CI of delta" in text
 
 
-def test_it_formats_a_report_of_a_gate_that_did_not_run():
+def test_it_formats_a_report_of_a_gate_that_did_not_run() -> None:
     report = {"passed": False, "summary": "Gate error: boom", "reasons": ["boom"], "metrics": []}
 
     text = gate.format_report(report)
@@ -446,7 +446,7 @@ def test_it_formats_a_report_of_a_gate_that_did_not_run():
 
 
 @pytest.mark.slow
-def test_it_matches_sklearn_at_full_size():
+def test_it_matches_sklearn_at_full_size() -> None:
     y_true, candidate, production = holdout(rows=57_000, positives=98, seed=3)
 
     report = run(y_true, candidate, production, spec(resamples=1000))
@@ -458,7 +458,7 @@ def test_it_matches_sklearn_at_full_size():
 
 
 @pytest.mark.slow
-def test_it_runs_the_benchmark_smoke():
+def test_it_runs_the_benchmark_smoke() -> None:
     result = subprocess.run(
         [sys.executable, "bench/gate_bench.py", "--smoke"],
         cwd=ROOT,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from datasets.models import DatasetVersion
@@ -64,9 +65,10 @@ def train_on(db: None) -> Callable[..., Experiment]:
 
 
 @pytest.fixture
-def in_production(experimenter: Any, approver: Any) -> Callable[[Experiment], ModelVersion]:
+def in_production(experimenter: User, approver: User) -> Callable[[Experiment], ModelVersion]:
     def make(experiment: Experiment) -> ModelVersion:
         evaluation, version = model_version_register(experiment_id=experiment.pk)
+        assert evaluation is not None
         assert version is not None, evaluation.report["reasons"]
         return promote(version, experimenter, approver)
 
@@ -74,6 +76,7 @@ def in_production(experimenter: Any, approver: Any) -> Callable[[Experiment], Mo
 
 
 def recorded(experiment: Experiment) -> training.Holdout:
+    assert experiment.holdout is not None
     return training.holdout_from_bytes(bytes(experiment.holdout))
 
 
@@ -110,6 +113,7 @@ def test_it_excludes_exactly_the_rows_production_trained_on_with_another_split_s
         frame.iloc[ours.row_ids].reset_index(drop=True),
         frame.iloc[theirs.training_rows(len(frame))],
     )
+    assert evaluation is not None
     report = evaluation.report
     assert 0 < seen.sum() < len(seen)
     assert report["excluded_rows"] == int(seen.sum())
@@ -147,6 +151,7 @@ def test_it_excludes_nothing_for_the_same_data_and_split(
 
     evaluation, version = model_version_register(experiment_id=candidate.pk)
 
+    assert evaluation is not None
     assert evaluation.report["excluded_rows"] == 0
     assert evaluation.report["holdout_rows"] == len(recorded(candidate).row_ids)
     assert evaluation.report["comparison"].startswith("paired")
@@ -179,6 +184,7 @@ def test_it_excludes_only_trained_rows_from_a_newer_version_that_appends_rows(
     from_appended = ours.row_ids >= len(old)
     assert from_appended.any()
     assert not (seen & from_appended).any()  # rows production never saw are kept
+    assert evaluation is not None
     assert evaluation.report["excluded_rows"] == int(seen.sum()) > 0
     assert evaluation.report["candidate_data"]["dataset"] == "medium_fraud:v2"
     assert evaluation.report["production_data"]["dataset"] == "medium_fraud:v1"
@@ -195,6 +201,7 @@ def test_it_fails_closed_when_too_few_positives_remain(
     evaluation, version = model_version_register(experiment_id=candidate.pk)
 
     assert version is None
+    assert evaluation is not None
     assert not evaluation.passed
     reason = evaluation.report["reasons"][0]
     assert "less the" in reason
@@ -217,8 +224,8 @@ def test_it_does_not_compare_different_data_and_fails_a_promotion_closed(
     medium: DatasetVersion,
     train_on: Callable[..., Experiment],
     in_production: Callable[[Experiment], ModelVersion],
-    experimenter: Any,
-    approver: Any,
+    experimenter: User,
+    approver: User,
     dataset_fixture: str,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -229,6 +236,7 @@ def test_it_does_not_compare_different_data_and_fails_a_promotion_closed(
     registration, version = model_version_register(experiment_id=candidate.pk)
 
     # Registration judges it on the policy's floors alone, and says why.
+    assert registration is not None
     assert registration.report["comparable"] is False
     assert registration.report["comparison"].startswith("not comparable")
     why = registration.report["not_comparable"]
@@ -247,6 +255,7 @@ def test_it_does_not_compare_different_data_and_fails_a_promotion_closed(
         user=experimenter,
         reason="try",
     )
+    assert stage_request.gate is not None
     assert not stage_request.gate.passed
     assert stage_request.gate.report["reasons"][0].startswith("not comparable with production")
     assert stage_request.gate.report["metrics"] == []

@@ -7,19 +7,20 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 
+from datasets.models import DatasetVersion
 from datasets.services import dataset_register
 from datasets.synthetic import write_fraud_csv
 from experiments.models import Experiment
 from experiments.services import experiment_create, experiment_execute
 from experiments.tests.rq_helpers import MANAGE_PY, wait_for, worker_env
 from mlplatform.testing import config_yaml
-from registry.models import StageRequest
+from registry.models import GatePolicy, ModelVersion, StageRequest
 from registry.services import model_version_register
 from registry.tests.conftest import LAX_POLICY, promote
 
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 LONGEST_GATE = {**LAX_POLICY, "bootstrap": {"resamples": 20_000, "confidence": 0.95, "seed": 0}}
 
 
-def train_and_register(dataset: Any, name: str) -> Any:
+def train_and_register(dataset: DatasetVersion, name: str) -> ModelVersion:
     text = config_yaml(dataset=dataset, name=name, extra={"split": {"test_size": 0.5, "seed": 1}})
     experiment = experiment_create(config_text=text)
     experiment_execute(experiment_id=experiment.pk)
@@ -37,7 +38,7 @@ def train_and_register(dataset: Any, name: str) -> Any:
 
 
 def test_a_write_completes_at_once_while_the_longest_gate_runs(
-    data_root: Path, set_policy: Any, experimenter: Any, approver: Any
+    data_root: Path, set_policy: Callable[..., GatePolicy], experimenter: User, approver: User
 ) -> None:
     csv = write_fraud_csv(data_root / "big" / "v1.csv", rows=40_000, frauds=1_200, seed=3)
     dataset = dataset_register(

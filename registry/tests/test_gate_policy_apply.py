@@ -60,8 +60,11 @@ def test_it_applies_and_lists_every_tightening() -> None:
     assert applied.spec.rule_for("average_precision") == MetricRule(
         "average_precision", True, threshold=0.4, max_drop=0.01
     )
-    assert applied.spec.rule_for("log_loss").threshold == 0.3  # a lower ceiling
-    assert applied.spec.rule_for("recall").threshold == 0.5
+    log_loss, recall = applied.spec.rule_for("log_loss"), applied.spec.rule_for("recall")
+    assert log_loss is not None
+    assert recall is not None
+    assert log_loss.threshold == 0.3  # a lower ceiling
+    assert recall.threshold == 0.5
     assert applied.tightenings == [
         "gate.min_positives: 20 -> 30",
         "gate.bootstrap.confidence: 0.95 -> 0.99",

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from registry.models import GatePolicy, RegisteredModel
@@ -50,7 +51,7 @@ def test_it_prints_json(model: RegisteredModel) -> None:
 
 
 def test_it_sets_a_policy_for_the_permission_holder(
-    model: RegisteredModel, policy_admin: Any, policy_file: Path
+    model: RegisteredModel, policy_admin: User, policy_file: Path
 ) -> None:
     text = run(
         "fraud_detector", set=str(policy_file), user="polly", reason="smaller bootstrap", json=True
@@ -82,7 +83,7 @@ def test_it_needs_a_user_to_set(model: RegisteredModel, policy_file: Path) -> No
 
 
 def test_it_names_the_problem_of_a_bad_policy_file(
-    model: RegisteredModel, policy_admin: Any, tmp_path: Path
+    model: RegisteredModel, policy_admin: User, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**LAX_POLICY, "min_positives": 1}))

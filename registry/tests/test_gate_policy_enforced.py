@@ -66,7 +66,9 @@ def test_it_fails_closed_when_the_policy_was_tightened_after_submission(
 
     assert version is None
     assert not ModelVersion.objects.exists()
+    assert evaluation is not None
     assert not evaluation.passed
+    assert evaluation.policy is not None
     assert evaluation.policy.version == 3
     assert evaluation.report["policy_version"] == 3
     assert "loosens the gate policy of fraud_detector (v3)" in evaluation.report["reasons"][0]
@@ -81,6 +83,7 @@ def test_it_refuses_an_underfit_first_version_by_the_policys_floors(
     evaluation, version = model_version_register(experiment_id=experiment.pk)
 
     assert version is None
+    assert evaluation is not None
     assert not evaluation.passed
     assert evaluation.report["comparison"].startswith("no production model")
     assert evaluation.report["policy_version"] == 1
@@ -94,9 +97,11 @@ def test_it_stages_a_good_first_version_under_the_default_policy(
 ) -> None:
     evaluation, version = model_version_register(experiment_id=trained().pk)
 
+    assert evaluation is not None
     assert evaluation.passed, evaluation.report["reasons"]
     assert version is not None
     assert version.stage == Stage.STAGING
+    assert evaluation.policy is not None
     assert evaluation.policy.version == 1
     assert evaluation.report["summary"].startswith(
         "Passed: no production model yet; the candidate meets all 2 absolute floors"
@@ -109,6 +114,9 @@ def test_it_applies_and_reports_a_tightening(trained: Callable[..., Experiment])
     evaluation, version = model_version_register(experiment_id=experiment.pk)
 
     assert version is None
+    assert evaluation is not None
     assert evaluation.report["tightenings"] == ["gate.metrics.roc_auc.threshold: 0.75 -> 0.99"]
     assert evaluation.report["policy"]["metrics"]["roc_auc"]["threshold"] == 0.99
-    assert GateEvaluation.objects.get().policy.version == 1
+    policy = GateEvaluation.objects.get().policy
+    assert policy is not None
+    assert policy.version == 1

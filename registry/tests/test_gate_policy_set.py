@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from pytest_django.fixtures import Settings
 
 from mlplatform.origin import Origin
 from registry.models import GatePolicy, RegisteredModel
@@ -19,7 +21,9 @@ def model(db: None) -> RegisteredModel:
     return registered_model_ensure(name="fraud_detector")
 
 
-def set_as(user: Any, policy: dict[str, Any] = LAX_POLICY, reason: str = "loosen") -> GatePolicy:
+def set_as(
+    user: User | None, policy: dict[str, Any] = LAX_POLICY, reason: str = "loosen"
+) -> GatePolicy:
     return gate_policy_set(
         model_name="fraud_detector",
         text=yaml.safe_dump(policy),
@@ -103,7 +107,7 @@ def test_it_refuses_a_policy_outside_its_bounds(
 
 
 def test_it_lets_settings_raise_the_bounds(
-    model: RegisteredModel, policy_admin: User, settings: Any
+    model: RegisteredModel, policy_admin: User, settings: Settings
 ) -> None:
     settings.GATE_POLICY_MIN_RESAMPLES = 500
 
@@ -144,7 +148,7 @@ def test_it_refuses_a_policy_that_is_not_a_mapping(
 
 
 def test_it_refuses_a_broken_default_policy_file(
-    db: None, tmp_path: Any, settings: Any, make_policy_file: Callable[..., Any]
+    db: None, tmp_path: Path, settings: Settings, make_policy_file: Callable[[dict[str, Any]], Path]
 ) -> None:
     settings.GATE_DEFAULT_POLICY_FILE = make_policy_file({"primary_metric": "nope"})
 

@@ -30,7 +30,7 @@ def run(*args: str, **options: Any) -> tuple[int, str]:
     try:
         call_command("register_experiment", *args, stdout=out, stderr=StringIO(), **options)
     except SystemExit as exit_:
-        return int(exit_.code), out.getvalue()
+        return int(exit_.code or 0), out.getvalue()
     return 0, out.getvalue()
 
 

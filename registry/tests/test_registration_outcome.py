@@ -18,6 +18,7 @@ from experiments.services import experiment_create, experiment_execute
 from registry.models import GateEvaluation, ModelVersion, Stage
 from registry.services import model_version_register, registration_claim
 from registry.services import registration as registration_module
+from registry.services.gate_runs import gate_compute
 from registry.tests.conftest import UNDERFIT
 
 
@@ -54,6 +55,7 @@ def test_it_records_registered_and_clears_the_phase(completed: Callable[..., Exp
     experiment.refresh_from_db()
     assert version is not None
     assert experiment.registration == Registration.REGISTERED
+    assert evaluation is not None
     assert experiment.registration_message == evaluation.report["summary"]
     assert experiment.phase == ""
     assert not experiment.is_live
@@ -85,6 +87,7 @@ def test_it_records_an_unusable_production_artifact_as_an_error_to_retry(
     assert experiment.registration == Registration.ERROR
     assert "production fraud_detector v1" in experiment.registration_message
     assert "does not match its recorded SHA-256" in experiment.registration_message
+    assert evaluation is not None
     assert evaluation.report["error"] is True
     # Restored, the same experiment registers on a retry.
     path.write_bytes(good)
@@ -142,7 +145,7 @@ def test_it_gives_a_clear_error_when_two_registrations_race(
     completed: Callable[..., Experiment], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     experiment = completed()
-    real_compute = registration_module.gate_compute
+    real_compute = gate_compute  # what registration calls, until patched
 
     def compute_then_lose_the_race(**kwargs: Any) -> Any:
         run = real_compute(**kwargs)

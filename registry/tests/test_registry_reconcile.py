@@ -6,17 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import cast
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
+from pytest_django.fixtures import Settings
 
 from experiments.models import Experiment, Registration
 from experiments.services import experiment_create, experiment_execute
-from experiments.tests.rq_helpers import wait_for
+from experiments.tests.rq_helpers import WorkerProcess, wait_for
 from experiments.tests.worker_helpers import wait_until_registration_recorded
 from mlplatform.origin import Channel, Origin
 from mlplatform.reconcile import reconcile
+from mlplatform.redis_server import RedisServer
 from registry.jobs import gate_job_id, register_job_id
 from registry.models import ModelVersion, Stage, StageRequest
 from registry.services import registration_claim, stage_request_create
@@ -25,8 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LONG_AGO = timedelta(minutes=10)
 
 
-def queued(redis_server: Any) -> list[str]:
-    return [raw.decode() for raw in redis_server.client().lrange("rq:queue:training", 0, -1)]
+def queued(redis_server: RedisServer) -> list[str]:
+    job_ids = redis_server.client().lrange("rq:queue:training", 0, -1)
+    return [raw.decode() for raw in cast("list[bytes]", job_ids)]
 
 
 @pytest.fixture
@@ -39,7 +43,7 @@ def unregistered(make_config: Callable[..., str]) -> Experiment:
 
 
 def test_it_queues_a_registration_that_never_started(
-    unregistered: Experiment, queue_settings: Any, redis_server: Any
+    unregistered: Experiment, queue_settings: Settings, redis_server: RedisServer
 ) -> None:
     report = reconcile()
 
@@ -49,7 +53,7 @@ def test_it_queues_a_registration_that_never_started(
 
 
 def test_it_queues_a_registration_whose_heartbeat_went_silent(
-    unregistered: Experiment, queue_settings: Any, redis_server: Any
+    unregistered: Experiment, queue_settings: Settings, redis_server: RedisServer
 ) -> None:
     assert registration_claim(experiment_id=unregistered.pk)
     Experiment.objects.filter(pk=unregistered.pk).update(
@@ -60,7 +64,7 @@ def test_it_queues_a_registration_whose_heartbeat_went_silent(
 
 
 def test_it_leaves_a_live_registration_and_recorded_outcomes_alone(
-    unregistered: Experiment, queue_settings: Any, redis_server: Any
+    unregistered: Experiment, queue_settings: Settings, redis_server: RedisServer
 ) -> None:
     assert registration_claim(experiment_id=unregistered.pk)  # heartbeat: now
     report = reconcile()
@@ -71,7 +75,9 @@ def test_it_leaves_a_live_registration_and_recorded_outcomes_alone(
 
 
 @pytest.fixture
-def gating(registered: Callable[..., ModelVersion], experimenter: Any) -> Callable[..., Any]:
+def gating(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> Callable[..., StageRequest]:
     """A production request left gating (its gate job lost), made through `channel`."""
 
     def make(channel: Channel, age: timedelta = LONG_AGO) -> StageRequest:
@@ -90,7 +96,7 @@ def gating(registered: Callable[..., ModelVersion], experimenter: Any) -> Callab
 
 
 def test_it_queues_a_gate_lost_with_redis(
-    gating: Callable[..., StageRequest], queue_settings: Any, redis_server: Any
+    gating: Callable[..., StageRequest], queue_settings: Settings, redis_server: RedisServer
 ) -> None:
     request = gating(Channel.WEB)
     redis_server.client().flushall()
@@ -102,7 +108,7 @@ def test_it_queues_a_gate_lost_with_redis(
 
 
 def test_it_gives_a_command_line_gate_time_to_finish(
-    gating: Callable[..., StageRequest], queue_settings: Any, redis_server: Any
+    gating: Callable[..., StageRequest], queue_settings: Settings, redis_server: RedisServer
 ) -> None:
     gating(Channel.CLI, age=timedelta(minutes=1))
     redis_server.client().flushall()
@@ -112,7 +118,10 @@ def test_it_gives_a_command_line_gate_time_to_finish(
 
 @pytest.mark.slow
 def test_a_worker_registers_what_the_reconciler_queued(
-    unregistered: Experiment, queue_settings: Any, redis_server: Any, start_worker: Any
+    unregistered: Experiment,
+    queue_settings: Settings,
+    redis_server: RedisServer,
+    start_worker: Callable[..., WorkerProcess],
 ) -> None:
     start_worker()
 
@@ -125,10 +134,10 @@ def test_a_worker_registers_what_the_reconciler_queued(
 @pytest.mark.slow
 def test_a_worker_gates_a_request_made_on_the_web(
     registered: Callable[..., ModelVersion],
-    experimenter: Any,
-    queue_settings: Any,
-    redis_server: Any,
-    start_worker: Any,
+    experimenter: User,
+    queue_settings: Settings,
+    redis_server: RedisServer,
+    start_worker: Callable[..., WorkerProcess],
 ) -> None:
     start_worker()
 
@@ -147,4 +156,5 @@ def test_a_worker_gates_a_request_made_on_the_web(
 
     done = wait_for(gated, timeout=60, what="the gate job")
     assert done.status == StageRequest.Status.PENDING
+    assert done.gate is not None
     assert done.gate.passed

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import StringIO
 
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from mlplatform.origin import Origin
-from registry.models import Stage
+from registry.models import ModelVersion, Stage
 from registry.services import stage_request_create
 
 
 def test_it_lists_models_versions_stages_and_pending_requests(
-    production_version, registered, experimenter
-):
+    production_version: ModelVersion, registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     newer = registered(name="newer")
     stage_request_create(
         origin=Origin.cli(),
@@ -42,7 +44,7 @@ def test_it_lists_models_versions_stages_and_pending_requests(
     )
 
 
-def test_it_prints_a_readable_listing(production_version):
+def test_it_prints_a_readable_listing(production_version: ModelVersion) -> None:
     out = StringIO()
 
     call_command("registry_status", stdout=out)

@@ -1,23 +1,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import StringIO
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
-from registry.models import StageRequest
+from registry.models import GatePolicy, ModelVersion, StageRequest
 from registry.tests.conftest import UNDERFIT, promote
 
 
-def run(*args, **options):
+def run(*args: str, **options: Any) -> str:
     out = StringIO()
     call_command("request_promotion", *args, stdout=out, **options)
     return out.getvalue()
 
 
-def test_it_exits_zero_with_a_pending_request_when_the_gate_passes(registered, experimenter):
+def test_it_exits_zero_with_a_pending_request_when_the_gate_passes(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     registered()
 
     text = run("fraud_detector", "1", stage="production", user="erin", reason="ship it")
@@ -28,7 +32,12 @@ def test_it_exits_zero_with_a_pending_request_when_the_gate_passes(registered, e
     assert "Regression gate: PASSED" in text
 
 
-def test_it_exits_three_when_the_gate_fails(lax_policy, registered, experimenter, approver):
+def test_it_exits_three_when_the_gate_fails(
+    lax_policy: GatePolicy,
+    registered: Callable[..., ModelVersion],
+    experimenter: User,
+    approver: User,
+) -> None:
     registered(name="weak", **UNDERFIT)
     promote(registered(name="strong"), experimenter, approver)
     out = StringIO()
@@ -52,7 +61,9 @@ def test_it_exits_three_when_the_gate_fails(lax_policy, registered, experimenter
     assert payload["gate_report"]["reasons"]
 
 
-def test_it_names_an_unknown_version_and_writes_nothing(registered, experimenter):
+def test_it_names_an_unknown_version_and_writes_nothing(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     registered()
 
     with pytest.raises(CommandError, match="has no version 7"):
@@ -61,7 +72,9 @@ def test_it_names_an_unknown_version_and_writes_nothing(registered, experimenter
     assert not StageRequest.objects.exists()
 
 
-def test_it_refuses_a_user_without_the_role(registered, viewer):
+def test_it_refuses_a_user_without_the_role(
+    registered: Callable[..., ModelVersion], viewer: User
+) -> None:
     registered()
 
     with pytest.raises(CommandError, match="not allowed"):
@@ -70,21 +83,21 @@ def test_it_refuses_a_user_without_the_role(registered, viewer):
     assert not StageRequest.objects.exists()
 
 
-def test_it_refuses_an_unknown_user(registered):
+def test_it_refuses_an_unknown_user(registered: Callable[..., ModelVersion]) -> None:
     registered()
 
     with pytest.raises(CommandError, match="does not exist"):
         run("fraud_detector", "1", stage="production", user="ghost", reason="x")
 
 
-def test_it_says_there_is_no_model_of_that_name(experimenter: Any) -> None:
+def test_it_says_there_is_no_model_of_that_name(experimenter: User) -> None:
     with pytest.raises(CommandError, match="no model named 'fraud_detectr'"):
         run("fraud_detectr", "2", stage="production", user="erin", reason="x")
 
     assert not StageRequest.objects.exists()
 
 
-def test_it_answers_json_with_a_json_error_and_the_same_exit_code(experimenter: Any) -> None:
+def test_it_answers_json_with_a_json_error_and_the_same_exit_code(experimenter: User) -> None:
     out = StringIO()
 
     with pytest.raises(SystemExit) as caught:

@@ -4,26 +4,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, connection, transaction
 
 from registry.models import GateEvaluation, GatePolicy, ModelVersion, StageTransition
 from registry.tests.conftest import LAX_POLICY
 
-GUARDED = [StageTransition, GatePolicy, GateEvaluation]
+Guarded = type[StageTransition] | type[GatePolicy] | type[GateEvaluation]
+GUARDED: list[Guarded] = [StageTransition, GatePolicy, GateEvaluation]
 
 
 @pytest.fixture
-def history(registered: Callable[..., ModelVersion], set_policy: Callable[..., Any]) -> None:
+def history(registered: Callable[..., ModelVersion], set_policy: Callable[..., GatePolicy]) -> None:
     registered()
     set_policy(LAX_POLICY)
     assert all(model.objects.exists() for model in GUARDED)
 
 
 @pytest.mark.parametrize("model", GUARDED, ids=lambda model: model.__name__)
-def test_it_refuses_to_update_a_row(history: None, model: type[models.Model]) -> None:
+def test_it_refuses_to_update_a_row(history: None, model: Guarded) -> None:
     before = model.objects.count()
 
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -34,7 +34,7 @@ def test_it_refuses_to_update_a_row(history: None, model: type[models.Model]) ->
 
 
 @pytest.mark.parametrize("model", GUARDED, ids=lambda model: model.__name__)
-def test_it_refuses_to_delete_a_row(history: None, model: type[models.Model]) -> None:
+def test_it_refuses_to_delete_a_row(history: None, model: Guarded) -> None:
     before = model.objects.count()
 
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
@@ -44,7 +44,7 @@ def test_it_refuses_to_delete_a_row(history: None, model: type[models.Model]) ->
 
 
 @pytest.mark.parametrize("model", GUARDED, ids=lambda model: model.__name__)
-def test_it_refuses_raw_sql_deletes(history: None, model: type[models.Model]) -> None:
+def test_it_refuses_raw_sql_deletes(history: None, model: Guarded) -> None:
     with (
         pytest.raises(DatabaseError, match="append-only"),
         transaction.atomic(),
@@ -57,7 +57,7 @@ def test_it_refuses_raw_sql_deletes(history: None, model: type[models.Model]) ->
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has no TRUNCATE")
 @pytest.mark.parametrize("model", GUARDED, ids=lambda model: model.__name__)
-def test_it_refuses_truncate_on_postgresql(history: None, model: type[models.Model]) -> None:
+def test_it_refuses_truncate_on_postgresql(history: None, model: Guarded) -> None:
     # The test's own transaction holds deferred foreign-key checks, which
     # PostgreSQL would name instead of the trigger; settle them first.
     with connection.cursor() as cursor:

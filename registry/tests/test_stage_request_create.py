@@ -1,18 +1,23 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
 
 from mlplatform.origin import Origin
-from registry.models import GateEvaluation, ModelVersion, Stage, StageRequest
+from registry.models import GateEvaluation, GatePolicy, ModelVersion, Stage, StageRequest
 from registry.services import model_version_get, stage_request_create
 from registry.tests.conftest import UNDERFIT, promote
 
 
-def test_it_gates_a_request_to_production_and_leaves_it_pending(registered, experimenter):
+def test_it_gates_a_request_to_production_and_leaves_it_pending(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     version = registered()
 
     request = stage_request_create(
@@ -25,13 +30,19 @@ def test_it_gates_a_request_to_production_and_leaves_it_pending(registered, expe
 
     assert request.status == StageRequest.Status.PENDING
     assert request.from_stage == Stage.STAGING
+    assert request.gate is not None
     assert request.gate.purpose == GateEvaluation.Purpose.PROMOTION
     assert request.gate.passed
     version.refresh_from_db()
     assert version.stage == Stage.STAGING
 
 
-def test_it_records_a_failed_gate_with_the_request(lax_policy, registered, experimenter, approver):
+def test_it_records_a_failed_gate_with_the_request(
+    lax_policy: GatePolicy,
+    registered: Callable[..., ModelVersion],
+    experimenter: User,
+    approver: User,
+) -> None:
     weak = registered(name="weak", **UNDERFIT)
     strong = promote(registered(name="strong"), experimenter, approver)
 
@@ -44,13 +55,16 @@ def test_it_records_a_failed_gate_with_the_request(lax_policy, registered, exper
     )
 
     assert request.status == StageRequest.Status.PENDING
+    assert request.gate is not None
     assert not request.gate.passed
     assert request.gate.baseline_version == strong
     assert request.gate.report["production"]["version"] == strong.version
     assert request.gate.report["reasons"]
 
 
-def test_it_does_not_gate_staging_or_archiving(production_version, experimenter):
+def test_it_does_not_gate_staging_or_archiving(
+    production_version: ModelVersion, experimenter: User
+) -> None:
     request = stage_request_create(
         origin=Origin.cli(),
         model_version=production_version,
@@ -64,7 +78,9 @@ def test_it_does_not_gate_staging_or_archiving(production_version, experimenter)
 
 
 @pytest.mark.parametrize("persona", ["viewer", "approver", "outsider"])
-def test_it_refuses_a_user_without_the_experimenter_role(registered, persona, request):
+def test_it_refuses_a_user_without_the_experimenter_role(
+    registered: Callable[..., ModelVersion], persona: str, request: pytest.FixtureRequest
+) -> None:
     version = registered()
     user = request.getfixturevalue(persona)
 
@@ -81,7 +97,9 @@ def test_it_refuses_a_user_without_the_experimenter_role(registered, persona, re
     assert not GateEvaluation.objects.filter(purpose="promotion").exists()
 
 
-def test_it_refuses_a_version_already_in_the_stage(registered, experimenter):
+def test_it_refuses_a_version_already_in_the_stage(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     version = registered()
 
     with pytest.raises(ValidationError, match="already in staging"):
@@ -96,7 +114,7 @@ def test_it_refuses_a_version_already_in_the_stage(registered, experimenter):
     assert not StageRequest.objects.exists()
 
 
-def test_it_requires_a_reason(registered, experimenter):
+def test_it_requires_a_reason(registered: Callable[..., ModelVersion], experimenter: User) -> None:
     version = registered()
 
     with pytest.raises(ValidationError, match="reason is required"):
@@ -111,7 +129,9 @@ def test_it_requires_a_reason(registered, experimenter):
     assert not StageRequest.objects.exists()
 
 
-def test_it_refuses_an_unknown_stage(registered, experimenter):
+def test_it_refuses_an_unknown_stage(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     with pytest.raises(ValidationError, match="cannot be requested"):
         stage_request_create(
             origin=Origin.cli(),
@@ -122,7 +142,9 @@ def test_it_refuses_an_unknown_stage(registered, experimenter):
         )
 
 
-def test_it_refuses_a_second_pending_request_to_the_same_stage(registered, experimenter):
+def test_it_refuses_a_second_pending_request_to_the_same_stage(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     version = registered()
     stage_request_create(
         origin=Origin.cli(),
@@ -144,7 +166,9 @@ def test_it_refuses_a_second_pending_request_to_the_same_stage(registered, exper
     assert StageRequest.objects.count() == 1
 
 
-def test_it_refuses_an_artifact_whose_digest_no_longer_matches(registered, experimenter):
+def test_it_refuses_an_artifact_whose_digest_no_longer_matches(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     version = registered()
     artifact = Path(settings.ARTIFACT_ROOT) / version.experiment.artifact_path
     artifact.write_bytes(artifact.read_bytes() + b"tampered")
@@ -161,7 +185,7 @@ def test_it_refuses_an_artifact_whose_digest_no_longer_matches(registered, exper
     assert not StageRequest.objects.exists()
 
 
-def test_it_names_an_unknown_model_or_version(registered):
+def test_it_names_an_unknown_model_or_version(registered: Callable[..., ModelVersion]) -> None:
     registered()
 
     with pytest.raises(ValidationError, match="has no version 9"):
@@ -189,7 +213,9 @@ def unsafe_artifact(version: ModelVersion) -> None:
     ModelVersion.objects.filter(pk=version.pk).update(artifact_sha256=digest)
 
 
-def test_it_refuses_an_unloadable_candidate_with_a_clear_error(registered, experimenter):
+def test_it_refuses_an_unloadable_candidate_with_a_clear_error(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     version = registered()
     unsafe_artifact(version)
     version = model_version_get(model_name="fraud_detector", version=1)
@@ -206,7 +232,9 @@ def test_it_refuses_an_unloadable_candidate_with_a_clear_error(registered, exper
     assert not StageRequest.objects.exists()
 
 
-def test_it_answers_400_not_500_for_an_unloadable_candidate(registered, experimenter, client):
+def test_it_answers_400_not_500_for_an_unloadable_candidate(
+    registered: Callable[..., ModelVersion], experimenter: User, client: Client
+) -> None:
     unsafe_artifact(registered())
     client.force_login(experimenter)
 
@@ -220,7 +248,9 @@ def test_it_answers_400_not_500_for_an_unloadable_candidate(registered, experime
     assert not StageRequest.objects.exists()
 
 
-def test_it_requires_a_reason_in_every_channel(registered, experimenter):
+def test_it_requires_a_reason_in_every_channel(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
     with pytest.raises(ValidationError, match="a reason is required"):
         stage_request_create(
             origin=Origin.api(),

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.test import Client
 
 from mlplatform.origin import Origin
@@ -17,7 +17,7 @@ from registry.services import ApprovalRefused, stage_request_create, stage_reque
 
 
 @pytest.fixture
-def tampered(registered: Callable[..., ModelVersion], experimenter: Any) -> StageRequest:
+def tampered(registered: Callable[..., ModelVersion], experimenter: User) -> StageRequest:
     request = stage_request_create(
         model_version=registered(),
         to_stage=Stage.PRODUCTION,
@@ -32,7 +32,7 @@ def tampered(registered: Callable[..., ModelVersion], experimenter: Any) -> Stag
 
 
 def test_it_refuses_to_approve_a_candidate_changed_after_gating(
-    tampered: StageRequest, approver: Any
+    tampered: StageRequest, approver: User
 ) -> None:
     with pytest.raises(ApprovalRefused, match="artifact changed since it was gated"):
         stage_request_decide(
@@ -50,7 +50,7 @@ def test_it_refuses_to_approve_a_candidate_changed_after_gating(
     assert not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists()
 
 
-def test_it_still_lets_such_a_request_be_rejected(tampered: StageRequest, approver: Any) -> None:
+def test_it_still_lets_such_a_request_be_rejected(tampered: StageRequest, approver: User) -> None:
     decided = stage_request_decide(
         request_id=tampered.pk, user=approver, approve=False, reason="bad", origin=Origin.cli()
     )
@@ -58,7 +58,7 @@ def test_it_still_lets_such_a_request_be_rejected(tampered: StageRequest, approv
     assert decided.status == StageRequest.Status.REJECTED
 
 
-def test_it_answers_409_on_the_page(client: Client, tampered: StageRequest, approver: Any) -> None:
+def test_it_answers_409_on_the_page(client: Client, tampered: StageRequest, approver: User) -> None:
     client.force_login(approver)
 
     response = client.post(

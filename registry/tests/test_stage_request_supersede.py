@@ -4,7 +4,8 @@ gated against the old state are superseded, and can be asked again."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+
+from django.contrib.auth.models import User
 
 from mlplatform.origin import Origin
 from registry.models import GatePolicy, ModelVersion, Stage, StageRequest, StageTransition
@@ -12,20 +13,20 @@ from registry.services import stage_request_create, stage_request_decide
 from registry.tests.conftest import LAX_POLICY
 
 
-def ask(version: ModelVersion, user: Any, stage: str = Stage.PRODUCTION) -> StageRequest:
+def ask(version: ModelVersion, user: User, stage: str = Stage.PRODUCTION) -> StageRequest:
     return stage_request_create(
         model_version=version, to_stage=stage, user=user, reason="ship", origin=Origin.cli()
     )
 
 
-def approve(request: StageRequest, approver: Any) -> StageRequest:
+def approve(request: StageRequest, approver: User) -> StageRequest:
     return stage_request_decide(
         request_id=request.pk, user=approver, approve=True, reason="ok", origin=Origin.web()
     )
 
 
 def test_it_supersedes_requests_gated_against_the_previous_production(
-    registered: Callable[..., ModelVersion], experimenter: Any, approver: Any
+    registered: Callable[..., ModelVersion], experimenter: User, approver: User
 ) -> None:
     first, second = registered(name="a"), registered(name="b")
     winner, stale = ask(first, experimenter), ask(second, experimenter)
@@ -42,14 +43,15 @@ def test_it_supersedes_requests_gated_against_the_previous_production(
     # The version can be requested again, gated against the new production.
     again = ask(second, experimenter)
     assert again.status == StageRequest.Status.PENDING
+    assert again.gate is not None
     assert again.gate.baseline_version == first
 
 
 def test_it_supersedes_them_when_production_is_archived(
     production_version: ModelVersion,
     registered: Callable[..., ModelVersion],
-    experimenter: Any,
-    approver: Any,
+    experimenter: User,
+    approver: User,
 ) -> None:
     candidate = registered(name="next")
     stale = ask(candidate, experimenter)
@@ -63,7 +65,7 @@ def test_it_supersedes_them_when_production_is_archived(
 
 def test_it_supersedes_them_when_the_gate_policy_changes(
     registered: Callable[..., ModelVersion],
-    experimenter: Any,
+    experimenter: User,
     set_policy: Callable[..., GatePolicy],
 ) -> None:
     stale = ask(registered(), experimenter)
@@ -78,8 +80,8 @@ def test_it_supersedes_them_when_the_gate_policy_changes(
 def test_it_leaves_requests_to_other_stages_alone(
     production_version: ModelVersion,
     registered: Callable[..., ModelVersion],
-    experimenter: Any,
-    approver: Any,
+    experimenter: User,
+    approver: User,
 ) -> None:
     candidate = registered(name="next")
     archive = ask(candidate, experimenter, stage=Stage.ARCHIVED)

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 
@@ -14,7 +14,7 @@ from registry.services import stage_request_create, stage_request_withdraw
 
 
 @pytest.fixture
-def pending(registered: Callable[..., ModelVersion], experimenter: Any) -> StageRequest:
+def pending(registered: Callable[..., ModelVersion], experimenter: User) -> StageRequest:
     return stage_request_create(
         model_version=registered(),
         to_stage=Stage.PRODUCTION,
@@ -25,7 +25,7 @@ def pending(registered: Callable[..., ModelVersion], experimenter: Any) -> Stage
 
 
 def test_it_lets_the_requester_withdraw_and_records_it(
-    pending: StageRequest, experimenter: Any
+    pending: StageRequest, experimenter: User
 ) -> None:
     stage_request_withdraw(
         request_id=pending.pk, user=experimenter, reason="found a bug", origin=Origin.cli()
@@ -72,14 +72,14 @@ def test_it_refuses_another_experimenter(pending: StageRequest) -> None:
         stage_request_withdraw(request_id=pending.pk, user=other, reason="x", origin=Origin.web())
 
 
-def test_it_requires_a_reason(pending: StageRequest, experimenter: Any) -> None:
+def test_it_requires_a_reason(pending: StageRequest, experimenter: User) -> None:
     with pytest.raises(ValidationError, match="a reason is required to withdraw"):
         stage_request_withdraw(
             request_id=pending.pk, user=experimenter, reason=" ", origin=Origin.web()
         )
 
 
-def test_it_refuses_a_decided_request(pending: StageRequest, experimenter: Any) -> None:
+def test_it_refuses_a_decided_request(pending: StageRequest, experimenter: User) -> None:
     stage_request_withdraw(
         request_id=pending.pk, user=experimenter, reason="a", origin=Origin.web()
     )
@@ -93,7 +93,7 @@ def test_it_refuses_a_decided_request(pending: StageRequest, experimenter: Any) 
 
 
 def test_it_withdraws_from_the_version_page(
-    client: Client, pending: StageRequest, experimenter: Any
+    client: Client, pending: StageRequest, experimenter: User
 ) -> None:
     client.force_login(experimenter)
     page = client.get("/registry/models/fraud_detector/versions/1/")
@@ -107,7 +107,7 @@ def test_it_withdraws_from_the_version_page(
 
 
 def test_it_refuses_an_outsider_on_the_page(
-    client: Client, pending: StageRequest, outsider: Any
+    client: Client, pending: StageRequest, outsider: User
 ) -> None:
     client.force_login(outsider)
 

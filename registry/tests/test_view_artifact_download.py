@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import cast
 
+from django.contrib.auth.models import User
 from django.core.files.storage import storages
+from django.http import FileResponse
 from django.test import Client
 
 from registry.models import ModelVersion
@@ -13,13 +15,14 @@ URL = "/registry/models/fraud_detector/versions/1/artifact/"
 
 
 def test_it_serves_the_verified_artifact_with_its_digest(
-    client: Client, viewer: Any, registered: Callable[..., ModelVersion]
+    client: Client, viewer: User, registered: Callable[..., ModelVersion]
 ) -> None:
     version = registered()
     client.force_login(viewer)
     response = client.get(URL)
     assert response.status_code == 200
-    data = b"".join(response.streaming_content)
+    assert isinstance(response, FileResponse)
+    data = b"".join(cast(Iterator[bytes], response.streaming_content))
     assert hashlib.sha256(data).hexdigest() == version.artifact_sha256
     assert int(response["Content-Length"]) == len(data)
     assert response["X-Artifact-SHA256"] == version.artifact_sha256
@@ -27,7 +30,7 @@ def test_it_serves_the_verified_artifact_with_its_digest(
 
 
 def test_it_refuses_a_tampered_artifact(
-    client: Client, viewer: Any, registered: Callable[..., ModelVersion]
+    client: Client, viewer: User, registered: Callable[..., ModelVersion]
 ) -> None:
     version = registered()
     storage, path = storages["artifacts"], version.experiment.artifact_path
@@ -43,7 +46,7 @@ def test_it_refuses_a_tampered_artifact(
 
 
 def test_it_refuses_a_missing_artifact(
-    client: Client, viewer: Any, registered: Callable[..., ModelVersion]
+    client: Client, viewer: User, registered: Callable[..., ModelVersion]
 ) -> None:
     version = registered()
     storages["artifacts"].delete(version.experiment.artifact_path)
@@ -53,13 +56,13 @@ def test_it_refuses_a_missing_artifact(
     assert "is missing from storage" in response.content.decode()
 
 
-def test_it_answers_404_for_an_unknown_version(client: Client, viewer: Any) -> None:
+def test_it_answers_404_for_an_unknown_version(client: Client, viewer: User) -> None:
     client.force_login(viewer)
     assert client.get(URL).status_code == 404
 
 
 def test_it_refuses_an_outsider(
-    client: Client, outsider: Any, registered: Callable[..., ModelVersion]
+    client: Client, outsider: User, registered: Callable[..., ModelVersion]
 ) -> None:
     registered()
     client.force_login(outsider)

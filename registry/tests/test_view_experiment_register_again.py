@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from experiments.models import Experiment, Registration
 from experiments.services import experiment_create, experiment_execute
+from registry.models import ModelVersion
 from registry.services import registration_record_error
 
 
@@ -20,7 +21,7 @@ def errored(make_config: Callable[..., str]) -> Experiment:
 
 
 def test_it_follows_a_registration_live_until_its_outcome(
-    client: Client, viewer: Any, make_config: Callable[..., str]
+    client: Client, viewer: User, make_config: Callable[..., str]
 ) -> None:
     experiment = experiment_create(config_text=make_config())
     experiment_execute(experiment_id=experiment.pk)
@@ -41,7 +42,7 @@ def test_it_follows_a_registration_live_until_its_outcome(
 
 
 def test_it_shows_the_error_and_offers_a_retry_to_experimenters(
-    client: Client, experimenter: Any, errored: Experiment
+    client: Client, experimenter: User, errored: Experiment
 ) -> None:
     client.force_login(experimenter)
 
@@ -54,14 +55,17 @@ def test_it_shows_the_error_and_offers_a_retry_to_experimenters(
 
 def test_it_queues_the_retry_on_a_worker(
     client: Client,
-    experimenter: Any,
+    experimenter: User,
     errored: Experiment,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     queued: list[int] = []
-    monkeypatch.setattr(
-        "registry.jobs.register_job_enqueue", lambda pk, connection=None: queued.append(pk) or True
-    )
+
+    def enqueue(pk: int, connection: object = None) -> bool:
+        queued.append(pk)
+        return True
+
+    monkeypatch.setattr("registry.jobs.register_job_enqueue", enqueue)
     client.force_login(experimenter)
 
     response = client.post(f"/registry/experiments/{errored.pk}/register/", follow=True)
@@ -75,7 +79,7 @@ def test_it_queues_the_retry_on_a_worker(
 
 
 def test_it_does_not_offer_the_retry_to_viewers(
-    client: Client, viewer: Any, errored: Experiment
+    client: Client, viewer: User, errored: Experiment
 ) -> None:
     client.force_login(viewer)
 
@@ -89,7 +93,7 @@ def test_it_does_not_offer_the_retry_to_viewers(
 
 
 def test_it_refuses_a_retry_of_a_registered_experiment(
-    client: Client, experimenter: Any, registered: Callable[..., Any]
+    client: Client, experimenter: User, registered: Callable[..., ModelVersion]
 ) -> None:
     version = registered()
     client.force_login(experimenter)

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from mlplatform.tests.factories import make_dataset_version, make_experiment
@@ -11,7 +10,7 @@ from registry.models import ModelVersion, RegisteredModel, Stage
 
 
 @pytest.fixture
-def model(db: Any) -> RegisteredModel:
+def model(db: None) -> RegisteredModel:
     dataset_version = make_dataset_version()
     model = RegisteredModel.objects.create(name="fraud_detector")
     for number, stage in ((1, Stage.ARCHIVED), (2, Stage.PRODUCTION), (3, Stage.STAGING)):
@@ -27,7 +26,7 @@ def model(db: Any) -> RegisteredModel:
 
 
 def test_it_lists_every_version_with_stage_and_key_metrics(
-    client: Client, viewer: Any, model: RegisteredModel
+    client: Client, viewer: User, model: RegisteredModel
 ) -> None:
     client.force_login(viewer)
     response = client.get("/registry/models/fraud_detector/")
@@ -41,18 +40,18 @@ def test_it_lists_every_version_with_stage_and_key_metrics(
     assert b"0.2000" in response.content  # v2's average precision
 
 
-def test_it_answers_404_for_an_unknown_model(client: Client, viewer: Any) -> None:
+def test_it_answers_404_for_an_unknown_model(client: Client, viewer: User) -> None:
     client.force_login(viewer)
     assert client.get("/registry/models/nothing/").status_code == 404
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any, model: RegisteredModel) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User, model: RegisteredModel) -> None:
     client.force_login(outsider)
     assert client.get("/registry/models/fraud_detector/").status_code == 403
 
 
 def test_it_filters_the_versions_by_tag(
-    client: Client, viewer: Any, experimenter: Any, model: RegisteredModel
+    client: Client, viewer: User, experimenter: User, model: RegisteredModel
 ) -> None:
     annotation_set(
         target=model.versions.get(version=2), tags="serving q3", note="", user=experimenter
@@ -65,7 +64,7 @@ def test_it_filters_the_versions_by_tag(
     assert len(everything.context["model"].listed_versions) == 3
 
 
-def test_it_says_there_is_no_model_of_that_name(client: Client, viewer: Any) -> None:
+def test_it_says_there_is_no_model_of_that_name(client: Client, viewer: User) -> None:
     client.force_login(viewer)
     response = client.get("/registry/models/nope/")
     assert response.status_code == 404

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -13,7 +13,7 @@ from registry.models import ModelVersion, RegisteredModel, Stage, StageRequest
 
 
 def test_it_lists_models_versions_and_pending_requests(
-    client: Client, viewer: Any, experimenter: Any, registered: Callable[..., ModelVersion]
+    client: Client, viewer: User, experimenter: User, registered: Callable[..., ModelVersion]
 ) -> None:
     version = registered()
     StageRequest.objects.create(
@@ -33,7 +33,7 @@ def test_it_lists_models_versions_and_pending_requests(
     assert "superseded" in content  # the pending request
 
 
-def test_its_query_count_does_not_grow_with_the_versions(client: Client, viewer: Any) -> None:
+def test_its_query_count_does_not_grow_with_the_versions(client: Client, viewer: User) -> None:
     dataset_version = make_dataset_version()
     model = RegisteredModel.objects.create(name="m")
 
@@ -55,7 +55,7 @@ def test_its_query_count_does_not_grow_with_the_versions(client: Client, viewer:
 
 
 def test_it_lists_production_staging_and_the_newest_five_others(
-    client: Client, viewer: Any
+    client: Client, viewer: User
 ) -> None:
     dataset_version = make_dataset_version()
     model = RegisteredModel.objects.create(name="m")
@@ -79,7 +79,7 @@ def test_it_lists_production_staging_and_the_newest_five_others(
     assert 'href="/registry/models/m/"' in content
 
 
-def test_it_refuses_an_outsider(client: Client, outsider: Any) -> None:
+def test_it_refuses_an_outsider(client: Client, outsider: User) -> None:
     client.force_login(outsider)
     assert client.get("/registry/").status_code == 403
 

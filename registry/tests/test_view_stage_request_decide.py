@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from mlplatform.origin import Origin
 from mlplatform.testing import make_user
-from registry.models import ModelVersion, Stage, StageRequest, StageTransition
+from registry.models import GatePolicy, ModelVersion, Stage, StageRequest, StageTransition
 from registry.services import stage_request_create
 from registry.tests.conftest import UNDERFIT, promote
 
 
-def ask(version: ModelVersion, user: Any, to_stage: str = Stage.PRODUCTION) -> StageRequest:
+def ask(version: ModelVersion, user: User, to_stage: str = Stage.PRODUCTION) -> StageRequest:
     return stage_request_create(
         origin=Origin.cli(), model_version=version, to_stage=to_stage, user=user, reason="go"
     )
@@ -24,12 +24,12 @@ def url(request: StageRequest) -> str:
 
 
 @pytest.fixture
-def pending(registered: Callable[..., ModelVersion], experimenter: Any) -> StageRequest:
+def pending(registered: Callable[..., ModelVersion], experimenter: User) -> StageRequest:
     return ask(registered(), experimenter)
 
 
 def test_it_approves_and_applies_the_change(
-    client: Client, approver: Any, pending: StageRequest
+    client: Client, approver: User, pending: StageRequest
 ) -> None:
     client.force_login(approver)
     response = client.post(url(pending), {"decision": "approve", "reason": "AP is better"})
@@ -46,7 +46,7 @@ def test_it_approves_and_applies_the_change(
 
 
 def test_it_rejects_without_changing_the_stage(
-    client: Client, approver: Any, pending: StageRequest
+    client: Client, approver: User, pending: StageRequest
 ) -> None:
     client.force_login(approver)
     client.post(url(pending), {"decision": "reject", "reason": "not yet"})
@@ -65,7 +65,7 @@ def test_it_rejects_without_changing_the_stage(
     ],
 )
 def test_it_refuses_a_bad_decision_with_a_message_and_writes_nothing(
-    client: Client, approver: Any, pending: StageRequest, data: dict, message: str
+    client: Client, approver: User, pending: StageRequest, data: dict[str, str], message: str
 ) -> None:
     client.force_login(approver)
     response = client.post(url(pending), data)
@@ -78,14 +78,15 @@ def test_it_refuses_a_bad_decision_with_a_message_and_writes_nothing(
 
 def test_it_refuses_to_approve_a_failed_gate_without_override(
     client: Client,
-    approver: Any,
-    experimenter: Any,
+    approver: User,
+    experimenter: User,
     registered: Callable[..., ModelVersion],
-    lax_policy: Any,
+    lax_policy: GatePolicy,
 ) -> None:
     weak = registered(name="weak", **UNDERFIT)
     promote(registered(name="strong"), experimenter, approver)
     request = ask(weak, experimenter)
+    assert request.gate is not None
     assert not request.gate.passed
     client.force_login(approver)
     page = client.get(f"/registry/models/fraud_detector/versions/{weak.version}/")
@@ -99,10 +100,10 @@ def test_it_refuses_to_approve_a_failed_gate_without_override(
 
 def test_it_records_an_override_with_its_justification(
     client: Client,
-    approver: Any,
-    experimenter: Any,
+    approver: User,
+    experimenter: User,
     registered: Callable[..., ModelVersion],
-    lax_policy: Any,
+    lax_policy: GatePolicy,
 ) -> None:
     weak = registered(name="weak", **UNDERFIT)
     promote(registered(name="strong"), experimenter, approver)
@@ -132,7 +133,7 @@ def test_it_refuses_self_approval(client: Client, registered: Callable[..., Mode
     assert request.status == StageRequest.Status.PENDING
 
 
-def test_it_refuses_to_decide_twice(client: Client, approver: Any, pending: StageRequest) -> None:
+def test_it_refuses_to_decide_twice(client: Client, approver: User, pending: StageRequest) -> None:
     client.force_login(approver)
     client.post(url(pending), {"decision": "reject", "reason": "no"})
     response = client.post(url(pending), {"decision": "approve", "reason": "yes"})
@@ -144,8 +145,8 @@ def test_it_refuses_to_decide_twice(client: Client, approver: Any, pending: Stag
 
 def test_it_refuses_a_request_superseded_when_production_changed(
     client: Client,
-    approver: Any,
-    experimenter: Any,
+    approver: User,
+    experimenter: User,
     registered: Callable[..., ModelVersion],
 ) -> None:
     first, second = registered(name="a"), registered(name="b")
@@ -169,12 +170,12 @@ def test_it_refuses_users_who_may_not_decide(
     assert pending.status == StageRequest.Status.PENDING
 
 
-def test_it_refuses_get(client: Client, approver: Any, pending: StageRequest) -> None:
+def test_it_refuses_get(client: Client, approver: User, pending: StageRequest) -> None:
     client.force_login(approver)
     assert client.get(url(pending)).status_code == 405
 
 
-def test_it_answers_404_for_an_unknown_request(client: Client, approver: Any) -> None:
+def test_it_answers_404_for_an_unknown_request(client: Client, approver: User) -> None:
     client.force_login(approver)
     response = client.post("/registry/requests/4242/decide/", {"decision": "approve"})
     assert response.status_code == 404

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
 from registry.models import GateEvaluation, ModelVersion, Stage, StageRequest
 from registry.services import stage_request_gate
@@ -14,9 +15,9 @@ URL = "/registry/models/fraud_detector/versions/1/request/"
 
 def test_it_records_a_request_to_production_that_a_worker_gates(
     client: Client,
-    experimenter: Any,
+    experimenter: User,
     registered: Callable[..., ModelVersion],
-    django_capture_on_commit_callbacks: Any,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     registered()
@@ -44,8 +45,9 @@ def test_it_records_a_request_to_production_that_a_worker_gates(
     assert f'hx-get="/registry/requests/{request.pk}/status/"' in page
     # What the worker's job then does:
     stage_request_gate(request_id=request.pk)
-    request.refresh_from_db()
+    request = StageRequest.objects.get(pk=request.pk)
     assert request.status == StageRequest.Status.PENDING
+    assert request.gate is not None
     assert request.gate.purpose == GateEvaluation.Purpose.PROMOTION
     status = client.get(f"/registry/requests/{request.pk}/status/", HTTP_HX_REQUEST="true")
     assert status.status_code == 286  # stop polling
@@ -65,9 +67,9 @@ def test_it_records_a_request_to_production_that_a_worker_gates(
 )
 def test_it_refuses_a_bad_request_with_a_message_and_writes_nothing(
     client: Client,
-    experimenter: Any,
+    experimenter: User,
     registered: Callable[..., ModelVersion],
-    data: dict,
+    data: dict[str, str],
     message: str,
 ) -> None:
     registered()
@@ -81,7 +83,7 @@ def test_it_refuses_a_bad_request_with_a_message_and_writes_nothing(
 
 
 def test_it_refuses_a_second_pending_request(
-    client: Client, experimenter: Any, registered: Callable[..., ModelVersion]
+    client: Client, experimenter: User, registered: Callable[..., ModelVersion]
 ) -> None:
     registered()
     client.force_login(experimenter)
@@ -106,14 +108,14 @@ def test_it_refuses_users_who_may_not_request(
 
 
 def test_it_refuses_get(
-    client: Client, experimenter: Any, registered: Callable[..., ModelVersion]
+    client: Client, experimenter: User, registered: Callable[..., ModelVersion]
 ) -> None:
     registered()
     client.force_login(experimenter)
     assert client.get(URL).status_code == 405
 
 
-def test_it_answers_404_for_an_unknown_version(client: Client, experimenter: Any) -> None:
+def test_it_answers_404_for_an_unknown_version(client: Client, experimenter: User) -> None:
     client.force_login(experimenter)
     response = client.post(URL, {"to_stage": "production", "reason": "x"})
     assert response.status_code == 404

@@ -5,8 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
+from datasets.models import DatasetVersion
 from mlplatform.origin import Origin
 from mlplatform.testing import make_user
 from mlplatform.tests.factories import (
@@ -23,7 +25,7 @@ URL = "/registry/models/fraud_detector/versions/1/"
 
 
 def test_it_shows_metrics_history_gate_report_and_the_digest(
-    client: Client, viewer: Any, registered: Callable[..., ModelVersion]
+    client: Client, viewer: User, registered: Callable[..., ModelVersion]
 ) -> None:
     version = registered()
     client.force_login(viewer)
@@ -34,6 +36,7 @@ def test_it_shows_metrics_history_gate_report_and_the_digest(
     assert version.artifact_sha256 in content
     assert f'href="{URL}artifact/"' in content
     assert "registered from experiment" in content  # the stage history
+    assert version.registration_gate is not None
     report = version.registration_gate.report
     assert report["summary"] in content
     assert f"{report['holdout_rows']:,} rows compared" in content
@@ -43,7 +46,7 @@ def test_it_shows_metrics_history_gate_report_and_the_digest(
 
 
 def test_it_shows_a_pending_request_with_its_full_gate_report_before_the_decision(
-    client: Client, experimenter: Any, approver: Any, registered: Callable[..., ModelVersion]
+    client: Client, experimenter: User, approver: User, registered: Callable[..., ModelVersion]
 ) -> None:
     version = registered()
     request = stage_request_create(
@@ -59,6 +62,7 @@ def test_it_shows_a_pending_request_with_its_full_gate_report_before_the_decisio
     gate_at = content.index("Regression gate report", report_at)
     form_at = content.index(f'action="/registry/requests/{request.pk}/decide/"')
     assert report_at < gate_at < form_at
+    assert request.gate is not None
     for entry in request.gate.report["metrics"]:
         assert entry["metric"] in content[gate_at:form_at]
     assert "best AP" in content
@@ -83,14 +87,14 @@ def test_it_tells_the_requester_that_another_approver_must_decide(
 
 
 def test_it_offers_the_request_form_to_an_experimenter(
-    client: Client, experimenter: Any, registered: Callable[..., ModelVersion]
+    client: Client, experimenter: User, registered: Callable[..., ModelVersion]
 ) -> None:
     registered()
     client.force_login(experimenter)
     assert f'action="{URL}request/"' in client.get(URL).content.decode()
 
 
-def test_it_answers_404_for_an_unknown_version(client: Client, viewer: Any) -> None:
+def test_it_answers_404_for_an_unknown_version(client: Client, viewer: User) -> None:
     make_model_version(make_experiment(make_dataset_version()))
     client.force_login(viewer)
     response = client.get("/registry/models/fraud_detector/versions/7/")
@@ -102,7 +106,7 @@ def test_it_answers_404_for_an_unknown_version(client: Client, viewer: Any) -> N
 
 
 @pytest.fixture
-def dataset(db: Any) -> Any:
+def dataset(db: None) -> DatasetVersion:
     return make_dataset_version()
 
 
@@ -116,7 +120,12 @@ def dataset(db: Any) -> Any:
     ],
 )
 def test_it_never_offers_or_defaults_to_the_current_stage(
-    client: Client, experimenter: Any, dataset: Any, stage: str, offered: list, default: str
+    client: Client,
+    experimenter: User,
+    dataset: DatasetVersion,
+    stage: str,
+    offered: list[str],
+    default: str,
 ) -> None:
     make_model_version(make_experiment(dataset), stage=stage)
     client.force_login(experimenter)
@@ -126,7 +135,7 @@ def test_it_never_offers_or_defaults_to_the_current_stage(
 
 
 def test_it_says_a_pending_request_is_waiting_instead_of_offering_another(
-    client: Client, experimenter: Any, dataset: Any
+    client: Client, experimenter: User, dataset: DatasetVersion
 ) -> None:
     version = make_model_version(make_experiment(dataset), stage="staging")
     request = StageRequest.objects.create(
@@ -143,7 +152,7 @@ def test_it_says_a_pending_request_is_waiting_instead_of_offering_another(
 
 
 def test_it_warns_an_approver_of_a_better_staging_version(
-    client: Client, experimenter: Any, approver: Any, dataset: Any
+    client: Client, experimenter: User, approver: User, dataset: DatasetVersion
 ) -> None:
     weaker = make_experiment(dataset, metrics={"average_precision": 0.80})
     stronger = make_experiment(dataset, metrics={"average_precision": 0.90})
@@ -168,7 +177,9 @@ def test_it_warns_an_approver_of_a_better_staging_version(
     assert "has a better average_precision" not in client.get(URL).content.decode()
 
 
-def test_it_flags_a_version_identical_to_another(client: Client, viewer: Any, dataset: Any) -> None:
+def test_it_flags_a_version_identical_to_another(
+    client: Client, viewer: User, dataset: DatasetVersion
+) -> None:
     first = make_experiment(dataset, name="same")
     again = make_experiment(dataset, name="same")  # same config text, same data file
     other = make_experiment(dataset, name="different")
@@ -184,7 +195,7 @@ def test_it_flags_a_version_identical_to_another(client: Client, viewer: Any, da
 
 
 def test_it_shows_each_gate_report_once(
-    client: Client, experimenter: Any, approver: Any, dataset: Any
+    client: Client, experimenter: User, approver: User, dataset: DatasetVersion
 ) -> None:
     production = make_model_version(make_experiment(dataset), version=1, stage="production")
     candidate = make_model_version(make_experiment(dataset), version=2, stage="staging")
@@ -204,7 +215,7 @@ def test_it_shows_each_gate_report_once(
 
 
 def test_it_refuses_an_outsider(
-    client: Client, outsider: Any, registered: Callable[..., ModelVersion]
+    client: Client, outsider: User, registered: Callable[..., ModelVersion]
 ) -> None:
     registered()
     client.force_login(outsider)
@@ -212,7 +223,7 @@ def test_it_refuses_an_outsider(
 
 
 def test_it_draws_each_interval_against_its_allowed_drop_and_shows_newer_fields(
-    client: Client, viewer: Any, dataset: Any
+    client: Client, viewer: User, dataset: DatasetVersion
 ) -> None:
     report = {
         "passed": False,

@@ -11,6 +11,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 from experiments.artifacts import ArtifactIntegrityError
 from experiments.models import Experiment
 from mlplatform.origin import Origin
+from mlplatform.typing import HtmxHttpRequest
 from registry.forms import DecisionForm, StageRequestForm, WithdrawForm
 from registry.models import ModelVersion, StageRequest
 from registry.services import (
@@ -166,7 +167,7 @@ def experiment_register_again(request: HttpRequest, experiment_id: int) -> HttpR
 @login_required
 @permission_required("registry.view_stagerequest", raise_exception=True)
 @require_GET
-def stage_request_status(request: HttpRequest, request_id: int) -> HttpResponse:
+def stage_request_status(request: HtmxHttpRequest, request_id: int) -> HttpResponse:
     """A gating request's live line, polled every 2 s; once its report is in,
     the polling stops (HTTP 286) and the page reloads to show it."""
     stage_request = get_object_or_404(StageRequest.objects.only("status"), pk=request_id)
@@ -181,7 +182,9 @@ def stage_request_status(request: HttpRequest, request_id: int) -> HttpResponse:
 @login_required
 @permission_required("registry.view_modelversion", raise_exception=True)
 @require_GET
-def artifact_download(request: HttpRequest, model_name: str, version: int) -> HttpResponse:
+def artifact_download(
+    request: HttpRequest, model_name: str, version: int
+) -> HttpResponse | FileResponse:
     """The version's model file, served only if it still matches its digest."""
     model_version = version_or_404(model_name, version)
     try:

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -55,7 +55,7 @@ class Command(BaseCommand):
         self.stdout.write("\n".join(_summary_lines(registered)))
 
 
-def _user_or_none(username: str | None) -> AbstractBaseUser | None:
+def _user_or_none(username: str | None) -> User | None:
     if username is None:
         return None
     user_model = get_user_model()

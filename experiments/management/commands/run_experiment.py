@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
@@ -69,7 +70,7 @@ class Command(JsonCommand):
         experiment.refresh_from_db()
         self.finish(experiment.pk, registration=_registration(experiment, evaluation, version))
 
-    def submit(self, config_text: str, user: Any, user_name: str, path: str) -> None:
+    def submit(self, config_text: str, user: User | None, user_name: str, path: str) -> None:
         """Record and queue; exit 0 once recorded, even if Redis is down (the
         workers queue it when Redis is back), and say so."""
         try:

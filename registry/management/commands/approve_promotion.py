@@ -51,7 +51,7 @@ class Command(JsonCommand):
             "model": version.registered_model.name,
             "version": version.version,
             "stage": version.stage,
-            "decided_by": user.get_username(),
+            "decided_by": user.get_username() if user else None,  # decide refuses None
             "override": request.override,
         }
         if options["json"]:

@@ -96,7 +96,8 @@ class Command(BaseCommand):
             origin=Origin.cli(),
         )
         self.stdout.write(
-            f"request #{request.pk} by {request.requested_by}: gate passed={request.gate.passed}"
+            f"request #{request.pk} by {request.requested_by}: "
+            f"gate passed={request.gate.passed if request.gate else None}"
         )
         stage_request_decide(
             request_id=request.pk,

@@ -7,6 +7,7 @@ from django.core.management.base import CommandParser
 
 from experiments.models import Metric
 from mlplatform.cli import JsonCommand
+from registry.models import ModelVersion, StageTransition
 from registry.selectors import (
     latest_transitions,
     pending_stage_requests,
@@ -74,7 +75,11 @@ def registry_status() -> dict[str, Any]:
     }
 
 
-def _version(version: Any, metrics: dict, history: list) -> dict[str, Any]:
+def _version(
+    version: ModelVersion,
+    metrics: dict[int, dict[str, float]],
+    history: list[StageTransition],
+) -> dict[str, Any]:
     return {
         "version": version.version,
         "stage": version.stage,
@@ -95,7 +100,7 @@ def _version(version: Any, metrics: dict, history: list) -> dict[str, Any]:
     }
 
 
-def _who(transition: Any) -> str:
+def _who(transition: StageTransition) -> str:
     if transition.approved_by is not None:
         return transition.approved_by.get_username()
     return transition.actor_label or "system"

@@ -10,7 +10,7 @@ from mlplatform.cli import JsonCommand, choice_of, choices_metavar
 from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
 from registry import gate
-from registry.models import Stage
+from registry.models import Stage, StageRequest
 from registry.services import model_version_get, stage_request_create
 
 GATE_FAILED_EXIT = 3
@@ -57,7 +57,7 @@ class Command(JsonCommand):
         if request.gate is not None and not request.gate.passed:
             raise SystemExit(GATE_FAILED_EXIT)
 
-    def _print(self, request: Any, report: dict | None) -> None:
+    def _print(self, request: StageRequest, report: dict[str, Any] | None) -> None:
         self.stdout.write(
             f"request #{request.pk}: {request.model_version} "
             f"{request.from_stage} -> {request.to_stage}, pending approval"
@@ -66,7 +66,7 @@ class Command(JsonCommand):
             self.stdout.write(gate.format_report(report))
 
 
-def _as_json(request: Any, report: dict | None) -> dict[str, Any]:
+def _as_json(request: StageRequest, report: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "request_id": request.pk,
         "model": request.model_version.registered_model.name,
