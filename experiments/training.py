@@ -41,6 +41,7 @@ from experiments.configs import MODEL_TYPES, ExperimentConfig, ModelSpec, SplitS
 FITTING = "fitting"
 EVALUATING = "evaluating"
 SCALED_MODEL_TYPES = frozenset({"logistic_regression"})
+JOBLIB_MODEL_TYPES = frozenset({"random_forest"})
 MAX_CURVE_POINTS = 300
 MAX_LOSS_STEPS = 200
 MAX_WARNINGS = 20
@@ -123,13 +124,16 @@ def train(
     target: str,
     positive_label: str | None = None,
     progress: Callable[[str], None] = _ignore_progress,
+    threads: int | None = None,
 ) -> TrainingResult:
     """Split, fit and evaluate. Row ids are positions in `frame`. `positive_label`,
-    recorded with the dataset version, names the target class counted as 1."""
+    recorded with the dataset version, names the target class counted as 1.
+    `threads` becomes the `n_jobs` of estimators that have one (the caller
+    limits BLAS and OpenMP threads to the same budget)."""
     features = feature_columns(frame, target)
     labels = binary_labels(frame, target, positive_label=positive_label)
     train_ids, holdout_ids = split_rows(labels, config.split)
-    model = build_model(config.model, seed=config.split.seed)
+    model = build_model(config.model, seed=config.split.seed, threads=threads)
     progress(FITTING)
     fit_seconds, fit_warnings = _fit(model, frame.iloc[train_ids][features], labels[train_ids])
     progress(EVALUATING)
@@ -223,12 +227,17 @@ def split_rows(labels: np.ndarray, split: SplitSpec) -> tuple[np.ndarray, np.nda
     return np.sort(train_ids), np.sort(holdout_ids)
 
 
-def build_model(spec: ModelSpec, *, seed: int) -> Any:
-    """The configured estimator, seeded unless the config sets random_state itself."""
+def build_model(spec: ModelSpec, *, seed: int, threads: int | None = None) -> Any:
+    """The configured estimator, seeded unless the config sets random_state
+    itself; a random forest gets n_jobs = threads (configs may not set it).
+    LogisticRegression's n_jobs does nothing since scikit-learn 1.8 (and
+    warns); gradient boosting uses OpenMP, limited by the caller."""
     estimator_class = MODEL_TYPES[spec.type]
     params = copy.deepcopy(dict(spec.params))
     if "random_state" in estimator_class().get_params():
         params.setdefault("random_state", seed)
+    if threads is not None and spec.type in JOBLIB_MODEL_TYPES:
+        params["n_jobs"] = threads
     estimator = estimator_class(**params)
     if spec.type in SCALED_MODEL_TYPES:
         return Pipeline([("scale", StandardScaler()), ("model", estimator)])

@@ -13,7 +13,9 @@ It is RQ's forking Worker with five additions:
   retries inside its blocking pop), with at most 10 s between attempts, and a
   worker started while Redis is down waits for it instead of exiting;
 - each work-horse runs under the memory limit (TRAINING_MEMORY_LIMIT_MB), so
-  a run that needs more fails with that reason while the worker lives on.
+  a run that needs more fails with that reason while the worker lives on,
+  and under the thread budget (experiments/threads.py), so that the workers
+  on one host share its CPUs instead of each taking all of them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from rq.worker import Worker
 from experiments.limits import memory_limit_apply
 from experiments.queue import REDIS_ERRORS, experiment_id_for
 from experiments.services import experiment_fail_running
+from experiments.threads import thread_budget, thread_budget_apply
 
 MAX_REDIS_WAIT_SECONDS = 10.0
 log = logging.getLogger("rq.worker")
@@ -81,8 +84,11 @@ class TrainingWorker(Worker):
         super().fork_work_horse(job, queue)
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
-        # In the forked horse only: the worker itself stays unlimited.
+        # In the forked horse only: the worker itself stays unlimited. The
+        # thread budget is counted now, when the job starts, against the
+        # workers alive at that moment.
         memory_limit_apply()
+        thread_budget_apply(thread_budget(in_worker=True))
         super().main_work_horse(job, queue)
 
     # RQ retries a lost Redis only inside its blocking pop; a Redis error in the

@@ -323,6 +323,10 @@ TRAINING_PARAM_LIMITS = {
 }
 # Address space (RLIMIT_AS) of each training process, in MiB; 0 for none.
 TRAINING_MEMORY_LIMIT_MB = env_int("TRAINING_MEMORY_LIMIT_MB", 8192)
+# BLAS/OpenMP threads (and joblib jobs) of each training run; 0: the CPUs this
+# process may use, split between the training workers alive on the host
+# (experiments/threads.py).
+TRAINING_THREADS = env_int("TRAINING_THREADS", 0)
 
 RQ_QUEUES: dict[str, dict[str, Any]] = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},

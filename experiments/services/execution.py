@@ -25,6 +25,12 @@ from experiments.services.lifecycle import (
     experiment_set_phase,
     experiment_start,
 )
+from experiments.threads import (
+    ThreadBudget,
+    thread_budget,
+    thread_budget_in_force,
+    threads_limited,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +67,9 @@ def failure_message(error: BaseException, *, timeout_seconds: float | None = Non
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _train_and_store(experiment: Experiment, report: Callable[[str], None]) -> None:
+def _train_and_store(
+    experiment: Experiment, report: Callable[[str], None], threads: ThreadBudget
+) -> None:
     config = parse_config(experiment.config_text)
     report(Phase.LOADING)
     frame = dataset_version_load(version=experiment.dataset_version)
@@ -73,6 +81,7 @@ def _train_and_store(experiment: Experiment, report: Callable[[str], None]) -> N
         target=experiment.dataset_version.target,
         positive_label=experiment.dataset_version.positive_label or None,
         progress=report,
+        threads=threads.threads,
     )
     report(Phase.SAVING)
     artifact_data = training.model_to_bytes(result.model)
@@ -90,6 +99,7 @@ def experiment_execute(
     job_id: str = "",
     worker_name: str = "",
     on_progress: ProgressCallback | None = None,
+    threads: ThreadBudget | None = None,
 ) -> Experiment | None:
     """Claim a CREATED experiment, train it and record the outcome.
 
@@ -98,7 +108,12 @@ def experiment_execute(
     ends the experiment FAILED with its reason; a KeyboardInterrupt or other
     BaseException is recorded the same way and then re-raised.
     """
-    if not experiment_start(experiment_id=experiment_id, job_id=job_id, worker_name=worker_name):
+    # A work-horse has its budget already (experiments.worker); a run in a
+    # command's process counts the host's workers now.
+    threads = threads or thread_budget_in_force() or thread_budget(in_worker=bool(job_id))
+    if not experiment_start(
+        experiment_id=experiment_id, job_id=job_id, worker_name=worker_name, threads=threads
+    ):
         return None
     experiment = Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id)
 
@@ -121,8 +136,9 @@ def experiment_execute(
                 interval=settings.EXPERIMENT_HEARTBEAT_SECONDS,
             ),
             _in_process_timeout(experiment, job_id),
+            threads_limited(threads),
         ):
-            _train_and_store(experiment, report)
+            _train_and_store(experiment, report, threads)
     except BaseException as error:
         experiment_fail(
             experiment_id=experiment_id,

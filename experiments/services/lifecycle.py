@@ -23,6 +23,7 @@ from experiments.models import (
     Registration,
     Status,
 )
+from experiments.threads import ThreadBudget
 from mlplatform.typing import Actor
 from mlplatform.users import acting_user
 
@@ -87,8 +88,15 @@ def claim(experiment_id: int, from_statuses: tuple[str, ...], **changes: Any) ->
     return updated == 1
 
 
-def experiment_start(*, experiment_id: int, job_id: str = "", worker_name: str = "") -> bool:
-    """CREATED -> RUNNING. False when someone else already claimed it."""
+def experiment_start(
+    *,
+    experiment_id: int,
+    job_id: str = "",
+    worker_name: str = "",
+    threads: ThreadBudget | None = None,
+) -> bool:
+    """CREATED -> RUNNING. False when someone else already claimed it. The
+    thread budget the run will use goes into its environment block."""
     now = timezone.now()
     return claim(
         experiment_id,
@@ -99,7 +107,10 @@ def experiment_start(*, experiment_id: int, job_id: str = "", worker_name: str =
         phase=Phase.LOADING,
         job_id=job_id or "",
         worker_name=worker_name,
-        environment=runtime_environment(),
+        environment={
+            **runtime_environment(),
+            **(threads.as_environment() if threads is not None else {}),
+        },
     )
 
 

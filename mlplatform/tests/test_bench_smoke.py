@@ -21,6 +21,7 @@ HEADERS = {
     "ui_bench.py --http": ("server", "page", "p50 ms", "p95 ms", "result"),
     "queue_bench.py": ("measured", "baseline", "ratio", "target", "result"),
     "serving_bench.py": ("measured", "platform", "baseline", "ratio", "target", "result"),
+    "concurrency_bench.py": ("host", "threads", "run", "ratio", "target", "result"),
 }
 
 

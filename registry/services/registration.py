@@ -26,6 +26,7 @@ from experiments.configs import parse_config
 from experiments.models import REGISTRATION_RETRYABLE, Experiment, Phase, Registration, Status
 from experiments.services import ProgressCallback, experiment_execute, failure_message
 from experiments.services.heartbeat import heartbeat, retry_transient
+from experiments.threads import ThreadBudget, thread_budget, thread_budget_in_force, threads_limited
 from mlplatform.origin import Origin
 from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage, StageTransition
 from registry.services.gate_runs import GateRun, gate_compute, gate_record, gate_run_stale_reason
@@ -285,12 +286,27 @@ def experiment_run_and_register(
     """The whole run, shared by the command line and the queue workers: train,
     then gate and stage the model if its config names a registry model. A
     registration that fails is recorded on the experiment (`error`, which a
-    retry or the reconciler picks up) and does not undo the COMPLETED run."""
+    retry or the reconciler picks up) and does not undo the COMPLETED run.
+    Training and the gate run under one thread budget."""
+    threads = thread_budget_in_force() or thread_budget(in_worker=bool(job_id))
+    with threads_limited(threads):
+        return _run_and_register(experiment_id, job_id, worker_name, on_progress, origin, threads)
+
+
+def _run_and_register(
+    experiment_id: int,
+    job_id: str,
+    worker_name: str,
+    on_progress: ProgressCallback | None,
+    origin: Origin | None,
+    threads: ThreadBudget,
+) -> tuple[Experiment | None, GateEvaluation | None, ModelVersion | None]:
     experiment = experiment_execute(
         experiment_id=experiment_id,
         job_id=job_id,
         worker_name=worker_name,
         on_progress=on_progress,
+        threads=threads,
     )
     if experiment is None or experiment.status != Status.COMPLETED:
         return experiment, None, None
