@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from experiments import queue
 from experiments.configs import parse_config
+from experiments.fit_progress import ProgressReceiver
 from experiments.models import REGISTRATION_RETRYABLE, Experiment, Phase, Registration, Status
 from experiments.services import ProgressCallback, experiment_execute, failure_message
 from experiments.services.heartbeat import heartbeat, retry_transient
@@ -280,6 +281,7 @@ def experiment_run_and_register(
     job_id: str = "",
     worker_name: str = "",
     on_progress: ProgressCallback | None = None,
+    on_fit_progress: ProgressReceiver | None = None,
     origin: Origin | None = None,
 ) -> tuple[Experiment | None, GateEvaluation | None, ModelVersion | None]:
     """The whole run, shared by the command line and the queue workers: train,
@@ -291,6 +293,7 @@ def experiment_run_and_register(
         job_id=job_id,
         worker_name=worker_name,
         on_progress=on_progress,
+        on_fit_progress=on_fit_progress,
     )
     if experiment is None or experiment.status != Status.COMPLETED:
         return experiment, None, None
