@@ -23,6 +23,7 @@ from experiments.services import (
     experiment_create,
     experiment_execute,
     experiment_fail,
+    experiment_set_progress,
     experiment_start,
 )
 from mlplatform.testing import config_yaml
@@ -218,11 +219,10 @@ def written_progress(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     from experiments.services import execution
 
     written: list[dict[str, Any]] = []
-    record = execution.experiment_set_progress
 
     def spy(**fields: Any) -> bool:
         written.append(fields)
-        return record(**fields)
+        return experiment_set_progress(**fields)
 
     monkeypatch.setattr(execution, "experiment_set_progress", spy)
     return written

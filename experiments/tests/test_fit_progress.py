@@ -90,7 +90,7 @@ def test_it_reports_the_validation_loss_and_an_upper_bound_with_early_stopping(
     assert [event.done for event in events] == list(range(1, n_iter + 1))
     assert all(event.total == 200 and event.at_most for event in events)
     assert {event.validation_name for event in events} == {"loss"}
-    losses = [event.validation_value for event in events]
+    losses = np.array([event.validation_value for event in events], dtype=float)
     # The printed loss is the model's own validation score, to 5 decimals.
     np.testing.assert_allclose(losses, -result.model.validation_score_[1:], atol=5e-6)
 
