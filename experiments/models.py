@@ -73,6 +73,17 @@ class Experiment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    phase_started_at = models.DateTimeField(null=True, blank=True)
+    # How far the fit has come, while the phase is fitting and the estimator
+    # tells (experiments.fit_progress); cleared by every change of phase.
+    progress_unit = models.CharField(max_length=20, blank=True, help_text="iteration or tree.")
+    progress_done = models.PositiveIntegerField(null=True, blank=True)
+    progress_total = models.PositiveIntegerField(null=True, blank=True)
+    progress_at_most = models.BooleanField(
+        default=False, help_text="The fit may stop early: the total is an upper bound."
+    )
+    progress_detail = models.CharField(max_length=100, blank=True, help_text="val loss 0.0041")
+    progress_at = models.DateTimeField(null=True, blank=True)
     error_message = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
     job_id = models.CharField(max_length=100, blank=True)

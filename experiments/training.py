@@ -7,6 +7,7 @@ metrics (timings aside). Models travel as skops bytes, never pickle.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import io
@@ -37,6 +38,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from experiments.configs import MODEL_TYPES, ExperimentConfig, ModelSpec, SplitSpec
+from experiments.fit_progress import ProgressReceiver, reporting_fit_progress
 
 FITTING = "fitting"
 EVALUATING = "evaluating"
@@ -125,17 +127,23 @@ def train(
     positive_label: str | None = None,
     progress: Callable[[str], None] = _ignore_progress,
     threads: int | None = None,
+    fit_progress: ProgressReceiver | None = None,
 ) -> TrainingResult:
     """Split, fit and evaluate. Row ids are positions in `frame`. `positive_label`,
     recorded with the dataset version, names the target class counted as 1.
-    `threads` becomes the `n_jobs` of estimators that have one (the caller
-    limits BLAS and OpenMP threads to the same budget)."""
+    `progress` hears each phase; `fit_progress`, if given, each iteration or
+    tree of the fit where the estimator tells them (see fit_progress.py), with
+    the same model and metrics as without it. `threads` becomes a random
+    forest's `n_jobs` (the caller limits BLAS and OpenMP threads to the same
+    budget)."""
     features = feature_columns(frame, target)
     labels = binary_labels(frame, target, positive_label=positive_label)
     train_ids, holdout_ids = split_rows(labels, config.split)
     model = build_model(config.model, seed=config.split.seed, threads=threads)
     progress(FITTING)
-    fit_seconds, fit_warnings = _fit(model, frame.iloc[train_ids][features], labels[train_ids])
+    fit_seconds, fit_warnings = _fit(
+        model, frame.iloc[train_ids][features], labels[train_ids], fit_progress
+    )
     progress(EVALUATING)
     holdout_features = frame.iloc[holdout_ids][features]
     started = perf_counter()
@@ -244,13 +252,24 @@ def build_model(spec: ModelSpec, *, seed: int, threads: int | None = None) -> An
     return estimator
 
 
-def _fit(model: Any, features: pd.DataFrame, labels: np.ndarray) -> tuple[float, list[str]]:
+def _fit(
+    model: Any,
+    features: pd.DataFrame,
+    labels: np.ndarray,
+    fit_progress: ProgressReceiver | None = None,
+) -> tuple[float, list[str]]:
     """Fit; return the seconds taken and the distinct warnings raised (non-convergence...)."""
+    reporting = (
+        reporting_fit_progress(model, fit_progress)
+        if fit_progress is not None
+        else contextlib.nullcontext()
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         started = perf_counter()
         try:
-            model.fit(features, labels)
+            with reporting:
+                model.fit(features, labels)
         except ValueError as error:
             raise TrainingError(f"the model could not be fitted: {error}") from None
         seconds = perf_counter() - started

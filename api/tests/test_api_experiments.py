@@ -4,10 +4,12 @@ read, cancel, run again."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from experiments.models import Experiment, Phase, Status
 from mlplatform.tests.factories import make_dataset_version, make_experiment
@@ -179,8 +181,36 @@ def test_it_shows_a_running_experiments_phase(api: Any, db: Any) -> None:
 
     assert body["progress"]["phase"] == "fitting"
     assert body["progress"]["worker_name"] == "w1"
+    assert body["progress"]["fit"] is None
     assert body["artifact"] is None
     assert body["model_version"] is None
+
+
+def test_it_shows_how_far_a_fit_has_come(api: Any, db: Any) -> None:
+    now = timezone.now()
+    running = make_experiment(
+        make_dataset_version(),
+        status=Status.RUNNING,
+        phase=Phase.FITTING,
+        phase_started_at=now - timedelta(seconds=60),
+        progress_at=now,
+        progress_unit="iteration",
+        progress_done=120,
+        progress_total=200,
+        progress_detail="val loss 0.0041",
+    )
+
+    fit = api.get(f"{URL}{running.pk}/").json()["progress"]["fit"]
+
+    assert (fit["unit"], fit["done"], fit["total"], fit["at_most"]) == (
+        "iteration",
+        120,
+        200,
+        False,
+    )
+    assert fit["detail"] == "val loss 0.0041"
+    assert 39 < fit["seconds_left"] <= 40
+    assert fit["text"] == "iteration 120 / 200, val loss 0.0041, about 40 s left"
 
 
 def test_it_answers_404_for_an_unknown_experiment(api: Any, db: Any) -> None:

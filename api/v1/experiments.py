@@ -3,6 +3,7 @@ sorts), read one (status, progress, metrics, curves), cancel, run again."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from datetime import datetime
 from functools import partial
@@ -29,6 +30,7 @@ from experiments.elapsed import elapsed
 from experiments.forms import ExperimentFilterForm
 from experiments.models import Experiment
 from experiments.models import Status as RunStatus
+from experiments.progress import fit_progress_of
 from experiments.selectors import (
     FIELD_SORTS,
     KEY_METRICS,
@@ -72,6 +74,16 @@ class ExperimentItemOut(Schema):
     )
 
 
+class FitProgressOut(Schema):
+    unit: str = Field(description="iteration (gradient boosting) or tree (random forest)")
+    done: int
+    total: int
+    at_most: bool = Field(description="Early stopping may end the fit sooner: total is a bound.")
+    detail: str = Field(description='The last validation score, e.g. "val loss 0.0041", or "".')
+    seconds_left: float | None = Field(description="At the pace so far; None before a step.")
+    text: str = Field(description='"iteration 120 / 200, val loss 0.0041, about 40 s left"')
+
+
 class ProgressOut(Schema):
     phase: str = Field(description="queued, loading data, fitting, evaluating, saving, ...")
     elapsed_seconds: float | None = Field(
@@ -79,6 +91,9 @@ class ProgressOut(Schema):
     )
     heartbeat_at: datetime | None
     worker_name: str
+    fit: FitProgressOut | None = Field(
+        description="While fitting a model that reports its iterations or trees; else None."
+    )
 
 
 class StepOut(Schema):
@@ -189,6 +204,13 @@ def _item(experiment: Experiment, sort: str = "") -> dict[str, Any]:
     }
 
 
+def _fit_progress(experiment: Experiment) -> dict[str, Any] | None:
+    progress = fit_progress_of(experiment)
+    if progress is None:
+        return None
+    return {**dataclasses.asdict(progress), "text": progress.text}
+
+
 def _detail(experiment: Experiment) -> dict[str, Any]:
     stepped = experiment_stepped_metrics(experiment_id=experiment.pk)
     version = getattr(experiment, "model_version", None)
@@ -200,6 +222,7 @@ def _detail(experiment: Experiment) -> dict[str, Any]:
             "elapsed_seconds": elapsed(experiment).seconds,
             "heartbeat_at": experiment.heartbeat_at,
             "worker_name": experiment.worker_name,
+            "fit": _fit_progress(experiment),
         },
         "registration": {
             "state": experiment.registration,

@@ -24,6 +24,7 @@ from experiments.services.lifecycle import (
     experiment_fail_running,
     experiment_heartbeat,
     experiment_set_phase,
+    experiment_set_progress,
     experiment_start,
 )
 from experiments.services.preferences import (
@@ -57,6 +58,7 @@ __all__ = [
     "experiment_list_columns_set",
     "experiment_reconcile",
     "experiment_set_phase",
+    "experiment_set_progress",
     "experiment_start",
     "experiment_submit",
     "failure_message",

@@ -5,24 +5,29 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback as traceback_module
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
 from datasets.services import dataset_version_load, dataset_version_row_identities
 from experiments import training
 from experiments.configs import parse_config
+from experiments.fit_progress import FitProgress, ProgressReceiver
 from experiments.limits import memory_failure_message
 from experiments.models import Experiment, Phase
+from experiments.progress import progress_detail
 from experiments.services.heartbeat import heartbeat, retry_transient
 from experiments.services.lifecycle import (
     experiment_complete,
     experiment_fail,
     experiment_heartbeat,
     experiment_set_phase,
+    experiment_set_progress,
     experiment_start,
 )
 from experiments.threads import (
@@ -36,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 
 ProgressCallback = Callable[[Experiment, str], None]
+# The page polls every 2 s: more writes would not be seen.
+PROGRESS_WRITE_SECONDS = 2.0
 
 
 class ExperimentStateError(Exception):
@@ -67,8 +74,56 @@ def failure_message(error: BaseException, *, timeout_seconds: float | None = Non
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def _fit_progress_recorder(
+    experiment_id: int, on_fit_progress: ProgressReceiver | None
+) -> ProgressReceiver:
+    """Pass each FitProgress on to `on_fit_progress` and record it on the
+    experiment, at most once per PROGRESS_WRITE_SECONDS. Called from the
+    estimator's threads too (a forest's trees), and must not fail the fit:
+    a lost write is logged, and the next one may succeed."""
+    lock = threading.Lock()
+    last_write = -PROGRESS_WRITE_SECONDS
+    run_thread = threading.get_ident()
+
+    def receive(progress: FitProgress) -> None:
+        nonlocal last_write
+        if on_fit_progress is not None:
+            on_fit_progress(progress)
+        with lock:
+            now = time.monotonic()
+            if now - last_write < PROGRESS_WRITE_SECONDS:
+                return
+            last_write = now
+        try:
+            _record_progress(experiment_id, progress)
+        except DatabaseError:
+            logger.warning("progress of experiment #%s not recorded", experiment_id, exc_info=True)
+        finally:
+            if threading.get_ident() != run_thread:
+                connection.close()  # a worker thread's own connection: not left open
+
+    return receive
+
+
+def _record_progress(experiment_id: int, progress: FitProgress) -> None:
+    retry_transient(
+        lambda: experiment_set_progress(
+            experiment_id=experiment_id,
+            unit=progress.unit,
+            done=progress.done,
+            total=progress.total,
+            at_most=progress.at_most,
+            detail=progress_detail(progress),
+        ),
+        what=f"progress of experiment #{experiment_id}",
+    )
+
+
 def _train_and_store(
-    experiment: Experiment, report: Callable[[str], None], threads: ThreadBudget
+    experiment: Experiment,
+    report: Callable[[str], None],
+    fit_progress: ProgressReceiver,
+    threads: ThreadBudget,
 ) -> None:
     config = parse_config(experiment.config_text)
     report(Phase.LOADING)
@@ -82,6 +137,7 @@ def _train_and_store(
         positive_label=experiment.dataset_version.positive_label or None,
         progress=report,
         threads=threads.threads,
+        fit_progress=fit_progress,
     )
     report(Phase.SAVING)
     artifact_data = training.model_to_bytes(result.model)
@@ -100,8 +156,11 @@ def experiment_execute(
     worker_name: str = "",
     on_progress: ProgressCallback | None = None,
     threads: ThreadBudget | None = None,
+    on_fit_progress: ProgressReceiver | None = None,
 ) -> Experiment | None:
     """Claim a CREATED experiment, train it and record the outcome.
+    `on_progress` hears each phase, `on_fit_progress` each step of the fit
+    (from the estimator's threads, possibly).
 
     The one path for the command line and the queue workers. Returns None when
     the claim is lost (someone else runs it, or it was cancelled). Any error
@@ -138,7 +197,12 @@ def experiment_execute(
             _in_process_timeout(experiment, job_id),
             threads_limited(threads),
         ):
-            _train_and_store(experiment, report, threads)
+            _train_and_store(
+                experiment,
+                report,
+                _fit_progress_recorder(experiment_id, on_fit_progress),
+                threads,
+            )
     except BaseException as error:
         experiment_fail(
             experiment_id=experiment_id,

@@ -105,6 +105,7 @@ def experiment_start(
         started_at=now,
         heartbeat_at=now,
         phase=Phase.LOADING,
+        phase_started_at=now,
         job_id=job_id or "",
         worker_name=worker_name,
         environment={
@@ -114,8 +115,54 @@ def experiment_start(
     )
 
 
+# Progress belongs to the fitting phase: every change of phase clears it.
+PROGRESS_CLEARED: dict[str, Any] = {
+    "progress_unit": "",
+    "progress_done": None,
+    "progress_total": None,
+    "progress_at_most": False,
+    "progress_detail": "",
+    "progress_at": None,
+}
+
+
 def experiment_set_phase(*, experiment_id: int, phase: str) -> bool:
-    return claim(experiment_id, (Status.RUNNING,), phase=phase, heartbeat_at=timezone.now())
+    now = timezone.now()
+    return claim(
+        experiment_id,
+        (Status.RUNNING,),
+        phase=phase,
+        phase_started_at=now,
+        heartbeat_at=now,
+        **PROGRESS_CLEARED,
+    )
+
+
+def experiment_set_progress(
+    *,
+    experiment_id: int,
+    unit: str,
+    done: int,
+    total: int,
+    at_most: bool = False,
+    detail: str = "",
+) -> bool:
+    """Record how far the fit of a RUNNING experiment has come (`done` of
+    `total` iterations or trees). False, and nothing written, unless it is
+    still RUNNING and fitting: a late report never outlives its phase."""
+    now = timezone.now()
+    updated = Experiment.objects.filter(
+        pk=experiment_id, status=Status.RUNNING, phase=Phase.FITTING
+    ).update(
+        progress_unit=unit,
+        progress_done=done,
+        progress_total=total,
+        progress_at_most=at_most,
+        progress_detail=detail[:100],
+        progress_at=now,
+        heartbeat_at=now,
+    )
+    return updated == 1
 
 
 def experiment_heartbeat(*, experiment_id: int) -> bool:

@@ -14,6 +14,7 @@ from datasets.services import dataset_register
 from datasets.synthetic import make_fraud_frame
 from experiments import training
 from experiments.artifacts import artifact_read
+from experiments.fit_progress import FitProgress
 from experiments.models import Experiment, Metric, Status
 from experiments.selectors import experiment_scalar_metrics, experiment_stepped_metrics
 from experiments.services import (
@@ -22,6 +23,7 @@ from experiments.services import (
     experiment_create,
     experiment_execute,
     experiment_fail,
+    experiment_set_progress,
     experiment_start,
 )
 from mlplatform.testing import config_yaml
@@ -206,3 +208,60 @@ def test_it_refuses_to_complete_an_experiment_that_is_not_running(
     experiment.refresh_from_db()
     assert experiment.status == Status.CANCELLED
     assert experiment.artifact_path == ""
+
+
+# ------------------------------------------------------------------ progress
+
+BOOSTING = {"max_iter": 25, "early_stopping": True, "n_iter_no_change": 100}
+
+
+def written_progress(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    from experiments.services import execution
+
+    written: list[dict[str, Any]] = []
+
+    def spy(**fields: Any) -> bool:
+        written.append(fields)
+        return experiment_set_progress(**fields)
+
+    monkeypatch.setattr(execution, "experiment_set_progress", spy)
+    return written
+
+
+def test_it_hands_every_step_of_the_fit_on_and_records_it_throttled(
+    make_config: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = written_progress(monkeypatch)
+    heard: list[FitProgress] = []
+    config = make_config(model_type="hist_gradient_boosting", params=BOOSTING)
+    experiment = experiment_create(config_text=config)
+
+    experiment_execute(experiment_id=experiment.pk, on_fit_progress=heard.append)
+
+    assert [progress.done for progress in heard] == list(range(1, 26))
+    # The first step is recorded at once; the next only 2 s later.
+    assert 1 <= len(written) < 25
+    assert written[0]["done"] == 1
+    assert written[0]["total"] == 25
+    assert written[0]["at_most"] is True
+    assert written[0]["detail"].startswith("val loss 0.")
+    experiment.refresh_from_db()
+    assert experiment.status == Status.COMPLETED
+    assert experiment.progress_done is None  # cleared when the fit ended
+
+
+def test_it_records_every_step_when_not_throttled(
+    make_config: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments.services import execution
+
+    monkeypatch.setattr(execution, "PROGRESS_WRITE_SECONDS", 0.0)
+    written = written_progress(monkeypatch)
+    config = make_config(model_type="random_forest", params={"n_estimators": 8})
+    experiment = experiment_create(config_text=config)
+
+    experiment_execute(experiment_id=experiment.pk)
+
+    assert [(fields["unit"], fields["done"], fields["total"]) for fields in written] == [
+        ("tree", done, 8) for done in range(1, 9)
+    ]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
@@ -185,3 +187,70 @@ def test_it_answers_json_with_a_json_error_and_the_same_exit_code(db: None, tmp_
     assert caught.value.code == 1
     error = json.loads(out.getvalue())["error"]
     assert error == f"config file {tmp_path / 'missing.yaml'} does not exist or is not a file"
+
+
+# ------------------------------------------------------------ fit progress
+
+
+def test_it_prints_the_progress_of_the_fit(
+    make_config: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments.management.commands import run_experiment
+
+    monkeypatch.setattr(run_experiment, "PROGRESS_LINE_SECONDS", 0.0)
+    config = make_config(
+        model_type="hist_gradient_boosting",
+        params={"max_iter": 10, "early_stopping": True, "n_iter_no_change": 100},
+    )
+    out = StringIO()
+
+    call_command("run_experiment", config=write(tmp_path, config), stdout=out)
+
+    lines = [line for line in out.getvalue().splitlines() if "] fitting: " in line]
+    assert len(lines) == 10
+    assert re.fullmatch(
+        r"\[ *\d+\.\ds\] fitting: iteration 3 / at most 10, val loss 0\.\d{4}, "
+        r"(at most .+ left|finishing)",
+        lines[2],
+    )
+    assert re.fullmatch(
+        r"\[ *\d+\.\ds\] fitting: iteration 10 / at most 10, val loss 0\.\d{4}", lines[-1]
+    )
+
+
+def test_it_says_how_long_it_has_been_fitting_when_the_model_tells_nothing(
+    make_config: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments import training
+    from experiments.management.commands import run_experiment
+
+    fit = training._fit
+
+    def slow_fit(*args: Any) -> Any:
+        time.sleep(0.7)
+        return fit(*args)
+
+    monkeypatch.setattr(training, "_fit", slow_fit)
+    monkeypatch.setattr(run_experiment, "TICK_SECONDS", 0.2)
+    out = StringIO()
+
+    call_command("run_experiment", config=write(tmp_path, make_config()), stdout=out)
+
+    ticks = re.findall(r"\[ *\d+\.\ds\] fitting \((.+) so far\)", out.getvalue())
+    assert len(ticks) >= 2
+    assert 0.2 <= float(ticks[0].removesuffix(" s")) < 0.7
+
+
+def test_it_prints_no_progress_with_json(
+    make_config: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments.management.commands import run_experiment
+
+    monkeypatch.setattr(run_experiment, "PROGRESS_LINE_SECONDS", 0.0)
+    monkeypatch.setattr(run_experiment, "TICK_SECONDS", 0.0)
+    config = make_config(model_type="random_forest", params={"n_estimators": 30})
+    out = StringIO()
+
+    call_command("run_experiment", config=write(tmp_path, config), json=True, stdout=out)
+
+    assert json.loads(out.getvalue())["status"] == "completed"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -8,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from datasets.models import DatasetVersion
-from experiments.models import Status
+from experiments.models import Experiment, Status
 from mlplatform.tests.factories import make_dataset_version, make_experiment
 
 
@@ -123,3 +124,77 @@ def test_it_removes_the_queued_message_once_the_run_has_started(
     assert "submission-message" not in waiting
     started = client.get(f"/experiments/{running.pk}/status/", headers=htmx).content.decode()
     assert '<li id="submission-message" hx-swap-oob="delete"></li>' in started
+
+
+def fitting(version: DatasetVersion, **progress: Any) -> Experiment:
+    now = timezone.now()
+    return make_experiment(
+        version,
+        status=Status.RUNNING,
+        phase="fitting",
+        started_at=now - timedelta(seconds=70),
+        phase_started_at=now - timedelta(seconds=60),
+        progress_at=now,
+        **progress,
+    )
+
+
+def test_it_shows_the_iteration_the_validation_loss_and_the_time_left(
+    client: Client, viewer: User, version: DatasetVersion
+) -> None:
+    experiment = fitting(
+        version,
+        progress_unit="iteration",
+        progress_done=120,
+        progress_total=200,
+        progress_detail="val loss 0.0041",
+    )
+    client.force_login(viewer)
+
+    response = client.get(f"/experiments/{experiment.pk}/status/", headers={"HX-Request": "true"})
+
+    assert response.status_code == 200
+    # 60 s for 120 iterations: 80 more take 40 s.
+    assert "iteration 120 / 200, val loss 0.0041, about 40 s left" in response.content.decode()
+
+
+def test_it_says_at_most_when_early_stopping_may_end_the_fit_sooner(
+    client: Client, viewer: User, version: DatasetVersion
+) -> None:
+    experiment = fitting(
+        version,
+        progress_unit="iteration",
+        progress_done=1500,
+        progress_total=3000,
+        progress_at_most=True,
+    )
+    client.force_login(viewer)
+
+    response = client.get(f"/experiments/{experiment.pk}/status/", headers={"HX-Request": "true"})
+
+    assert "iteration 1,500 / at most 3,000, at most 1 min 0 s left" in response.content.decode()
+
+
+def test_it_shows_the_trees_of_a_forest_on_the_detail_page(
+    client: Client, viewer: User, version: DatasetVersion
+) -> None:
+    experiment = fitting(version, progress_unit="tree", progress_done=40, progress_total=100)
+    client.force_login(viewer)
+
+    response = client.get(f"/experiments/{experiment.pk}/")
+
+    assert response.status_code == 200
+    assert "tree 40 / 100, about 1 min 30 s left" in response.content.decode()
+
+
+def test_it_shows_only_the_phase_while_fitting_a_model_that_does_not_tell(
+    client: Client, viewer: User, version: DatasetVersion
+) -> None:
+    experiment = fitting(version)
+    client.force_login(viewer)
+
+    response = client.get(f"/experiments/{experiment.pk}/status/", headers={"HX-Request": "true"})
+
+    content = response.content.decode()
+    assert "Fitting" in content
+    assert 'id="fit-progress"' not in content

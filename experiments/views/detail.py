@@ -11,6 +11,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 
 from experiments.elapsed import elapsed
 from experiments.models import REGISTRATION_RETRYABLE, Experiment, Status
+from experiments.progress import fit_progress_of
 from experiments.selectors import (
     experiment_detail as experiment_detail_selector,
 )
@@ -65,6 +66,7 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
     context = {
         "experiment": experiment,
         "elapsed": elapsed(experiment),
+        "fit_progress": fit_progress_of(experiment),
         "submission_stale": experiment.status != Status.CREATED,
         "metrics": sorted(metrics.items()),
         "confusion": _confusion(metrics),
@@ -100,6 +102,7 @@ def experiment_status(request: HtmxHttpRequest, experiment_id: int) -> HttpRespo
     context = {
         "experiment": experiment,
         "elapsed": elapsed(experiment),
+        "fit_progress": fit_progress_of(experiment),
         # Once the run has left the queue, the "queued" flash above is stale.
         "drop_submission_message": request.htmx and experiment.status != Status.CREATED,
     }

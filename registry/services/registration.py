@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from experiments import queue
 from experiments.configs import parse_config
+from experiments.fit_progress import ProgressReceiver
 from experiments.models import REGISTRATION_RETRYABLE, Experiment, Phase, Registration, Status
 from experiments.services import ProgressCallback, experiment_execute, failure_message
 from experiments.services.heartbeat import heartbeat, retry_transient
@@ -281,6 +282,7 @@ def experiment_run_and_register(
     job_id: str = "",
     worker_name: str = "",
     on_progress: ProgressCallback | None = None,
+    on_fit_progress: ProgressReceiver | None = None,
     origin: Origin | None = None,
 ) -> tuple[Experiment | None, GateEvaluation | None, ModelVersion | None]:
     """The whole run, shared by the command line and the queue workers: train,
@@ -290,14 +292,24 @@ def experiment_run_and_register(
     Training and the gate run under one thread budget."""
     threads = thread_budget_in_force() or thread_budget(in_worker=bool(job_id))
     with threads_limited(threads):
-        return _run_and_register(experiment_id, job_id, worker_name, on_progress, origin, threads)
+        return _run_and_register(
+            experiment_id=experiment_id,
+            job_id=job_id,
+            worker_name=worker_name,
+            on_progress=on_progress,
+            on_fit_progress=on_fit_progress,
+            origin=origin,
+            threads=threads,
+        )
 
 
 def _run_and_register(
+    *,
     experiment_id: int,
     job_id: str,
     worker_name: str,
     on_progress: ProgressCallback | None,
+    on_fit_progress: ProgressReceiver | None,
     origin: Origin | None,
     threads: ThreadBudget,
 ) -> tuple[Experiment | None, GateEvaluation | None, ModelVersion | None]:
@@ -306,6 +318,7 @@ def _run_and_register(
         job_id=job_id,
         worker_name=worker_name,
         on_progress=on_progress,
+        on_fit_progress=on_fit_progress,
         threads=threads,
     )
     if experiment is None or experiment.status != Status.COMPLETED:

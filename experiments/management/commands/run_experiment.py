@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -9,11 +11,14 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
+from experiments.fit_progress import FitProgress
 from experiments.limits import memory_limited
 from experiments.metrics import format_metric
-from experiments.models import Experiment, Status
+from experiments.models import Experiment, Phase, Status
+from experiments.progress import describe, progress_detail, seconds_left
 from experiments.selectors import experiment_scalar_metrics
 from experiments.services import experiment_create, experiment_submit
+from experiments.services.heartbeat import heartbeat
 from mlplatform import numbers
 from mlplatform.checks import CHECKS_WITHOUT_URLS
 from mlplatform.cli import JsonCommand
@@ -24,6 +29,10 @@ from registry.selectors import identical_versions
 from registry.services import experiment_run_and_register
 
 KEY_METRICS = ("average_precision", "roc_auc", "f1", "precision", "recall", "fit_time_seconds")
+# During a fit: a progress line at most every PROGRESS_LINE_SECONDS, and some
+# line at least every TICK_SECONDS, even from an estimator that tells nothing.
+PROGRESS_LINE_SECONDS = 2.0
+TICK_SECONDS = 10.0
 
 
 class Command(JsonCommand):
@@ -57,12 +66,17 @@ class Command(JsonCommand):
                 f"invalid config {options['config']}: " + "; ".join(error.messages)
             ) from None
         self.started = time.monotonic()
+        self.lines = threading.Lock()  # the ticker and the forest's threads print too
+        self.phase, self.phase_started, self.last_line = "", self.started, self.started
         self.log(f"experiment #{experiment.pk} {experiment.name} created")
         try:
             # The same memory limit as a worker's work-horse, for this run only.
-            with memory_limited():
+            with memory_limited(), self.ticker():
                 _, evaluation, version = experiment_run_and_register(
-                    experiment_id=experiment.pk, on_progress=self.progress, origin=Origin.cli()
+                    experiment_id=experiment.pk,
+                    on_progress=self.progress,
+                    on_fit_progress=None if self.as_json else self.fit_progress,
+                    origin=Origin.cli(),
                 )
         except KeyboardInterrupt:
             self.finish(experiment.pk, registration=None)
@@ -98,7 +112,45 @@ class Command(JsonCommand):
             self.stdout.write(line)
 
     def progress(self, experiment: Experiment, phase: str) -> None:
-        self.log(f"[{time.monotonic() - self.started:7.1f}s] {phase}")
+        with self.lines:
+            now = time.monotonic()
+            self.phase, self.phase_started, self.last_line = phase, now, now
+            self.log(f"[{now - self.started:7.1f}s] {phase}")
+
+    def fit_progress(self, progress: FitProgress) -> None:
+        """`[   12.3s] fitting: iteration 120 / 200, val loss 0.0041, about 40 s left`"""
+        with self.lines:
+            now = time.monotonic()
+            if now - self.last_line < PROGRESS_LINE_SECONDS:
+                return
+            self.last_line = now
+            left = seconds_left(
+                done=progress.done, total=progress.total, fit_seconds=now - self.phase_started
+            )
+            text = describe(
+                unit=progress.unit,
+                done=progress.done,
+                total=progress.total,
+                at_most=progress.at_most,
+                detail=progress_detail(progress),
+                seconds_left=left,
+            )
+            self.log(f"[{now - self.started:7.1f}s] {Phase.FITTING}: {text}")
+
+    def tick(self) -> None:
+        """`[   22.3s] fitting (20 s so far)` when nothing was printed for TICK_SECONDS."""
+        with self.lines:
+            now = time.monotonic()
+            if self.phase != Phase.FITTING or now - self.last_line < TICK_SECONDS:
+                return
+            self.last_line = now
+            so_far = numbers.duration(now - self.phase_started)
+            self.log(f"[{now - self.started:7.1f}s] {Phase.FITTING} ({so_far} so far)")
+
+    def ticker(self) -> AbstractContextManager[None]:
+        if self.as_json:
+            return nullcontext()
+        return heartbeat(self.tick, name="run-experiment-ticker", interval=min(1.0, TICK_SECONDS))
 
     def finish(self, experiment_id: int, registration: dict[str, Any] | None) -> None:
         experiment = Experiment.objects.get(pk=experiment_id)
