@@ -13,7 +13,6 @@ from django.conf import settings
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
 from datasets.services import dataset_version_load, dataset_version_row_identities
-from experiments import training
 from experiments.configs import parse_config
 from experiments.limits import memory_failure_message
 from experiments.models import Experiment, Phase
@@ -62,6 +61,11 @@ def failure_message(error: BaseException, *, timeout_seconds: float | None = Non
 
 
 def _train_and_store(experiment: Experiment, report: Callable[[str], None]) -> None:
+    # Imported by the run that needs them, not by every page and command that
+    # imports the services (scikit-learn and skops are over a second of start-up).
+    from experiments import training
+    from experiments.model_format import model_to_bytes
+
     config = parse_config(experiment.config_text)
     report(Phase.LOADING)
     frame = dataset_version_load(version=experiment.dataset_version)
@@ -75,7 +79,7 @@ def _train_and_store(experiment: Experiment, report: Callable[[str], None]) -> N
         progress=report,
     )
     report(Phase.SAVING)
-    artifact_data = training.model_to_bytes(result.model)
+    artifact_data = model_to_bytes(result.model)
     if not experiment_complete(
         experiment_id=experiment.pk, result=result, artifact_data=artifact_data
     ):

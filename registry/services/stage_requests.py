@@ -99,7 +99,7 @@ def _validate_request(version: ModelVersion, to_stage: str) -> None:
 
 def _candidate_usable(version: ModelVersion) -> None:
     """Refuse a version whose artifact changed or cannot be loaded safely."""
-    from experiments.training import UnsafeArtifactError
+    from experiments.model_format import UnsafeArtifactError
 
     try:
         verified_model(version)
