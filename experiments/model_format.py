@@ -143,6 +143,12 @@ def _collect_types(node: Any, node_class: type, found: set[str], *, seen: set[in
                 )
 
 
+def loader_import() -> None:
+    """Import skops (and with it scikit-learn) now rather than on the first
+    load: for a web worker about to serve models."""
+    _skops_io()
+
+
 def _skops_io() -> types.ModuleType:
     _narrow_skops_defaults()
     import skops.io
