@@ -71,6 +71,16 @@ def fast_password_hashing(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def one_training_thread(settings: Settings) -> None:
+    """Fits in this process train on one thread, so a forest builds its trees
+    (and reports their progress) in the test's own thread: under the `db`
+    fixture another thread's connection cannot see the test's uncommitted
+    rows, and on SQLite it waits for the test's write lock. Real workers do
+    not inherit this; experiments/tests/test_threads.py sets the budget itself."""
+    settings.TRAINING_THREADS = 1
+
+
 # _fixture_teardown and _databases_names are Django's private API: django-stubs
 # leaves them out, hence the ignores.
 _flush_between_tests = TransactionTestCase._fixture_teardown  # type: ignore[attr-defined]

@@ -37,8 +37,14 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def post_worker_init(worker: object) -> None:
-    """Import every view (and, through the API, pandas and scikit-learn) as
-    the worker starts, so that no user's first request waits seconds for it."""
+    """Import every view, and the engine and artifact loader that scoring
+    uses (pandas, scikit-learn, skops: the views import them only when a
+    model is loaded), as the worker starts, so that no user's first request
+    waits seconds for them."""
     from django.urls import get_resolver
 
+    import experiments.training  # noqa: F401 - its scikit-learn modules, loaded now
+    from experiments import model_format
+
     get_resolver().url_patterns  # noqa: B018 - loading the URLconf is the point
+    model_format.loader_import()

@@ -269,7 +269,7 @@ def main() -> None:
             artifact, features, threshold = artifact_and_features(port, token)
             model_path = scratch.directory / "model.skops"
             model_path.write_bytes(artifact)
-            from experiments.training import model_from_bytes
+            from experiments.model_format import model_from_bytes
 
             model = model_from_bytes(artifact)
             loads.append(f"start {load_average()}")

@@ -12,7 +12,6 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from datasets.models import Dataset, DatasetVersion
-from datasets.profiling import class_counts_text
 from mlplatform.admin_base import ViewOnlyMixin
 from mlplatform.numbers import size
 
@@ -31,6 +30,9 @@ def size_display(version: DatasetVersion) -> str:
 
 @admin.display(description="class counts")
 def class_counts_display(version: DatasetVersion) -> str:
+    # Here, not at the top: every command loads the admin, and profiling imports pandas.
+    from datasets.profiling import class_counts_text
+
     return class_counts_text(version.class_counts)
 
 

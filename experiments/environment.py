@@ -9,10 +9,6 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-import numpy
-import pandas
-import sklearn
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,6 +32,11 @@ def git_commit() -> str | None:
 
 
 def runtime_environment() -> dict[str, str | None]:
+    # Imported here: a run has them loaded already; nothing else should pay for them.
+    import numpy
+    import pandas
+    import sklearn
+
     return {
         "python": platform.python_version(),
         "scikit_learn": sklearn.__version__,

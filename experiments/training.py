@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib
 import io
 import warnings
 import zipfile
@@ -20,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import skops.io
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -40,6 +38,12 @@ from sklearn.preprocessing import StandardScaler
 from experiments.configs import MODEL_TYPES, ExperimentConfig, ModelSpec, SplitSpec
 from experiments.fit_progress import ProgressReceiver, reporting_fit_progress
 
+# The model artifact format lives in model_format (no scikit-learn); kept here
+# for callers that know the engine by this name.
+from experiments.model_format import UnsafeArtifactError as UnsafeArtifactError
+from experiments.model_format import model_from_bytes as model_from_bytes
+from experiments.model_format import model_to_bytes as model_to_bytes
+
 FITTING = "fitting"
 EVALUATING = "evaluating"
 SCALED_MODEL_TYPES = frozenset({"logistic_regression"})
@@ -47,7 +51,6 @@ JOBLIB_MODEL_TYPES = frozenset({"random_forest"})
 MAX_CURVE_POINTS = 300
 MAX_LOSS_STEPS = 200
 MAX_WARNINGS = 20
-TRUSTED_PACKAGES = ("sklearn", "numpy")
 TIMING_METRICS = frozenset({"fit_time_seconds", "predict_time_seconds"})
 
 
@@ -57,10 +60,6 @@ class TrainingError(Exception):
 
 class FeatureMismatchError(ValueError):
     """A frame does not hold the columns a model was trained on."""
-
-
-class UnsafeArtifactError(Exception):
-    """A model artifact is unreadable or would load types we do not trust."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -436,39 +435,7 @@ def _json_floats(values: np.ndarray) -> list[float]:
     return [float(value) for value in values]
 
 
-# -------------------------------------------------------------------- Artifacts
-
-
-def model_to_bytes(model: Any) -> bytes:
-    data: bytes = skops.io.dumps(model, compression=zipfile.ZIP_DEFLATED)
-    return data
-
-
-def model_from_bytes(data: bytes) -> Any:
-    """Load a skops artifact, trusting only scikit-learn and numpy classes."""
-    try:
-        untrusted = skops.io.get_untrusted_types(data=data)
-    except Exception as error:
-        raise UnsafeArtifactError(f"not a readable skops model artifact: {error}") from None
-    refused = [name for name in untrusted if not is_trusted_type(name)]
-    if refused:
-        raise UnsafeArtifactError(
-            "the model artifact contains types outside scikit-learn and numpy, refused: "
-            + ", ".join(refused)
-        )
-    return skops.io.loads(data, trusted=untrusted)
-
-
-def is_trusted_type(dotted_name: str) -> bool:
-    """A class (not a function) defined in scikit-learn or numpy."""
-    module_name, _, attribute = dotted_name.rpartition(".")
-    if module_name.split(".")[0] not in TRUSTED_PACKAGES:
-        return False
-    try:
-        candidate = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError):
-        return False
-    return isinstance(candidate, type)
+# -------------------------------------------------------------------- Holdout
 
 
 def holdout_to_bytes(holdout: Holdout) -> bytes:

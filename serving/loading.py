@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from experiments.artifacts import ArtifactIntegrityError
-from experiments.training import UnsafeArtifactError
+from experiments.model_format import UnsafeArtifactError
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import verified_model
 from serving.errors import ModelNotFound, ModelUnavailable

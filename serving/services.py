@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from datasets import files
 from datasets.services import data_file_path
-from experiments import training
 from mlplatform.origin import Origin
 from serving.errors import InputError
 from serving.inputs import SCORE_COLUMNS, records_frame, table_check
@@ -38,6 +37,8 @@ class Scores:
 
 
 def _score(model: ServedModel, frame: pd.DataFrame) -> Scores:
+    from experiments import training  # scikit-learn, loaded with the model already
+
     probabilities = training.predict_scores(model.estimator, frame, list(model.feature_columns))
     # The rule the training metrics used: positive when score >= threshold.
     decisions = (probabilities >= model.threshold).astype(np.int8)

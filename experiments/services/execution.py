@@ -15,7 +15,6 @@ from django.db import DatabaseError, connection
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 
 from datasets.services import dataset_version_load, dataset_version_row_identities
-from experiments import training
 from experiments.configs import parse_config
 from experiments.fit_progress import FitProgress, ProgressReceiver
 from experiments.limits import memory_failure_message
@@ -125,6 +124,11 @@ def _train_and_store(
     fit_progress: ProgressReceiver,
     threads: ThreadBudget,
 ) -> None:
+    # Imported by the run that needs them, not by every page and command that
+    # imports the services (scikit-learn and skops are over a second of start-up).
+    from experiments import training
+    from experiments.model_format import model_to_bytes
+
     config = parse_config(experiment.config_text)
     report(Phase.LOADING)
     frame = dataset_version_load(version=experiment.dataset_version)
@@ -140,7 +144,7 @@ def _train_and_store(
         fit_progress=fit_progress,
     )
     report(Phase.SAVING)
-    artifact_data = training.model_to_bytes(result.model)
+    artifact_data = model_to_bytes(result.model)
     if not experiment_complete(
         experiment_id=experiment.pk, result=result, artifact_data=artifact_data
     ):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from datasets.models import DatasetVersion
-from experiments import training
 from experiments.artifacts import artifact_delete, artifact_write
 from experiments.configs import ConfigError, ExperimentConfig, parse_config
 from experiments.environment import runtime_environment
@@ -26,6 +25,9 @@ from experiments.models import (
 from experiments.threads import ThreadBudget
 from mlplatform.typing import Actor
 from mlplatform.users import acting_user
+
+if TYPE_CHECKING:  # the engine imports scikit-learn; only a run that trained needs it
+    from experiments import training
 
 
 def config_parse_or_invalid(config_text: str) -> ExperimentConfig:
@@ -207,10 +209,12 @@ def experiment_complete(
     all in one transaction. False (and nothing kept) if the claim was lost; the
     artifact file is removed too when the transaction fails. A config that
     names registry.model_name leaves the experiment waiting to register."""
+    from experiments.training import holdout_to_bytes
+
     artifact = artifact_write(
         experiment_id=experiment_id, filename="model.skops", data=artifact_data
     )
-    holdout_data = training.holdout_to_bytes(result.holdout)
+    holdout_data = holdout_to_bytes(result.holdout)
     kept = False
     try:
         with transaction.atomic():

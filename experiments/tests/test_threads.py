@@ -58,6 +58,7 @@ def test_it_says_where_the_budget_came_from() -> None:
 
 
 def test_it_counts_no_workers_when_redis_is_down(queue_settings: Settings) -> None:
+    queue_settings.TRAINING_THREADS = 0
     queue_settings.RQ_QUEUES = {
         **queue_settings.RQ_QUEUES,
         "training": {**queue_settings.RQ_QUEUES["training"], "URL": "redis://127.0.0.1:1/0"},
@@ -101,6 +102,7 @@ def test_it_records_the_budget_and_gives_it_to_a_forest(
 def test_it_gives_a_run_in_this_process_every_cpu_when_no_worker_runs(
     make_config: Callable[..., str], queue_settings: Settings
 ) -> None:
+    queue_settings.TRAINING_THREADS = 0
     created = experiment_create(config_text=make_config())
 
     experiment = experiment_execute(experiment_id=created.pk)
@@ -129,3 +131,25 @@ def test_it_splits_the_cpus_between_two_workers_on_one_host(
     second.kill()
     wait_for(lambda: training_workers_on_host() == 1, timeout=10, what="one worker")
     assert first.alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_records_a_forests_progress_from_its_threads(
+    settings: Settings, make_config: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from experiments.services import execution
+
+    monkeypatch.setattr(execution, "PROGRESS_WRITE_SECONDS", 0.0)
+    settings.TRAINING_THREADS = 2
+    config = make_config(model_type="random_forest", params={"n_estimators": 40})
+    created = experiment_create(config_text=config)
+    seen: list[int] = []
+
+    experiment = experiment_execute(
+        experiment_id=created.pk, on_fit_progress=lambda progress: seen.append(progress.done)
+    )
+
+    assert experiment is not None
+    assert experiment.status == Status.COMPLETED
+    assert sorted(seen) == list(range(1, 41))
+    assert experiment.environment["threads"] == "2"

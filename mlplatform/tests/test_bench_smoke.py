@@ -14,6 +14,7 @@ SMOKE_TIMEOUT_SECONDS = 300
 # Each run (a script and its extra arguments) and its table header, as words
 # that must appear on one line.
 HEADERS = {
+    "command_bench.py": ("command", "ratio", "target", "result"),
     "gate_bench.py": ("method", "resamples", "seconds"),
     "train_bench.py": ("model", "run", "ratio", "target", "result"),
     "register_bench.py": ("measured", "ratio", "target", "result"),

@@ -45,8 +45,8 @@ def production_version(registered_model: RegisteredModel) -> ModelVersion | None
 def verified_model(version: ModelVersion) -> Any:
     """The version's fitted model, refused if its bytes changed since training
     (ArtifactIntegrityError) or hold types the engine never produces
-    (training.UnsafeArtifactError)."""
-    from experiments import training
+    (UnsafeArtifactError)."""
+    from experiments.model_format import model_from_bytes
 
     experiment = version.experiment
     if experiment.artifact_sha256 != version.artifact_sha256:
@@ -54,7 +54,7 @@ def verified_model(version: ModelVersion) -> Any:
             f"{version}: the experiment's artifact digest differs from the registered one"
         )
     data = artifact_read(path=experiment.artifact_path, sha256=version.artifact_sha256)
-    return training.model_from_bytes(data)
+    return model_from_bytes(data)
 
 
 @dataclass(frozen=True)
@@ -325,6 +325,7 @@ def _production_scores(
 ) -> Any:
     """Re-score the production model on the candidate's kept holdout rows."""
     from experiments import training
+    from experiments.model_format import UnsafeArtifactError
 
     try:
         model = verified_model(production)
@@ -333,7 +334,7 @@ def _production_scores(
         return training.predict_scores(model, rows, list(production.experiment.feature_columns))
     except (
         training.FeatureMismatchError,
-        training.UnsafeArtifactError,
+        UnsafeArtifactError,
         ArtifactIntegrityError,
         ValidationError,
     ) as error:

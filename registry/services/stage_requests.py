@@ -97,14 +97,30 @@ def _validate_request(version: ModelVersion, to_stage: str) -> None:
         )
 
 
-def _candidate_usable(version: ModelVersion) -> None:
-    """Refuse a version whose artifact changed or cannot be loaded safely."""
-    from experiments.training import UnsafeArtifactError
+def _candidate_usable(version: ModelVersion, to_stage: str) -> None:
+    """Refuse a version whose artifact changed; for production (gated, put into
+    service), one that cannot be loaded safely too. Staging and the archive
+    check the bytes only: loading imports scikit-learn and skops, over a second
+    of a command that records a request, and a file that does not load is
+    refused wherever it is loaded (serving, a gate against it)."""
+    from experiments.model_format import UnsafeArtifactError
 
     try:
-        verified_model(version)
+        if to_stage == Stage.PRODUCTION:
+            verified_model(version)
+        else:
+            _artifact_unchanged(version)
     except (ArtifactIntegrityError, UnsafeArtifactError) as error:
         raise ValidationError(f"{version} cannot be requested: {error}") from None
+
+
+def _artifact_unchanged(version: ModelVersion) -> None:
+    experiment = version.experiment
+    if experiment.artifact_sha256 != version.artifact_sha256:
+        raise ArtifactIntegrityError(
+            f"{version}: the experiment's artifact digest differs from the registered one"
+        )
+    artifact_open(path=experiment.artifact_path, sha256=version.artifact_sha256).close()
 
 
 def model_version_get(*, model_name: str, version: int) -> ModelVersion:
@@ -137,7 +153,7 @@ def stage_request_create(
     requester = _require_perm(user, "registry.request_stage_change", "request stage changes")
     reason = _require_reason(reason, "request a stage change")
     _validate_request(model_version, to_stage)
-    _candidate_usable(model_version)
+    _candidate_usable(model_version, to_stage)
     gated = to_stage == Stage.PRODUCTION
     request = _request_insert(model_version, to_stage, requester, reason, origin, gated=gated)
     if not gated:
