@@ -44,8 +44,11 @@ def progress_detail(progress: FitProgress) -> str:
 
 
 def seconds_left(*, done: int, total: int, fit_seconds: float) -> float | None:
-    """The rest of the fit at the pace so far; None before the first step."""
-    if done <= 0 or fit_seconds < 0:
+    """The rest of the fit at the pace so far; None until a twentieth of it
+    (at least two steps) is done: the first step carries the fit's set-up
+    (gradient boosting bins the data first), which made the first estimate of
+    a 5-second fit "about 2 min 11 s"."""
+    if done < max(2, -(-total // 20)) or fit_seconds < 0:
         return None
     return fit_seconds / done * max(0, total - done)
 

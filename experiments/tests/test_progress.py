@@ -27,6 +27,13 @@ def test_it_reckons_the_time_left_from_the_pace_so_far() -> None:
     assert seconds_left(done=0, total=100, fit_seconds=20.0) is None
 
 
+def test_it_gives_no_time_left_before_a_twentieth_of_the_fit() -> None:
+    assert seconds_left(done=1, total=200, fit_seconds=1.3) is None
+    assert seconds_left(done=9, total=200, fit_seconds=1.5) is None
+    assert seconds_left(done=10, total=200, fit_seconds=1.5) == 28.5
+    assert seconds_left(done=1, total=2, fit_seconds=1.0) is None
+
+
 def test_it_names_the_validation_score_of_the_last_iteration() -> None:
     assert progress_detail(FitProgress("iteration", 3, 10, True, "loss", 0.004123)) == (
         "val loss 0.0041"
