@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -211,7 +212,9 @@ def memory_gib() -> float:
     return 0.0
 
 
-def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def print_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], file: TextIO | None = None
+) -> None:
     """A plain-text table, columns left-aligned, as the other benchmarks print."""
     table = [list(header), *[list(row) for row in rows]]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -220,7 +223,7 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         for row in table
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    print("\n".join(line.rstrip() for line in lines))
+    print("\n".join(line.rstrip() for line in lines), file=file or sys.stdout)
 
 
 def data_bench_options(description: str, *, repeats_help: str) -> argparse.Namespace:

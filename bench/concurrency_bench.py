@@ -2,7 +2,7 @@
 run side by side on two, with and without the thread budget, on a quiet host
 and beside a CPU-bound process.
 
-    .venv/bin/python bench/concurrency_bench.py          # full size: 284,807 rows, 3 runs each
+    .venv/bin/python bench/concurrency_bench.py          # full size: 284,807 rows, 2 runs each
     .venv/bin/python bench/concurrency_bench.py --smoke  # 4,000 rows, 1 run, quiet host (CI)
 
 A scratch installation with its own redis-server and real `manage.py
@@ -73,7 +73,7 @@ def options_parse() -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="tiny data, one run, quiet only")
     parser.add_argument("--rows", type=int, default=284_807)
     parser.add_argument("--frauds", type=int, default=492)
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each variant (median)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each variant (median)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch installation")
     options = parser.parse_args()
     if options.smoke:
@@ -113,8 +113,10 @@ def workers(scratch: Scratch, count: int, *, budget: bool) -> Iterator[None]:
     logs = scratch.directory / "logs"
     logs.mkdir(exist_ok=True)
     processes = []
+    names = []
     for number in range(count):
         name = f"bench-{'budget' if budget else 'nobudget'}-{count}-{number}-{time.time_ns()}"
+        names.append(name)
         with (logs / f"{name}.log").open("wb") as log:
             processes.append(
                 subprocess.Popen(
@@ -135,21 +137,26 @@ def workers(scratch: Scratch, count: int, *, budget: bool) -> Iterator[None]:
     finally:
         for process in processes:
             process.terminate()
-        for process in processes:
-            process.wait(timeout=60)
-        # The next variant counts only the workers it starts.
+        for process, name in zip(processes, names, strict=True):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                tail = (logs / f"{name}.log").read_text(errors="replace")[-2000:]
+                print(f"{name} ignored SIGTERM for 30 s, killed; its log:\n{tail}", file=sys.stderr)
+                process.kill()
+                process.wait(timeout=30)
+        # The next variant counts only the workers it starts (a killed
+        # worker's registration outlives it, but the budget checks its pid).
         wait_for_no_workers()
 
 
 def wait_for_no_workers() -> None:
-    from rq.worker import Worker
-
-    from experiments.queue import training_queue
+    from experiments.threads import training_workers_on_host
 
     deadline = time.monotonic() + 30
-    while Worker.all(queue=training_queue()):
+    while training_workers_on_host():
         if time.monotonic() > deadline:
-            raise RuntimeError("stopped workers are still registered after 30 s")
+            raise RuntimeError("stopped workers are still alive after 30 s")
         time.sleep(0.1)
 
 
@@ -224,6 +231,7 @@ def measure(
                             makespan(config_text, 2)
                         )
         print(f"round done, load average {load_average()}", file=sys.stderr)
+        print_table(HEADER, table_rows(results), file=sys.stderr)
     return results
 
 

@@ -146,7 +146,9 @@ def train(
     progress(EVALUATING)
     holdout_features = frame.iloc[holdout_ids][features]
     started = perf_counter()
-    scores = predict_scores(model, holdout_features, features)
+    scores, validation_losses = _score_holdout(
+        model, holdout_features, features, labels[holdout_ids]
+    )
     predict_seconds = perf_counter() - started
     holdout = Holdout(
         row_ids=holdout_ids,
@@ -159,7 +161,8 @@ def train(
         MetricValue("train_rows", float(len(train_ids))),
         MetricValue("fit_time_seconds", fit_seconds),
         MetricValue("predict_time_seconds", predict_seconds),
-        *_iteration_metrics(model, holdout_features, holdout.y_true),
+        *_iteration_count(model),
+        *validation_losses,
     ]
     return TrainingResult(
         model=model,
@@ -339,29 +342,36 @@ def compute_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -
     return [MetricValue(name, float(value)) for name, value in values.items()]
 
 
-def _iteration_metrics(
-    model: Any, holdout_features: pd.DataFrame, y_true: np.ndarray
-) -> list[MetricValue]:
+def _iteration_count(model: Any) -> list[MetricValue]:
     estimator = model.steps[-1][1] if isinstance(model, Pipeline) else model
     if not hasattr(estimator, "n_iter_"):
         return []
-    n_iter = MetricValue("n_iter", float(np.max(estimator.n_iter_)))
-    if not hasattr(estimator, "staged_predict_proba"):
-        return [n_iter]
-    return [n_iter, *_validation_losses(model, holdout_features, y_true)]
+    return [MetricValue("n_iter", float(np.max(estimator.n_iter_)))]
 
 
-def _validation_losses(
-    model: Any, holdout_features: pd.DataFrame, y_true: np.ndarray
-) -> list[MetricValue]:
-    """Holdout log loss after boosting iterations 1..n, at most MAX_LOSS_STEPS of them."""
+def _score_holdout(
+    model: Any, frame: pd.DataFrame, feature_columns: list[str], y_true: np.ndarray
+) -> tuple[np.ndarray, list[MetricValue]]:
+    """The holdout's scores and, for boosting, its log loss after iterations
+    1..n (at most MAX_LOSS_STEPS of them), in one pass over the trees: the
+    last stage of staged_predict_proba is predict_proba bit for bit (tested),
+    so boosting is not scored twice (0.4 s of a full-size run)."""
+    if not hasattr(model, "staged_predict_proba"):
+        return predict_scores(model, frame, feature_columns), []
+    _check_features(model, frame, feature_columns)
+    positive = list(model.classes_).index(1)
     wanted = set(evenly_spaced_steps(int(model.n_iter_), MAX_LOSS_STEPS))
-    stages = model.staged_predict_proba(holdout_features)
-    return [
-        MetricValue("validation_loss", binary_log_loss(y_true, proba[:, 1]), step)
-        for step, proba in enumerate(stages, start=1)
-        if step in wanted
-    ]
+    losses = []
+    last = None
+    stages = model.staged_predict_proba(frame[list(feature_columns)])
+    for step, probabilities in enumerate(stages, start=1):
+        last = probabilities
+        if step in wanted:
+            loss = binary_log_loss(y_true, probabilities[:, positive])
+            losses.append(MetricValue("validation_loss", loss, step))
+    if last is None:
+        raise TrainingError("the boosted model has no iterations to score with")
+    return np.ascontiguousarray(last[:, positive], dtype=np.float64), losses
 
 
 def binary_log_loss(y_true: np.ndarray, y_score: np.ndarray) -> float:

@@ -120,6 +120,21 @@ def test_it_logs_validation_loss_per_boosting_iteration(trained: dict[str, Train
     assert losses[-1][1] == pytest.approx(plain_metrics(result)["log_loss"], rel=1e-12)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_it_scores_boosting_as_predict_proba_does_bit_for_bit(
+    small_fraud_frame: pd.DataFrame, early_stopping: bool
+) -> None:
+    params = {"max_iter": 40, "early_stopping": early_stopping, "l2_regularization": 1.0}
+    result = training.train(
+        small_fraud_frame, config=config_for("hist_gradient_boosting", params), target="Class"
+    )
+    holdout = small_fraud_frame.iloc[result.holdout.row_ids][result.feature_columns]
+
+    expected = result.model.predict_proba(holdout)[:, 1]
+
+    assert np.array_equal(result.holdout.y_score, expected)
+
+
 def test_it_logs_no_iterations_for_random_forest(trained: dict[str, TrainingResult]) -> None:
     assert "n_iter" not in plain_metrics(trained["random_forest"])
 

@@ -4,6 +4,7 @@ import json
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from mlplatform import numbers
 from mlplatform.checks import CHECKS_WITHOUT_URLS
 from mlplatform.cli import JsonCommand
 from mlplatform.origin import Origin
+from mlplatform.startup import collector_paused
 from mlplatform.users import user_for_command
 from registry import gate
 from registry.selectors import identical_versions
@@ -60,7 +62,13 @@ class Command(JsonCommand):
             self.submit(config_text, user, user_name, options["config"])
             return
         try:
-            experiment = experiment_create(config_text=config_text, user=user, user_name=user_name)
+            with collector_paused():
+                # The engine, and (as the config is parsed) its estimator class.
+                import_module("experiments.training")
+                import_module("experiments.model_format")
+                experiment = experiment_create(
+                    config_text=config_text, user=user, user_name=user_name
+                )
         except ValidationError as error:
             raise CommandError(
                 f"invalid config {options['config']}: " + "; ".join(error.messages)
