@@ -6,6 +6,7 @@ the two in step).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -122,8 +123,25 @@ ARTIFACT_ROOT = env_path("ARTIFACT_ROOT", VAR_DIR / "artifacts")
 DATASET_CACHE_ROOT = env_path("DATASET_CACHE_ROOT", VAR_DIR / "cache" / "datasets")
 REDIS_URL = env_secret("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+
+def _package_dir(name: str) -> Path:
+    """Where an installed package lives, found without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ImproperlyConfigured(f"the package {name} is not installed")
+    return Path(spec.origin).parent
+
+
+# django-ninja's Swagger UI page and its assets (served from here, never from a
+# CDN) are in the template and static folders below, not through an installed
+# app: as one, django-ninja (and pydantic) would be imported by every command
+# and worker at start-up, ~0.1 s of each.
+NINJA_DIR = _package_dir("ninja")
+
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin's modules are imported by mlplatform/urls.py (admin.autodiscover),
+    # that is by the web processes, not by every command and worker at start-up.
+    "django.contrib.admin.apps.SimpleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -132,9 +150,6 @@ INSTALLED_APPS = [
     "axes",
     "django_rq",
     "django_htmx",
-    # django-ninja serves its Swagger UI assets from its own static files when
-    # it is an installed app (otherwise its docs page loads them from a CDN).
-    "ninja",
     "datasets",
     "experiments",
     "registry",
@@ -166,7 +181,7 @@ WSGI_APPLICATION = "mlplatform.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", NINJA_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -226,7 +241,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = env_path("STATIC_ROOT", VAR_DIR / "static")
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", NINJA_DIR / "static"]
 # WhiteNoise serves static files from the app itself, DEBUG or not, so the
 # demo and production need no separate file server and nothing from a CDN.
 # Model artifacts go through the "artifacts" storage: point its BACKEND at a

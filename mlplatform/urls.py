@@ -7,6 +7,9 @@ from django.urls import include, path
 from api.v1.app import api as api_v1
 from mlplatform import views
 
+# SimpleAdminConfig (settings): the admin modules load with the URLs.
+admin.autodiscover()
+
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path(

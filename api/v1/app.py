@@ -7,12 +7,15 @@ and answers errors in one shape (api.v1.errors)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI, Swagger
 from ninja import errors as ninja_errors
+from ninja.openapi.docs import _csrf_needed
 from ninja.openapi.views import openapi_view
 from ninja.operation import Operation
 
@@ -41,6 +44,22 @@ experimenters submit and cancel, approvers decide.
 """
 
 
+class LocalSwagger(Swagger):
+    """Swagger UI from django-ninja's own template and static files, which
+    settings.py adds to the template and static folders. django-ninja falls
+    back to a CDN page unless it is an installed app, which would import it
+    (and pydantic) in every command and worker at start-up."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {
+            "swagger_settings": json.dumps(self.settings, indent=1),
+            "api": api,
+            "add_csrf": _csrf_needed(api),  # as django-ninja's own page
+        }
+        return render(request, self.template, context)
+
+
 def _docs_page_needs_login(view: Any) -> Any:
     """The docs page is a page like the others: it needs a login. The schema
     stays public: it holds no data, and clients read it before they have a token."""
@@ -60,7 +79,7 @@ api = PlatformApi(
     openapi_url="/schema/",
     docs_url="/docs",
     # validatorUrl: Swagger UI would otherwise fetch a badge from swagger.io.
-    docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
+    docs=LocalSwagger(settings={"validatorUrl": None, "persistAuthorization": False}),
     docs_decorator=_docs_page_needs_login,
     urls_namespace="api_v1",
     auth=requires(),
