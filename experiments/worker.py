@@ -29,6 +29,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import connections
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
 from rq.utils import now
@@ -145,6 +146,11 @@ class TrainingWorker(Worker):
 
         try:
             report = reconcile()
+        except StopRequested:
+            # SIGTERM while idle: RQ raises this from its signal handler
+            # wherever the worker is; swallowed, the worker would ignore the
+            # warm shutdown and run on until killed.
+            raise
         except Exception:
             # A database restart must not end the worker; the next round retries.
             self.log.exception("Worker %s: reconciliation failed", self.name)
@@ -176,6 +182,8 @@ class TrainingWorker(Worker):
             # Dead while training, or (COMPLETED) while gating and registering.
             if not experiment_fail_running(experiment_id=experiment_id, message=message):
                 registration_record_error(experiment_id=experiment_id, message=message)
+        except StopRequested:
+            raise
         except Exception:
             self.log.exception("Worker %s: could not record the death of %s", self.name, job.id)
         finally:
