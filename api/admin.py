@@ -14,13 +14,19 @@ from mlplatform.admin_base import ReadOnlyAdmin
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(ReadOnlyAdmin):
+class ApiTokenAdmin(ReadOnlyAdmin[ApiToken]):
     list_display = ["id", "user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ["user__username", "name", "prefix"]
     list_select_related = ["user"]
-    fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "user",
+        "name",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     actions = ["revoke"]
 
     @admin.action(description="Revoke the selected tokens", permissions=["revoke"])

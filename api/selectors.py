@@ -7,10 +7,10 @@ from django.db.models import F, QuerySet
 from api.models import ApiToken
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
-def api_tokens_of(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+def api_tokens_of(*, user: User) -> QuerySet[ApiToken]:
     """The user's tokens, live ones first, newest first."""
     live_first = F("revoked_at").desc(nulls_first=True)
     return ApiToken.objects.filter(user=user).order_by(live_first, "-created_at", "-id")

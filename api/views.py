@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from api.forms import ApiTokenForm
 from api.selectors import api_tokens_of
 from api.services import IssuedToken, api_token_create, api_token_revoke
+from mlplatform.users import signed_in_user
 
 
 def _render(
@@ -21,7 +22,11 @@ def _render(
     issued: IssuedToken | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    context = {"form": form, "tokens": api_tokens_of(user=request.user), "issued": issued}
+    context = {
+        "form": form,
+        "tokens": api_tokens_of(user=signed_in_user(request)),
+        "issued": issued,
+    }
     return render(request, "api/profile.html", context, status=status)
 
 
@@ -40,7 +45,7 @@ def api_token_new(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST)
     if form.is_valid():
         try:
-            issued = api_token_create(user=request.user, name=form.cleaned_data["name"])
+            issued = api_token_create(user=signed_in_user(request), name=form.cleaned_data["name"])
         except ValidationError as error:
             form.add_error("name", error)
         else:
@@ -52,7 +57,7 @@ def api_token_new(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
-        revoked = api_token_revoke(token_id=token_id, user=request.user)
+        revoked = api_token_revoke(token_id=token_id, user=signed_in_user(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("profile:index")

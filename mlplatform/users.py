@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import CommandError
+from django.http import HttpRequest
 
 from mlplatform.typing import Actor
 
@@ -22,6 +23,14 @@ def user_for_command(username: str | None) -> tuple[User | None, str]:
     except get_user_model().DoesNotExist:
         raise CommandError(f"user {username!r} does not exist") from None
     return user, user.get_username()
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The user of a request that @login_required let through."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied("log in first")
+    return user
 
 
 def acting_user(actor: Actor) -> User | None:

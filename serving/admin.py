@@ -9,7 +9,7 @@ from serving.models import ScoringRun
 
 
 @admin.register(ScoringRun)
-class ScoringRunAdmin(ReadOnlyAdmin):
+class ScoringRunAdmin(ReadOnlyAdmin[ScoringRun]):
     list_display = [
         "id", "model_version", "input_path", "rows", "positives", "user_name", "started_at",
         "duration_seconds",

@@ -67,6 +67,7 @@ def test_it_registers_an_upload(api: Any, data_root: Path) -> None:
     assert response.json()["label"] == "tiny:v1"
     assert response.json()["class_counts"] == {"0": 2, "1": 2}
     assert version.path == "uploads/tiny/v1/tiny.csv"
+    assert version.registered_by is not None
     assert version.registered_by.username == "erin"
     assert version.description == "from CI"
 

@@ -46,6 +46,7 @@ def test_it_records_and_answers_a_submitted_config(
     assert body["config_text"] == config == experiment.config_text
     assert body["dataset"] == "small_fraud:v1"
     assert body["enqueued"] is False  # queued after commit (see the live-server test)
+    assert experiment.created_by is not None
     assert experiment.created_by.username == "erin"
 
 

@@ -32,12 +32,14 @@ def api(api_as: Callable[..., Any], viewer: User) -> Any:
 @pytest.fixture
 def records(small_fraud_csv: Path, production_version: ModelVersion) -> list[dict[str, Any]]:
     frame = pd.read_csv(small_fraud_csv).head(200)
-    return frame[production_version.experiment.feature_columns].to_dict(orient="records")
+    rows = frame[production_version.experiment.feature_columns].to_dict(orient="records")
+    return [{str(name): value for name, value in row.items()} for row in rows]
 
 
 def error_of(response: Any) -> dict[str, Any]:
     assert response.status_code == 400, response.content
-    return response.json()["error"]
+    error: dict[str, Any] = response.json()["error"]
+    return error
 
 
 def test_it_answers_each_row_with_the_production_models_probability_and_decision(

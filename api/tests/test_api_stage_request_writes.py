@@ -24,9 +24,12 @@ URL = "/api/v1/stage-requests/"
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Gate jobs the API queued (run by hand here; by real workers in the slow tests)."""
     jobs: list[int] = []
-    monkeypatch.setattr(
-        "registry.jobs.gate_job_enqueue", lambda pk, connection=None: jobs.append(pk) or True
-    )
+
+    def enqueue(pk: int, connection: object = None) -> bool:
+        jobs.append(pk)
+        return True
+
+    monkeypatch.setattr("registry.jobs.gate_job_enqueue", enqueue)
     return jobs
 
 
@@ -159,6 +162,7 @@ def test_it_refuses_a_failed_gate_without_the_override(
         reason="try",
         origin=Origin.cli(),
     )
+    assert request.gate is not None
     assert not request.gate.passed
 
     response = api_as(approver).post(f"{URL}{request.pk}/approve/", {"reason": "meh"})

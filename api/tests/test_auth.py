@@ -19,7 +19,8 @@ SUBMIT = "/api/v1/experiments/"
 
 def error_of(response: Any) -> dict[str, Any]:
     assert response["Content-Type"] == "application/json"
-    return response.json()["error"]
+    error: dict[str, Any] = response.json()["error"]
+    return error
 
 
 def test_it_knows_the_user_behind_a_token(client: Client, experimenter: User) -> None:

@@ -61,8 +61,9 @@ def test_it_serves_the_docs_page_from_local_assets_only(client: Client, viewer: 
         assert client.get(asset).status_code == 200, asset
     settings_json = re.search(
         r'<script type="application/json" id="swagger-settings">(.*?)</script>', html, re.S
-    ).group(1)
-    swagger = json.loads(settings_json)
+    )
+    assert settings_json is not None
+    swagger = json.loads(settings_json.group(1))
     assert swagger["url"] == "/api/v1/schema/"
     assert swagger["validatorUrl"] is None  # no badge fetched from swagger.io
 

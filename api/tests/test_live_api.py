@@ -46,7 +46,8 @@ def token(user: User) -> str:
 @pytest.fixture
 def records(small_fraud_csv: Path, production_version: ModelVersion) -> list[dict[str, Any]]:
     frame = pd.read_csv(small_fraud_csv).head(3)
-    return frame[production_version.experiment.feature_columns].to_dict(orient="records")
+    rows = frame[production_version.experiment.feature_columns].to_dict(orient="records")
+    return [{str(name): value for name, value in row.items()} for row in rows]
 
 
 def test_it_gives_each_persona_its_answers_over_http(
@@ -70,7 +71,7 @@ def test_it_gives_each_persona_its_answers_over_http(
         "revoked": connect(revoked.secret),
     }
     config = {"config": config_yaml(dataset=registered_dataset, name="live")}
-    calls = {
+    calls: dict[str, Callable[[httpx.Client], httpx.Response]] = {
         "read experiments": lambda c: c.get("/api/v1/experiments/"),
         "submit": lambda c: c.post("/api/v1/experiments/", json=config),
         "read requests": lambda c: c.get("/api/v1/stage-requests/?status=pending"),

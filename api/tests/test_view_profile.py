@@ -36,7 +36,9 @@ def test_it_shows_a_new_token_once(client: Client, experimenter: Any) -> None:
 
     assert response.status_code == 201
     assert "no-store" in response["Cache-Control"]
-    secret = re.search(r'id="new-token-secret">([^<]+)<', response.content.decode()).group(1)
+    shown = re.search(r'id="new-token-secret">([^<]+)<', response.content.decode())
+    assert shown is not None
+    secret = shown.group(1)
     assert api_token_authenticate(secret=secret) == experimenter
     assert secret not in client.get(URL).content.decode()
 

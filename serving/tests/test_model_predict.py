@@ -18,7 +18,8 @@ from serving.services import model_predict
 
 def transactions(csv: Path, version: ModelVersion, rows: int) -> list[dict[str, Any]]:
     frame = pd.read_csv(csv).head(rows)
-    return frame[list(version.experiment.feature_columns)].to_dict(orient="records")
+    records = frame[list(version.experiment.feature_columns)].to_dict(orient="records")
+    return [{str(name): value for name, value in row.items()} for row in records]
 
 
 def test_it_scores_records_as_the_model_does(

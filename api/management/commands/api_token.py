@@ -41,6 +41,8 @@ class Command(BaseCommand):
 
     def handle_create(self, options: dict[str, Any]) -> None:
         user, _ = user_for_command(options["user"])
+        if user is None:  # argparse requires the name; an empty one reaches here
+            raise CommandError("name the user the token acts as")
         issued = api_token_create(user=user, name=options["name"])
         if options["json"]:
             self.stdout.write(json.dumps({**_token_json(issued.token), "token": issued.secret}))
