@@ -137,7 +137,12 @@ def test_it_fails_a_work_horse_past_the_limit_and_the_worker_lives_on(
     assert experiment.error_message.startswith(
         "exceeded the memory limit of 1,024 MiB (TRAINING_MEMORY_LIMIT_MB)"
     )
-    assert "MemoryError" in experiment.traceback
+    # Where the address space runs out decides the error: an allocation
+    # (MemoryError) or a new thread's stack (seen in CI on PostgreSQL).
+    assert (
+        "MemoryError" in experiment.traceback
+        or "RuntimeError: can't start new thread" in experiment.traceback
+    )
     assert worker.alive()
     # The limit held the work-horse only: the same worker runs the next one.
     following = experiment_submit(config_text=make_config()).experiment
