@@ -94,7 +94,9 @@ def test_it_ends_failed_with_timed_out_after_n_s_past_its_timeout(
     assert experiment.error_message == "timed out after 2 s"
     assert experiment.finished_at is not None
     assert experiment.started_at is not None
-    assert 2 <= (experiment.finished_at - experiment.started_at).total_seconds() < 30
+    # RQ's timer starts before the claim records started_at (the thread
+    # budget is applied in between), so the run can look a little shorter.
+    assert 1.5 <= (experiment.finished_at - experiment.started_at).total_seconds() < 30
     assert not Metric.objects.filter(experiment=experiment).exists()
     job = Job.fetch(job_id_for(experiment.pk), connection=redis_server.client())
     assert job.timeout == 2
