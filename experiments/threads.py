@@ -116,6 +116,12 @@ def thread_budget_in_force() -> ThreadBudget | None:
     return _in_force
 
 
+def thread_budget_for_run(*, in_worker: bool) -> ThreadBudget:
+    """The budget already in force (a work-horse's, or an enclosing run's), or
+    a new one counted now."""
+    return _in_force or thread_budget(in_worker=in_worker)
+
+
 def thread_budget_apply(budget: ThreadBudget) -> None:
     """For the rest of this process's life (a work-horse, which exits after its job)."""
     global _in_force

@@ -29,12 +29,7 @@ from experiments.services.lifecycle import (
     experiment_set_progress,
     experiment_start,
 )
-from experiments.threads import (
-    ThreadBudget,
-    thread_budget,
-    thread_budget_in_force,
-    threads_limited,
-)
+from experiments.threads import ThreadBudget, thread_budget_for_run, threads_limited
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +154,6 @@ def experiment_execute(
     job_id: str = "",
     worker_name: str = "",
     on_progress: ProgressCallback | None = None,
-    threads: ThreadBudget | None = None,
     on_fit_progress: ProgressReceiver | None = None,
 ) -> Experiment | None:
     """Claim a CREATED experiment, train it and record the outcome.
@@ -173,7 +167,7 @@ def experiment_execute(
     """
     # A work-horse has its budget already (experiments.worker); a run in a
     # command's process counts the host's workers now.
-    threads = threads or thread_budget_in_force() or thread_budget(in_worker=bool(job_id))
+    threads = thread_budget_for_run(in_worker=bool(job_id))
     if not experiment_start(
         experiment_id=experiment_id, job_id=job_id, worker_name=worker_name, threads=threads
     ):

@@ -27,7 +27,7 @@ from experiments.fit_progress import ProgressReceiver
 from experiments.models import REGISTRATION_RETRYABLE, Experiment, Phase, Registration, Status
 from experiments.services import ProgressCallback, experiment_execute, failure_message
 from experiments.services.heartbeat import heartbeat, retry_transient
-from experiments.threads import ThreadBudget, thread_budget, thread_budget_in_force, threads_limited
+from experiments.threads import thread_budget_for_run, threads_limited
 from mlplatform.origin import Origin
 from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage, StageTransition
 from registry.services.gate_runs import GateRun, gate_compute, gate_record, gate_run_stale_reason
@@ -290,28 +290,19 @@ def experiment_run_and_register(
     registration that fails is recorded on the experiment (`error`, which a
     retry or the reconciler picks up) and does not undo the COMPLETED run.
     Training and the gate run under one thread budget."""
-    threads = thread_budget_in_force() or thread_budget(in_worker=bool(job_id))
-    with threads_limited(threads):
+    with threads_limited(thread_budget_for_run(in_worker=bool(job_id))):
         return _run_and_register(
-            experiment_id=experiment_id,
-            job_id=job_id,
-            worker_name=worker_name,
-            on_progress=on_progress,
-            on_fit_progress=on_fit_progress,
-            origin=origin,
-            threads=threads,
+            experiment_id, job_id, worker_name, on_progress, on_fit_progress, origin
         )
 
 
 def _run_and_register(
-    *,
     experiment_id: int,
     job_id: str,
     worker_name: str,
     on_progress: ProgressCallback | None,
     on_fit_progress: ProgressReceiver | None,
     origin: Origin | None,
-    threads: ThreadBudget,
 ) -> tuple[Experiment | None, GateEvaluation | None, ModelVersion | None]:
     experiment = experiment_execute(
         experiment_id=experiment_id,
@@ -319,7 +310,6 @@ def _run_and_register(
         worker_name=worker_name,
         on_progress=on_progress,
         on_fit_progress=on_fit_progress,
-        threads=threads,
     )
     if experiment is None or experiment.status != Status.COMPLETED:
         return experiment, None, None
