@@ -39,6 +39,7 @@ from bench.common import (
     PYTHON,
     ROOT,
     Scratch,
+    fraud_dataset_register,
     machine_description,
     median,
     print_table,
@@ -78,12 +79,7 @@ def prepare(scratch: Scratch) -> None:
     """A data set, one registered model version (in staging; registering it
     gave the model the default gate policy), and the accounts that request
     and approve."""
-    scratch.manage("migrate", "--verbosity", "0")
-    csv = scratch.data_root / "versions" / "v1" / "creditcard.csv"
-    scratch.manage(
-        "make_fraud_data", "--out", str(csv), "--rows", str(ROWS), "--frauds", str(FRAUDS)
-    )
-    scratch.manage("register_dataset", "credit_card_fraud", "v1", str(csv), "--target", "Class")
+    fraud_dataset_register(scratch, rows=ROWS, frauds=FRAUDS)
     scratch.manage("run_experiment", "--config", str(ROOT / "configs" / "fraud_baseline.yaml"))
     scratch.activate()
     import django

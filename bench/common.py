@@ -108,6 +108,21 @@ def scratch_create(*, prefix: str, postgres: bool = False) -> Scratch:
     return Scratch(directory, f"{POSTGRES_ADMIN_URL}/{name}", postgres_name=name)
 
 
+FRAUD_CSV = Path("versions/v1/creditcard.csv")  # under the scratch's DATA_ROOT
+
+
+def fraud_dataset_register(scratch: Scratch, *, rows: int, frauds: int) -> Path:
+    """Migrate the scratch database, generate the fraud data set and register
+    it as credit_card_fraud:v1 (what the shipped configs train on); its CSV."""
+    scratch.manage("migrate", "--verbosity", "0")
+    csv = scratch.data_root / FRAUD_CSV
+    scratch.manage(
+        "make_fraud_data", "--out", str(csv), "--rows", str(rows), "--frauds", str(frauds)
+    )
+    scratch.manage("register_dataset", "credit_card_fraud", "v1", str(csv), "--target", "Class")
+    return csv
+
+
 def scratch_remove(scratch: Scratch, *, keep: bool = False) -> None:
     if scratch.postgres_name and not keep:
         _postgres_admin(f'DROP DATABASE IF EXISTS "{scratch.postgres_name}" WITH (FORCE)')

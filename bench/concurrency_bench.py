@@ -45,10 +45,12 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
+    FRAUD_CSV,
     MANAGE_PY,
     PYTHON,
     ROOT,
     Scratch,
+    fraud_dataset_register,
     load_average,
     machine_description,
     median,
@@ -63,7 +65,6 @@ from mlplatform.redis_server import RedisServer
 CONCURRENT_TARGET = 1.00
 ALONE_TARGET = 1.05
 PLAIN_SCRIPT = str(Path(__file__).resolve().parent / "plain_train.py")
-CSV_PATH = Path("versions/v1/creditcard.csv")
 HEADER = ("host", "threads", "run", "makespan s", "baseline", "ratio", "target", "result")
 BUSY_LOOP = "while True: pass"
 
@@ -83,13 +84,7 @@ def options_parse() -> argparse.Namespace:
 
 def prepare(scratch: Scratch, options: argparse.Namespace) -> Path:
     """The data set registered and cached; the config without `registry:`."""
-    scratch.manage("migrate", "--verbosity", "0")
-    csv = scratch.data_root / CSV_PATH
-    scratch.manage(
-        "make_fraud_data", "--out", str(csv), "--rows", str(options.rows),
-        "--frauds", str(options.frauds),
-    )  # fmt: skip
-    scratch.manage("register_dataset", "credit_card_fraud", "v1", str(csv), "--target", "Class")
+    fraud_dataset_register(scratch, rows=options.rows, frauds=options.frauds)
     document = yaml.safe_load((ROOT / "configs" / "fraud_hgb.yaml").read_text())
     document.pop("registry", None)
     document.pop("gate", None)
@@ -198,7 +193,7 @@ def makespan(config_text: str, count: int) -> float:
 
 
 def plain_seconds(scratch: Scratch, config: Path) -> float:
-    command = [PYTHON, PLAIN_SCRIPT, str(scratch.data_root / CSV_PATH), "--config", str(config)]
+    command = [PYTHON, PLAIN_SCRIPT, str(scratch.data_root / FRAUD_CSV), "--config", str(config)]
     seconds, _ = timed_run(command, env=scratch.env())
     return seconds
 

@@ -40,11 +40,13 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (
+    FRAUD_CSV,
     MANAGE_PY,
     PYTHON,
     ROOT,
     Scratch,
     data_bench_options,
+    fraud_dataset_register,
     machine_description,
     median,
     print_table,
@@ -57,20 +59,13 @@ from bench.common import (
 TARGET_RATIO = 1.10
 CONFIGS = {"logistic_regression": "fraud_baseline.yaml", "hist_gradient_boosting": "fraud_hgb.yaml"}
 PLAIN_SCRIPT = str(Path(__file__).resolve().parent / "plain_train.py")
-CSV_PATH = Path("versions/v1/creditcard.csv")
 VARIANTS = ("plain", "warm", "cold", "warm+gate")
 HEADER = ("model", "run", "wall s", "cpu s", "in-command s", "ratio", "target", "result", "same")
 
 
 def prepare(scratch: Scratch, options: argparse.Namespace) -> dict[str, dict[str, Path]]:
     """Data set registered; per model, the shipped config and a copy without registry."""
-    scratch.manage("migrate", "--verbosity", "0")
-    csv = scratch.data_root / CSV_PATH
-    scratch.manage(
-        "make_fraud_data", "--out", str(csv), "--rows", str(options.rows),
-        "--frauds", str(options.frauds),
-    )  # fmt: skip
-    scratch.manage("register_dataset", "credit_card_fraud", "v1", str(csv), "--target", "Class")
+    fraud_dataset_register(scratch, rows=options.rows, frauds=options.frauds)
     configs = {}
     for model, filename in CONFIGS.items():
         text = (ROOT / "configs" / filename).read_text()
@@ -117,7 +112,7 @@ def run_once(
 ) -> tuple[float, dict[str, Any]]:
     """Wall seconds of one process and the metrics it printed (with its CPU seconds)."""
     if variant == "plain":
-        csv = scratch.data_root / CSV_PATH
+        csv = scratch.data_root / FRAUD_CSV
         command = [PYTHON, PLAIN_SCRIPT, str(csv), "--config", str(configs["noregistry"])]
         seconds, cpu, output = timed_run_cpu(command, env=scratch.env())
         return seconds, {**json.loads(output), "cpu_seconds": cpu}
