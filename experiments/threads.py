@@ -125,8 +125,7 @@ def thread_budget_for_run(*, in_worker: bool) -> ThreadBudget:
 def thread_budget_apply(budget: ThreadBudget) -> None:
     """For the rest of this process's life (a work-horse, which exits after its job)."""
     global _in_force
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(budget.threads)
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(budget.threads)))
     threadpool_limits(limits=budget.threads)
     _in_force = budget
 
@@ -137,8 +136,7 @@ def threads_limited(budget: ThreadBudget) -> Iterator[ThreadBudget]:
     global _in_force
     previous_budget = _in_force
     previous_variables = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(budget.threads)
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, str(budget.threads)))
     _in_force = budget
     try:
         with threadpool_limits(limits=budget.threads):
