@@ -1,7 +1,12 @@
 """Every response under /api/ leaves in the API's error shape, whatever made
 it: operations already answer that way; this reshapes the rest (an unknown
 URL, a method the path does not allow, a body Django refused, a crash
-outside an operation). It also reports the server's time in Server-Timing."""
+outside an operation). It also reports the server's time in Server-Timing.
+
+The error shape is imported when a response is reshaped, not with this
+module: Django's admin check imports every middleware class, and the API's
+errors import django-ninja and pydantic (~0.1 s) that a command which skips
+the URL checks (run_experiment, register_dataset, ...) never needs."""
 
 from __future__ import annotations
 
@@ -9,8 +14,6 @@ import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponseBase
-
-from api.v1.errors import CODES_BY_STATUS, error_response
 
 API_PREFIX = "/api/"
 MESSAGES = {
@@ -42,6 +45,8 @@ def _is_json(response: HttpResponseBase) -> bool:
 
 
 def _reshaped(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    from api.v1.errors import CODES_BY_STATUS, error_response
+
     status = response.status_code
     code = CODES_BY_STATUS.get(status, "bad_request" if status < 500 else "internal_error")
     message = MESSAGES.get(status, f"the request failed with HTTP {status}")
