@@ -19,8 +19,9 @@ machine slows every command alike:
                       milliseconds; what is timed is the start-up);
 - gate_policy:        the model's gate policy and its history.
 
-None of them needs scikit-learn or skops (mlplatform/tests/test_light_commands.py
-checks that they do not import them). Target: each at most 1.5x `check`.
+None of them needs scikit-learn, skops or the API's django-ninja and pydantic,
+and none runs the URL checks (mlplatform/tests/test_light_commands.py checks
+that they do not import them). Target: each at most 1.5x `check`.
 The data set is always small: what these commands do does not grow with it.
 """
 

@@ -6,9 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from datasets.selectors import dataset_version_list
 from datasets.services import VerifyResult, dataset_version_verify
+from mlplatform.checks import CHECKS_WITHOUT_URLS
 
 
 class Command(BaseCommand):
+    requires_system_checks = CHECKS_WITHOUT_URLS
     help = (
         "Re-hash every registered dataset file and compare it with its registration. "
         "Prints OK, MISMATCH or MISSING per version; exits non-zero if any fails."
