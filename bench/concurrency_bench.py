@@ -2,7 +2,7 @@
 run side by side on two, with and without the thread budget, on a quiet host
 and beside a CPU-bound process.
 
-    .venv/bin/python bench/concurrency_bench.py          # full size: 284,807 rows, 2 runs each
+    .venv/bin/python bench/concurrency_bench.py          # full size: 284,807 rows, 3 runs each
     .venv/bin/python bench/concurrency_bench.py --smoke  # 4,000 rows, 1 run, quiet host (CI)
 
 A scratch installation with its own redis-server and real `manage.py
@@ -74,7 +74,7 @@ def options_parse() -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="tiny data, one run, quiet only")
     parser.add_argument("--rows", type=int, default=284_807)
     parser.add_argument("--frauds", type=int, default=492)
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each variant (median)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each variant (median)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch installation")
     options = parser.parse_args()
     if options.smoke:

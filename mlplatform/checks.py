@@ -6,8 +6,9 @@ from django.core.checks import Tags
 
 # The URL checks import every view and the API (django-ninja, pydantic, and
 # through them pandas and numpy): 0.6-0.8 s of start-up that no command of
-# the platform needs, since none serves a URL. Every command here but `demo`
-# (a new user's first run, which checks everything) runs every other check;
+# the platform needs, since none serves a URL. Every command of the platform
+# but `demo` (a new user's first run, which checks everything) derives from
+# mlplatform.cli.PlatformCommand and runs every other check;
 # `manage.py check`, `runserver` and the test suite still check the URLs.
 # (The views no longer import scikit-learn or skops; the engine and the
 # artifact format load them when a model is trained, loaded or scored.)

@@ -1,4 +1,5 @@
-"""What the management commands share: --json errors and readable choices."""
+"""What the management commands share: the system checks they run, --json
+errors and readable choices."""
 
 from __future__ import annotations
 
@@ -9,10 +10,19 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from mlplatform.checks import CHECKS_WITHOUT_URLS
+
 BAD_ARGUMENTS_EXIT = 2  # what argparse exits with
 
 
-class JsonCommand(BaseCommand):
+class PlatformCommand(BaseCommand):
+    """The base of every command of the platform but `demo`: it runs every
+    system check but the URL checks (see mlplatform.checks)."""
+
+    requires_system_checks = CHECKS_WITHOUT_URLS
+
+
+class JsonCommand(PlatformCommand):
     """A command with a --json flag. With it, a refusal is printed as one JSON
     object, {"error": "..."}, on stdout (where the result would have gone),
     and the exit code is the one the plain mode gives: the CommandError's

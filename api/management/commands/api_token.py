@@ -4,17 +4,16 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from api.models import ApiToken
 from api.selectors import api_tokens_list
 from api.services import api_token_create, api_token_revoke
-from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.cli import PlatformCommand
 from mlplatform.users import user_for_command
 
 
-class Command(BaseCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
+class Command(PlatformCommand):
     help = (
         "Personal API tokens for automation: create one for a user (its secret is printed "
         "once), list them, revoke one."

@@ -4,15 +4,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from datasets.synthetic import write_fraud_csv
 from mlplatform import numbers
-from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.cli import PlatformCommand
 
 
-class Command(BaseCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
+class Command(PlatformCommand):
     help = (
         "Write a synthetic credit-card fraud CSV with the columns of Kaggle's "
         "creditcard.csv (Time, V1..V28, Amount, Class). The same seed gives the same bytes."

@@ -7,17 +7,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from datasets.models import DatasetVersion
 from datasets.profiling import class_counts_text
 from datasets.services import dataset_register
-from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.cli import PlatformCommand
 from mlplatform.numbers import size
 
 
-class Command(BaseCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
+class Command(PlatformCommand):
     help = (
         "Register a CSV file under DATA_ROOT as NAME:VERSION and print its SHA-256 and "
         "profile. PATH is relative to the current directory or absolute."

@@ -2,15 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from datasets.selectors import dataset_version_list
 from datasets.services import VerifyResult, dataset_version_verify
-from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.cli import PlatformCommand
 
 
-class Command(BaseCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
+class Command(PlatformCommand):
     help = (
         "Re-hash every registered dataset file and compare it with its registration. "
         "Prints OK, MISMATCH or MISSING per version; exits non-zero if any fails."

@@ -5,16 +5,15 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import connections
 
 from experiments.services import Reconciliation
-from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.cli import PlatformCommand
 from mlplatform.reconcile import reconcile
 
 
-class Command(BaseCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
+class Command(PlatformCommand):
     help = (
         "Compare experiments in the database with the training queue in Redis: queue "
         "CREATED experiments whose job is missing, fail RUNNING ones whose worker died, "

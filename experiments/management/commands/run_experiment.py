@@ -21,7 +21,6 @@ from experiments.selectors import experiment_scalar_metrics
 from experiments.services import experiment_create, experiment_submit
 from experiments.services.heartbeat import heartbeat
 from mlplatform import numbers
-from mlplatform.checks import CHECKS_WITHOUT_URLS
 from mlplatform.cli import JsonCommand
 from mlplatform.origin import Origin
 from mlplatform.startup import collector_paused
@@ -38,7 +37,6 @@ TICK_SECONDS = 10.0
 
 
 class Command(JsonCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
     help = (
         "Validate a YAML experiment config, record the experiment and run it in-process "
         "(or, with --enqueue, queue it for the workers)."

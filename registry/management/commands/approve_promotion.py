@@ -6,7 +6,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from mlplatform.checks import CHECKS_WITHOUT_URLS
 from mlplatform.cli import JsonCommand
 from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
@@ -15,7 +14,6 @@ from registry.services import stage_request_decide
 
 
 class Command(JsonCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
     help = "Approve (and apply) or reject a pending stage change request."
 
     def add_arguments(self, parser: CommandParser) -> None:

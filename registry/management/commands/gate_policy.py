@@ -6,17 +6,16 @@ from typing import Any
 
 import yaml
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.cli import PlatformCommand
 from mlplatform.origin import Channel, Origin
 from mlplatform.users import user_for_command
 from registry.models import GatePolicy, RegisteredModel
 from registry.selectors import gate_policy_as_dict, gate_policy_history
 
 
-class Command(BaseCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
+class Command(PlatformCommand):
     help = (
         "Show a registered model's gate policy and its history, or (with --set) record a "
         "new version of it. Setting needs the registry.change_gatepolicy permission."

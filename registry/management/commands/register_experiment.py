@@ -4,18 +4,17 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from experiments.models import Experiment, Registration
-from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.cli import PlatformCommand
 from mlplatform.origin import Origin
 from registry import gate
 
 GATE_FAILED_EXIT = 3
 
 
-class Command(BaseCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
+class Command(PlatformCommand):
     help = (
         "Gate a COMPLETED experiment against production and register it in staging if it "
         "passes: a retry after a registration error or a failed gate. Exit 0: registered; "

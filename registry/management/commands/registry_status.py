@@ -6,7 +6,6 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from experiments.models import Metric
-from mlplatform.checks import CHECKS_WITHOUT_URLS
 from mlplatform.cli import JsonCommand
 from registry.models import ModelVersion, StageTransition
 from registry.selectors import (
@@ -19,7 +18,6 @@ KEY_METRICS = ("average_precision", "roc_auc")
 
 
 class Command(JsonCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
     help = "Every registered model, its versions and stages, and the latest decisions."
 
     def add_arguments(self, parser: CommandParser) -> None:

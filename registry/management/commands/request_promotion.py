@@ -6,7 +6,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from mlplatform.checks import CHECKS_WITHOUT_URLS
 from mlplatform.cli import JsonCommand, choice_of, choices_metavar
 from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
@@ -19,7 +18,6 @@ STAGES = [Stage.STAGING.value, Stage.PRODUCTION.value, Stage.ARCHIVED.value]
 
 
 class Command(JsonCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
     help = (
         "Request a stage change for a model version. A request to production runs the "
         "regression gate first. Exit 0: pending approval; 3: the gate failed."

@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from mlplatform import numbers
-from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.cli import PlatformCommand
 from mlplatform.origin import Origin
 from mlplatform.users import user_for_command
 from registry.models import Stage
@@ -17,8 +17,7 @@ from serving.models import ScoringRun
 from serving.services import scoring_run_create
 
 
-class Command(BaseCommand):
-    requires_system_checks = CHECKS_WITHOUT_URLS
+class Command(PlatformCommand):
     help = (
         "Score a CSV file under DATA_ROOT with a model version (or the one in production) and "
         "write its rows with fraud_probability and decision columns; the run is recorded."
