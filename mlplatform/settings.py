@@ -140,7 +140,8 @@ NINJA_DIR = _package_dir("ninja")
 
 INSTALLED_APPS = [
     # The admin's modules are imported by mlplatform/urls.py (admin.autodiscover),
-    # that is by the web processes, not by every command and worker at start-up.
+    # that is with the URLs (the web processes, the URL checks), not by every
+    # command at start-up.
     "django.contrib.admin.apps.SimpleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
