@@ -39,14 +39,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} is below its minimum, {minimum}")
+    return value
 
 
 def env_float(name: str, default: float) -> float:
@@ -342,7 +345,7 @@ TRAINING_MEMORY_LIMIT_MB = env_int("TRAINING_MEMORY_LIMIT_MB", 8192)
 # BLAS/OpenMP threads (and joblib jobs) of each training run; 0: the CPUs this
 # process may use, split between the training workers alive on the host
 # (experiments/threads.py).
-TRAINING_THREADS = env_int("TRAINING_THREADS", 0)
+TRAINING_THREADS = env_int("TRAINING_THREADS", 0, minimum=0)
 
 RQ_QUEUES: dict[str, dict[str, Any]] = {
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("TRAINING_JOB_TIMEOUT", 3600)},

@@ -44,3 +44,18 @@ def test_it_trusts_x_forwarded_proto_when_told_a_proxy_sets_it() -> None:
 def test_it_does_not_take_a_clients_word_for_https() -> None:
     request = RequestFactory().get("/", HTTP_X_FORWARDED_PROTO="https")
     assert not request.is_secure()
+
+
+def test_it_refuses_a_negative_thread_budget_by_name() -> None:
+    # A negative TRAINING_THREADS used to mean "automatic" without a word.
+    result = subprocess.run(
+        [sys.executable, str(MANAGE_PY), "check"],
+        env={**os.environ, "TRAINING_THREADS": "-2"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "TRAINING_THREADS='-2' is below its minimum, 0" in result.stderr
