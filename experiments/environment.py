@@ -31,6 +31,7 @@ def git_commit() -> str | None:
     return commit if completed.returncode == 0 and commit else None
 
 
+@cache  # what the process runs on does not change while it runs
 def runtime_environment() -> dict[str, str | None]:
     # Imported here: a run has them loaded already; nothing else should pay for them.
     import numpy

@@ -15,8 +15,11 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
+from experiments.models import Experiment, Status
 from experiments.queue import experiment_id_for
 from experiments.services import experiment_fail, experiment_fail_running, failure_message
+from experiments.services.reconcile import RedisView, run_death_reason
+from mlplatform.owners import process_owner
 from registry.services import experiment_run_and_register, registration_record_error
 
 
@@ -44,27 +47,52 @@ def experiment_job_failed(
     exc_value: BaseException | None,
     traceback: TracebackType | None,
 ) -> None:
-    """RQ's failure callback. Called in the work-horse when the job raised, and
-    in whichever worker cleans the registries when RQ finds the job abandoned
-    (its worker died): the experiment, if still RUNNING, ends FAILED. A timeout
-    fails it even if the job timed out before claiming it (a busy host), since
-    queueing it again would only time out again."""
+    """RQ's failure callback. Called in the work-horse when the job raised:
+    the experiment ends FAILED if this process holds it (a duplicate job
+    never touches a run another process holds). A timeout fails it even if
+    the job timed out before claiming it (a busy host), since queueing it
+    again would only time out again. Called in whichever worker cleans the
+    registries when RQ finds the job abandoned (its worker stopped
+    maintaining it): the run is failed only if its holder is gone
+    (experiments.services.reconcile.run_death_reason)."""
     experiment_id = experiment_id_for(job.id)
     if experiment_id is None:
         return
-    timed_out = isinstance(exc_value, JobTimeoutException)
-    if isinstance(exc_value, AbandonedJobError):
-        message = "worker died: RQ found the job abandoned (AbandonedJobError)"
-    elif isinstance(exc_value, JobTimeoutException):  # timed_out, said so that mypy sees it
-        message = failure_message(exc_value, timeout_seconds=job.timeout)
-    else:
-        message = f"job failed: {failure_message(exc_value) if exc_value else 'unknown error'}"
     try:
-        # A job that timed out before claiming its experiment would time out
-        # again if queued again: fail it, CREATED or RUNNING.
-        fail = experiment_fail if timed_out else experiment_fail_running
-        if not fail(experiment_id=experiment_id, message=message):
+        if isinstance(exc_value, AbandonedJobError):
+            _abandoned(experiment_id, connection)
+            return
+        owner = process_owner().token
+        if isinstance(exc_value, JobTimeoutException):
+            message = failure_message(exc_value, timeout_seconds=job.timeout)
+            failed = experiment_fail(experiment_id=experiment_id, message=message, owner=owner)
+        else:
+            cause = failure_message(exc_value) if exc_value else "unknown error"
+            message = f"job failed: {cause}"
+            failed = experiment_fail_running(
+                experiment_id=experiment_id, message=message, owner=owner
+            )
+        if not failed:
             # COMPLETED: the job died while gating and registering it.
-            registration_record_error(experiment_id=experiment_id, message=message)
+            registration_record_error(experiment_id=experiment_id, message=message, owner=owner)
     finally:
         close_old_connections()
+
+
+def _abandoned(experiment_id: int, connection: Any) -> None:
+    experiment = Experiment.objects.filter(pk=experiment_id).first()
+    if experiment is None:
+        return
+    if experiment.status == Status.COMPLETED:
+        message = "worker died: RQ found the job abandoned (AbandonedJobError)"
+        registration_record_error(experiment_id=experiment_id, message=message)
+        return
+    if experiment.status != Status.RUNNING:
+        return
+    reason = run_death_reason(experiment, RedisView(connection))
+    if reason:
+        experiment_fail_running(
+            experiment_id=experiment_id,
+            message=f"{reason}; RQ found the job abandoned",
+            owner=experiment.run_owner,
+        )

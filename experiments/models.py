@@ -88,6 +88,9 @@ class Experiment(models.Model):
     traceback = models.TextField(blank=True)
     job_id = models.CharField(max_length=100, blank=True)
     worker_name = models.CharField(max_length=200, blank=True)
+    # The process that claimed the run (mlplatform.owners): only it refreshes
+    # or completes it, and the reconciler fails it only once it is known dead.
+    run_owner = models.CharField(max_length=200, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     timeout_seconds = models.PositiveIntegerField(default=3600)
     environment = models.JSONField(default=dict, blank=True)
@@ -106,7 +109,16 @@ class Experiment(models.Model):
     )
     registration_message = models.TextField(blank=True)
     registration_heartbeat_at = models.DateTimeField(
-        null=True, blank=True, help_text="Refreshed while gating and registering; silence = dead."
+        null=True, blank=True, help_text="Refreshed while gating and registering."
+    )
+    registration_owner = models.CharField(
+        max_length=200, blank=True, help_text="The process gating and registering it."
+    )
+    registration_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Attempts in this series; a retry by hand starts a new series."
+    )
+    registration_retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reconciler tries an `error` again."
     )
     # Not a column: name -> value of the scalar metrics, set on the experiments
     # that selectors.experiments_for_compare returns (and only on those).
@@ -133,6 +145,12 @@ class Experiment(models.Model):
                 fields=["registration"],
                 condition=models.Q(registration__in=["pending", "registering"]),
                 name="experiment_registering",
+            ),
+            # Registrations the reconciler will try again (set only on `error`).
+            models.Index(
+                fields=["registration_retry_at"],
+                condition=models.Q(registration_retry_at__isnull=False),
+                name="experiment_registration_retry",
             ),
         ]
 

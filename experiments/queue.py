@@ -9,6 +9,7 @@ timeout, so that a web request is never held up by a dead Redis.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,9 @@ from redis.retry import Retry
 from rq import Callback, Queue
 from rq.command import send_stop_job_command
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.executions import ExecutionRegistry
 from rq.job import Job, JobStatus
+from rq.registry import BaseRegistry
 from rq.results import Result
 from rq.utils import utcparse
 from rq.worker import Worker
@@ -38,6 +41,7 @@ PENDING_STATUSES = frozenset(
 STARTED = JobStatus.STARTED.value
 FAILED = JobStatus.FAILED.value
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+logger = logging.getLogger(__name__)
 
 
 class QueueUnavailable(Exception):
@@ -153,17 +157,20 @@ def unique_job_enqueue(
     failure_callback: str,
     description: str,
     connection: redis.Redis | None = None,
+    replace_started: bool = False,
 ) -> bool:
     """Add a job on the training queue under a fixed id, unless one that will
     still run exists. True when this call added it. RQ's unique enqueue is
-    atomic, so two callers racing here add one job between them."""
+    atomic, so two callers racing here add one job between them.
+    replace_started: the caller knows the process that started the existing
+    job is gone (its claim's holder is dead), so a STARTED job is stale."""
     connection = connection or redis_connection()
     with redis_errors_as_unavailable():
         state = _job_state(job_id, connection)
-        if state.pending:
+        if state.pending and not (replace_started and state.status == STARTED):
             return False
         if state.exists:  # a finished or failed earlier attempt: replace it
-            Job.fetch(job_id, connection=connection).delete()
+            job_discard(job_id=job_id, connection=connection)
         try:
             training_queue(connection).enqueue_call(
                 function,
@@ -179,6 +186,55 @@ def unique_job_enqueue(
         except DuplicateJobError:
             return False
     return True
+
+
+def job_discard(*, job_id: str, connection: redis.Redis) -> None:
+    """Remove a job that will not run (again) from Redis, whatever state its
+    keys are in. RQ's own delete raises when a part it expects is missing
+    ("Execution ... not found in Redis" after a flush, a re-queue and a
+    killed worker); then its keys and registry entries are removed directly,
+    so that one broken entry never blocks queueing the work again."""
+    try:
+        Job.fetch(job_id, connection=connection).delete()
+        return
+    except REDIS_ERRORS:
+        raise
+    except NoSuchJobError:
+        return
+    except Exception as error:  # RQ's internal bookkeeping, whatever it raises
+        logger.warning("job %s: RQ could not delete it (%s); removing its keys", job_id, error)
+    queue = training_queue(connection)
+    with connection.pipeline() as pipeline:
+        pipeline.lrem(queue.key, 0, job_id)
+        for registry in _registries(queue):
+            for member in connection.zrange(registry.key, 0, -1):
+                text = member.decode() if isinstance(member, bytes) else str(member)
+                if text == job_id or text.startswith(f"{job_id}:"):
+                    pipeline.zrem(registry.key, text)
+        keys = Job(id=job_id, connection=connection)
+        result_key = Result.get_key(job_id)  # type: ignore[no-untyped-call]  # rq leaves it bare
+        executions_key = ExecutionRegistry(job_id, connection).key
+        pipeline.delete(
+            keys.key, keys.dependents_key, keys.dependencies_key, result_key, executions_key
+        )
+        pipeline.execute()
+
+
+def _registries(queue: Queue) -> list[BaseRegistry]:
+    return [
+        queue.started_job_registry,
+        queue.finished_job_registry,
+        queue.failed_job_registry,
+        queue.deferred_job_registry,
+        queue.scheduled_job_registry,
+        queue.canceled_job_registry,
+    ]
+
+
+def redis_uptime_seconds(*, connection: redis.Redis | None = None) -> float:
+    connection = connection or redis_connection()
+    with redis_errors_as_unavailable():
+        return float(connection.info("server").get("uptime_in_seconds", 0))
 
 
 def job_state_by_id(*, job_id: str, connection: redis.Redis | None = None) -> JobState:
@@ -198,7 +254,7 @@ def job_stop(*, experiment_id: int, connection: redis.Redis | None = None) -> st
                 send_stop_job_command(connection, job_id)
                 return "stopped"
         if state.exists and state.status != STARTED:
-            Job.fetch(job_id, connection=connection).delete()
+            job_discard(job_id=job_id, connection=connection)
             return "removed"
     return "none"
 

@@ -2,7 +2,7 @@
 
     python manage.py rqworker training
 
-It is RQ's forking Worker with five additions:
+It is RQ's forking Worker with these additions:
 - no database connection crosses the fork: the parent closes its connections
   before forking each work-horse (the job opens and closes its own);
 - the database and the queue are reconciled every EXPERIMENT_RECONCILE_SECONDS,
@@ -15,7 +15,14 @@ It is RQ's forking Worker with five additions:
 - each work-horse runs under the memory limit (TRAINING_MEMORY_LIMIT_MB), so
   a run that needs more fails with that reason while the worker lives on,
   and under the thread budget (experiments/threads.py), so that the workers
-  on one host share its CPUs instead of each taking all of them.
+  on one host share its CPUs instead of each taking all of them;
+- a work-horse imports the training stack before RQ starts the job (and its
+  timeout), so nothing heavy runs between the job's start and its claim;
+- a worker started under the name of a worker that died (SIGKILL, a crashed
+  host: RQ keeps its registration for minutes) takes the name over once the
+  old one is known dead, instead of refusing to start;
+- a database or Redis outage during reconciliation is logged once when it
+  starts and once when it ends, and never ends the worker.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import redis
@@ -37,8 +45,11 @@ from rq.worker import Worker
 
 from experiments.limits import memory_limit_apply
 from experiments.queue import REDIS_ERRORS, experiment_id_for
-from experiments.services import experiment_fail_running
+from experiments.services import experiment_fail_dead_holder
+from experiments.services.execution import training_stack_preload
 from experiments.threads import thread_budget, thread_budget_apply
+from mlplatform.owners import dead_worker_reason
+from mlplatform.reconcile import Outages, reconcile_guarded
 
 MAX_REDIS_WAIT_SECONDS = 10.0
 log = logging.getLogger("rq.worker")
@@ -74,6 +85,33 @@ class TrainingWorker(Worker):
         )
         super().__init__(*args, **kwargs)
         self._reconciled_at = 0.0
+        self._outages = Outages(f"Worker {self.name}", self.maintenance_interval)
+
+    def register_birth(self) -> None:
+        """RQ refuses to start under a name whose registration has no death
+        recorded; a worker killed by SIGKILL (or on a crashed host) leaves one
+        for worker_ttl + 60 s. Once the old worker is known dead (this host
+        and its pid gone, or silent past EXPERIMENT_STALE_SECONDS), its
+        registration is ended and the name taken over; what it held is left to
+        the reconciliation that runs as this worker starts. A live worker's
+        name is never taken."""
+        previous = self.connection.hgetall(self.key)
+        if previous and b"death" not in previous:
+            reason = dead_worker_reason(previous, stale_seconds=settings.EXPERIMENT_STALE_SECONDS)
+            if not reason:
+                raise ValueError(
+                    f"There exists an active worker named {self.name!r} already "
+                    f"({_describe(previous)}); choose another --name"
+                )
+            self.log.warning(
+                "Worker %s: the previous worker of this name is gone (%s); taking over the name",
+                self.name,
+                reason,
+            )
+            dead = Worker.find_by_key(self.key, connection=self.connection)
+            if dead is not None:
+                dead.register_death()  # type: ignore[no-untyped-call]
+        super().register_birth()  # type: ignore[no-untyped-call]
 
     @property
     def dequeue_timeout(self) -> int:
@@ -90,6 +128,7 @@ class TrainingWorker(Worker):
         # workers alive at that moment.
         memory_limit_apply()
         thread_budget_apply(thread_budget(in_worker=True))
+        training_stack_preload()
         super().main_work_horse(job, queue)
 
     # RQ retries a lost Redis only inside its blocking pop; a Redis error in the
@@ -142,21 +181,21 @@ class TrainingWorker(Worker):
 
     def reconcile(self) -> None:
         self._reconciled_at = time.monotonic()
-        from mlplatform.reconcile import reconcile
-
         try:
-            report = reconcile()
+            report = reconcile_guarded(self._outages)
         except StopRequested:
             # SIGTERM while idle: RQ raises this from its signal handler
             # wherever the worker is; swallowed, the worker would ignore the
             # warm shutdown and run on until killed.
             raise
         except Exception:
-            # A database restart must not end the worker; the next round retries.
+            # A bug must not end the worker; the next round retries.
             self.log.exception("Worker %s: reconciliation failed", self.name)
             return
         finally:
             connections.close_all()
+        if report is None:
+            return
         for experiment_id in report.enqueued:
             self.log.info("Worker %s: queued experiment #%s again", self.name, experiment_id)
         for experiment_id, reason in report.failed:
@@ -165,8 +204,16 @@ class TrainingWorker(Worker):
             self.log.info(
                 "Worker %s: queued the registration of #%s again", self.name, experiment_id
             )
+        for experiment_id in report.registrations_retried:
+            self.log.info(
+                "Worker %s: trying the registration of #%s again", self.name, experiment_id
+            )
         for request_id in report.gates_enqueued:
             self.log.info("Worker %s: queued the gate of request #%s again", self.name, request_id)
+        if report.errors:
+            self.log.warning(
+                "Worker %s: %s item(s) could not be reconciled", self.name, len(report.errors)
+            )
 
     def handle_work_horse_killed(self, job: Job, retpid: Any, ret_val: Any, rusage: Any) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)  # type: ignore[no-untyped-call]
@@ -179,8 +226,9 @@ class TrainingWorker(Worker):
             if experiment_id is None:
                 registry_job_died(job.id, message)
                 return
-            # Dead while training, or (COMPLETED) while gating and registering.
-            if not experiment_fail_running(experiment_id=experiment_id, message=message):
+            # Dead while training, or (COMPLETED) while gating and registering;
+            # only the claims of the dead work-horse, never a live holder's.
+            if not experiment_fail_dead_holder(experiment_id=experiment_id, message=message):
                 registration_record_error(experiment_id=experiment_id, message=message)
         except StopRequested:
             raise
@@ -201,3 +249,11 @@ def horse_death_message(job: Job, wait_status: int | None) -> str:
         if number == signal.SIGKILL:
             how += ", e.g. by the out-of-memory killer"
     return f"worker died: Work-horse terminated unexpectedly, {how}"
+
+
+def _describe(registration: Mapping[bytes | str, bytes | str]) -> str:
+    def field(name: str) -> str:
+        value = registration.get(name.encode(), b"?")
+        return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+    return f"pid {field('pid')} on {field('hostname')}, last heartbeat {field('last_heartbeat')}"

@@ -11,15 +11,36 @@ from typing import Any, NoReturn
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlplatform.checks import CHECKS_WITHOUT_URLS
+from mlplatform.outages import DATABASE_OUTAGE_ERRORS, database_unavailable_message
 
+# Exit codes of every command (README, "Exit codes").
+EXIT_OK = 0
+EXIT_ERROR = 1  # refused or failed, with a message saying why
 BAD_ARGUMENTS_EXIT = 2  # what argparse exits with
+EXIT_GATE_REFUSED = 3
+EXIT_UNAVAILABLE = 4  # the database or the queue (Redis) could not be reached
 
 
 class PlatformCommand(BaseCommand):
     """The base of every command of the platform but `demo`: it runs every
-    system check but the URL checks (see mlplatform.checks)."""
+    system check but the URL checks (see mlplatform.checks), and a database
+    that cannot be reached ends it with one line,
+    `error: database unavailable: ...`, and EXIT_UNAVAILABLE, not a traceback."""
 
     requires_system_checks = CHECKS_WITHOUT_URLS
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        try:
+            return super().execute(*args, **options)
+        except DATABASE_OUTAGE_ERRORS as error:
+            if options.get("traceback"):
+                raise
+            message = database_unavailable_message(error)
+            if options.get("json"):
+                self.stdout.write(json.dumps({"error": message, "code": "unavailable"}))
+            else:
+                self.stderr.write(f"error: {message}")
+            raise SystemExit(EXIT_UNAVAILABLE) from None
 
 
 class JsonCommand(PlatformCommand):

@@ -358,10 +358,23 @@ RQ_SHOW_ADMIN_LINK = False
 RQ = {"WORKER_CLASS": "experiments.worker.TrainingWorker"}
 # While an experiment runs, its row's heartbeat is refreshed this often.
 EXPERIMENT_HEARTBEAT_SECONDS = env_int("EXPERIMENT_HEARTBEAT_SECONDS", 10)
-# A RUNNING experiment silent for this long, whose job or worker is gone, is FAILED.
+# A claim (a run, a registration, a gate) silent for this long is looked at:
+# ended if its process is known dead (same host, pid gone; or its worker gone).
 EXPERIMENT_STALE_SECONDS = env_int(
     "EXPERIMENT_STALE_SECONDS", 3 * EXPERIMENT_HEARTBEAT_SECONDS + 15
 )
+# A claim whose process cannot be looked up from here (another host) is ended
+# only after this much silence: long enough to outlast a database outage,
+# after which a live holder's heartbeat renews its claim.
+EXPERIMENT_LEASE_SECONDS = env_int("EXPERIMENT_LEASE_SECONDS", 600, minimum=1)
+# Bookkeeping writes of a live run (phase, result, failure) wait this long for
+# a database that went away before the run gives up on it.
+DATABASE_OUTAGE_WAIT_SECONDS = env_int("DATABASE_OUTAGE_WAIT_SECONDS", 300, minimum=0)
+# A registration that ends in `error` is tried again by the reconciler, up to
+# this many attempts in all, waiting REGISTRATION_RETRY_SECONDS after the
+# first failure and three times longer after each next one (3 min, 9 min).
+REGISTRATION_MAX_ATTEMPTS = env_int("REGISTRATION_MAX_ATTEMPTS", 3, minimum=1)
+REGISTRATION_RETRY_SECONDS = env_int("REGISTRATION_RETRY_SECONDS", 180, minimum=1)
 # How often each worker compares the database with the queue.
 EXPERIMENT_RECONCILE_SECONDS = env_int("EXPERIMENT_RECONCILE_SECONDS", 15)
 # A web request gives up on an unreachable Redis after this long and says so.

@@ -16,10 +16,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from experiments import queue
 from experiments.services import failure_message
+from mlplatform.owners import process_owner
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +45,11 @@ def _id_after(prefix: str, job_id: str) -> int | None:
 # ----------------------------------------------------------------- enqueueing
 
 
-def gate_job_enqueue(request_id: int, connection: Any = None) -> bool:
+def gate_job_enqueue(request_id: int, connection: Any = None, *, holder_gone: bool = False) -> bool:
+    """holder_gone: the process that gated it is gone, so a job still marked
+    started is stale and is replaced."""
     return queue.unique_job_enqueue(
+        replace_started=holder_gone,
         job_id=gate_job_id(request_id),
         function="registry.jobs.stage_request_gate_job",
         args=(request_id,),
@@ -55,8 +60,11 @@ def gate_job_enqueue(request_id: int, connection: Any = None) -> bool:
     )
 
 
-def register_job_enqueue(experiment_id: int, connection: Any = None) -> bool:
+def register_job_enqueue(
+    experiment_id: int, connection: Any = None, *, holder_gone: bool = False
+) -> bool:
     return queue.unique_job_enqueue(
+        replace_started=holder_gone,
         job_id=register_job_id(experiment_id),
         function="registry.jobs.experiment_register_job",
         args=(experiment_id,),
@@ -97,13 +105,19 @@ def stage_request_gate_job(request_id: int) -> str:
 
 
 def experiment_register_job(experiment_id: int) -> str:
+    """A duplicate delivery that finds a live process registering the
+    experiment does nothing, as a training job that loses its claim."""
     from experiments.models import Experiment
     from mlplatform.origin import Origin
     from registry.services import model_version_register
+    from registry.services.registration import RegistrationBusy
 
     close_old_connections()
     try:
-        model_version_register(experiment_id=experiment_id, origin=Origin.worker())
+        try:
+            model_version_register(experiment_id=experiment_id, origin=Origin.worker())
+        except RegistrationBusy:
+            return "claim lost"
         return Experiment.objects.get(pk=experiment_id).registration
     finally:
         close_old_connections()
@@ -120,7 +134,8 @@ def stage_request_gate_job_failed(
     traceback: TracebackType | None,
 ) -> None:
     """The gate job died (timeout, killed work-horse, abandoned): the request
-    gets a failed gate saying so, instead of gating for ever."""
+    gets a failed gate saying so, instead of gating for ever; only the gate
+    this process held, or one whose holder is gone."""
     from registry.services import stage_request_gate_failed
 
     request_id = _id_after(GATE_JOB_PREFIX, job.id)
@@ -128,7 +143,9 @@ def stage_request_gate_job_failed(
         return
     message = failure_message(exc_value, timeout_seconds=job.timeout) if exc_value else "unknown"
     try:
-        stage_request_gate_failed(request_id=request_id, message=message)
+        stage_request_gate_failed(
+            request_id=request_id, message=message, owner=_callback_owner(exc_value)
+        )
     finally:
         close_old_connections()
 
@@ -147,9 +164,21 @@ def experiment_register_job_failed(
         return
     message = failure_message(exc_value, timeout_seconds=job.timeout) if exc_value else "unknown"
     try:
-        registration_record_error(experiment_id=experiment_id, message=message)
+        registration_record_error(
+            experiment_id=experiment_id, message=message, owner=_callback_owner(exc_value)
+        )
     finally:
         close_old_connections()
+
+
+def _callback_owner(exc_value: BaseException | None) -> str:
+    """Whose claim a failure callback may end: the work-horse's own when it
+    runs there (the job raised); none when RQ found the job abandoned (the
+    callback then runs in another worker, which ends only a claim whose
+    holder is gone)."""
+    if isinstance(exc_value, AbandonedJobError):
+        return ""
+    return process_owner().token
 
 
 def registry_job_died(job_id: str, message: str) -> bool:

@@ -184,6 +184,10 @@ class StageRequest(OriginFields):
         GateEvaluation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # The process computing the gate of a `gating` request (mlplatform.owners)
+    # and its proof of life; another process gates it only once it is dead.
+    gate_owner = models.CharField(max_length=200, blank=True)
+    gate_heartbeat_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -20,7 +20,7 @@ from experiments.fit_progress import FitProgress, ProgressReceiver
 from experiments.limits import memory_failure_message
 from experiments.models import Experiment, Phase
 from experiments.progress import progress_detail
-from experiments.services.heartbeat import heartbeat, retry_transient
+from experiments.services.heartbeat import heartbeat
 from experiments.services.lifecycle import (
     experiment_complete,
     experiment_fail,
@@ -30,6 +30,8 @@ from experiments.services.lifecycle import (
     experiment_start,
 )
 from experiments.threads import ThreadBudget, thread_budget_for_run, threads_limited
+from mlplatform.outages import database_unavailable_message, database_write, is_database_outage
+from mlplatform.owners import process_owner
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,9 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[Experiment, str], None]
 # The page polls every 2 s: more writes would not be seen.
 PROGRESS_WRITE_SECONDS = 2.0
+# A claim waits this long for a database that went away: a job that cannot
+# claim fails, its experiment stays CREATED and reconciliation queues it again.
+CLAIM_OUTAGE_WAIT_SECONDS = 30.0
 
 
 class ExperimentStateError(Exception):
@@ -56,6 +61,25 @@ def _in_process_timeout(experiment: Experiment, job_id: str) -> Iterator[None]:
         yield
 
 
+def training_stack_preload() -> None:
+    """Import what a run needs (the engine, the model format, the estimator
+    classes) and collect the runtime environment, so that none of it runs
+    between a job's start, when its timeout starts counting, and its claim.
+    A work-horse calls this before RQ starts the job."""
+    from importlib import import_module
+
+    from experiments.configs import MODEL_TYPES
+    from experiments.environment import runtime_environment
+    from mlplatform.startup import collector_paused
+
+    with collector_paused():
+        import_module("experiments.training")
+        import_module("experiments.model_format")
+        for model_type in MODEL_TYPES:
+            MODEL_TYPES[model_type]
+        runtime_environment()
+
+
 def failure_message(error: BaseException, *, timeout_seconds: float | None = None) -> str:
     """What went wrong, in one line, as the experiment's error message."""
     if isinstance(error, JobTimeoutException):
@@ -64,12 +88,14 @@ def failure_message(error: BaseException, *, timeout_seconds: float | None = Non
         return "interrupted (KeyboardInterrupt)"
     if out_of_memory := memory_failure_message(error):
         return out_of_memory
+    if is_database_outage(error):
+        return database_unavailable_message(error)
     text = str(error).strip()
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _fit_progress_recorder(
-    experiment_id: int, on_fit_progress: ProgressReceiver | None
+    experiment_id: int, owner: str, on_fit_progress: ProgressReceiver | None
 ) -> ProgressReceiver:
     """Pass each FitProgress on to `on_fit_progress` and record it on the
     experiment, at most once per PROGRESS_WRITE_SECONDS. Called from the
@@ -89,7 +115,7 @@ def _fit_progress_recorder(
                 return
             last_write = now
         try:
-            _record_progress(experiment_id, progress)
+            _record_progress(experiment_id, owner, progress)
         except DatabaseError:
             logger.warning("progress of experiment #%s not recorded", experiment_id, exc_info=True)
         finally:
@@ -99,22 +125,22 @@ def _fit_progress_recorder(
     return receive
 
 
-def _record_progress(experiment_id: int, progress: FitProgress) -> None:
-    retry_transient(
-        lambda: experiment_set_progress(
-            experiment_id=experiment_id,
-            unit=progress.unit,
-            done=progress.done,
-            total=progress.total,
-            at_most=progress.at_most,
-            detail=progress_detail(progress),
-        ),
-        what=f"progress of experiment #{experiment_id}",
+def _record_progress(experiment_id: int, owner: str, progress: FitProgress) -> None:
+    # Progress is a nicety: one try, never a wait that holds up the fit.
+    experiment_set_progress(
+        experiment_id=experiment_id,
+        unit=progress.unit,
+        done=progress.done,
+        total=progress.total,
+        at_most=progress.at_most,
+        detail=progress_detail(progress),
+        owner=owner,
     )
 
 
 def _train_and_store(
     experiment: Experiment,
+    owner: str,
     report: Callable[[str], None],
     fit_progress: ProgressReceiver,
     threads: ThreadBudget,
@@ -141,7 +167,7 @@ def _train_and_store(
     report(Phase.SAVING)
     artifact_data = model_to_bytes(result.model)
     if not experiment_complete(
-        experiment_id=experiment.pk, result=result, artifact_data=artifact_data
+        experiment_id=experiment.pk, result=result, artifact_data=artifact_data, owner=owner
     ):
         raise ExperimentStateError(
             f"experiment #{experiment.pk} left RUNNING while training (cancelled?)"
@@ -168,15 +194,28 @@ def experiment_execute(
     # A work-horse has its budget already (experiments.worker); a run in a
     # command's process counts the host's workers now.
     threads = thread_budget_for_run(in_worker=bool(job_id))
-    if not experiment_start(
-        experiment_id=experiment_id, job_id=job_id, worker_name=worker_name, threads=threads
-    ):
+    owner = process_owner().token
+    claimed = database_write(
+        lambda: experiment_start(
+            experiment_id=experiment_id,
+            owner=owner,
+            job_id=job_id,
+            worker_name=worker_name,
+            threads=threads,
+        ),
+        what=f"claim of experiment #{experiment_id}",
+        wait=min(CLAIM_OUTAGE_WAIT_SECONDS, settings.DATABASE_OUTAGE_WAIT_SECONDS),
+    )
+    if not claimed:
         return None
-    experiment = Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id)
+    experiment = database_write(
+        lambda: Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id),
+        what=f"experiment #{experiment_id}",
+    )
 
     def report(phase: str) -> None:
-        moved = retry_transient(
-            lambda: experiment_set_phase(experiment_id=experiment_id, phase=phase),
+        moved = database_write(
+            lambda: experiment_set_phase(experiment_id=experiment_id, phase=phase, owner=owner),
             what=f"phase of experiment #{experiment_id}",
         )
         if not moved:
@@ -188,7 +227,7 @@ def experiment_execute(
     try:
         with (
             heartbeat(
-                lambda: experiment_heartbeat(experiment_id=experiment_id),
+                lambda: experiment_heartbeat(experiment_id=experiment_id, owner=owner),
                 name=f"heartbeat-{experiment_id}",
                 interval=settings.EXPERIMENT_HEARTBEAT_SECONDS,
             ),
@@ -197,17 +236,21 @@ def experiment_execute(
         ):
             _train_and_store(
                 experiment,
+                owner,
                 report,
-                _fit_progress_recorder(experiment_id, on_fit_progress),
+                _fit_progress_recorder(experiment_id, owner, on_fit_progress),
                 threads,
             )
     except BaseException as error:
-        experiment_fail(
-            experiment_id=experiment_id,
-            message=failure_message(error, timeout_seconds=experiment.timeout_seconds),
-            traceback=traceback_module.format_exc(),
+        message = failure_message(error, timeout_seconds=experiment.timeout_seconds)
+        trace = traceback_module.format_exc()
+        database_write(
+            lambda: experiment_fail(
+                experiment_id=experiment_id, message=message, traceback=trace, owner=owner
+            ),
+            what=f"failure of experiment #{experiment_id}",
         )
         if not isinstance(error, Exception):
             raise
-    experiment.refresh_from_db()
+    database_write(experiment.refresh_from_db, what=f"experiment #{experiment_id}")
     return experiment

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from datasets.models import DatasetVersion
@@ -23,6 +24,8 @@ from experiments.models import (
     Status,
 )
 from experiments.threads import ThreadBudget
+from mlplatform.outages import database_write
+from mlplatform.owners import OwnerState, owner_state
 from mlplatform.typing import Actor
 from mlplatform.users import acting_user
 
@@ -83,22 +86,33 @@ def experiment_create(
     )
 
 
-def claim(experiment_id: int, from_statuses: tuple[str, ...], **changes: Any) -> bool:
-    updated = Experiment.objects.filter(pk=experiment_id, status__in=from_statuses).update(
-        **changes
-    )
-    return updated == 1
+def claim(
+    experiment_id: int, from_statuses: tuple[str, ...], *, owner: str = "", **changes: Any
+) -> bool:
+    """A conditional update: True when this caller moved the row. With
+    `owner`, only while that process holds the run."""
+    rows = Experiment.objects.filter(pk=experiment_id, status__in=from_statuses)
+    if owner:
+        rows = rows.filter(run_owner=owner)
+    return rows.update(**changes) == 1
 
 
 def experiment_start(
     *,
     experiment_id: int,
+    owner: str,
     job_id: str = "",
     worker_name: str = "",
     threads: ThreadBudget | None = None,
 ) -> bool:
-    """CREATED -> RUNNING. False when someone else already claimed it. The
-    thread budget the run will use goes into its environment block."""
+    """CREATED -> RUNNING, held by `owner` (mlplatform.owners). False when
+    someone else already claimed it. The thread budget the run will use goes
+    into its environment block. started_at is the moment of the claim: the
+    environment is collected first."""
+    environment = {
+        **runtime_environment(),
+        **(threads.as_environment() if threads is not None else {}),
+    }
     now = timezone.now()
     return claim(
         experiment_id,
@@ -110,10 +124,8 @@ def experiment_start(
         phase_started_at=now,
         job_id=job_id or "",
         worker_name=worker_name,
-        environment={
-            **runtime_environment(),
-            **(threads.as_environment() if threads is not None else {}),
-        },
+        run_owner=owner,
+        environment=environment,
     )
 
 
@@ -128,11 +140,12 @@ PROGRESS_CLEARED: dict[str, Any] = {
 }
 
 
-def experiment_set_phase(*, experiment_id: int, phase: str) -> bool:
+def experiment_set_phase(*, experiment_id: int, phase: str, owner: str = "") -> bool:
     now = timezone.now()
     return claim(
         experiment_id,
         (Status.RUNNING,),
+        owner=owner,
         phase=phase,
         phase_started_at=now,
         heartbeat_at=now,
@@ -148,14 +161,17 @@ def experiment_set_progress(
     total: int,
     at_most: bool = False,
     detail: str = "",
+    owner: str = "",
 ) -> bool:
     """Record how far the fit of a RUNNING experiment has come (`done` of
     `total` iterations or trees). False, and nothing written, unless it is
-    still RUNNING and fitting: a late report never outlives its phase."""
+    still RUNNING and fitting (and held by `owner`, when given): a late
+    report never outlives its phase."""
     now = timezone.now()
-    updated = Experiment.objects.filter(
-        pk=experiment_id, status=Status.RUNNING, phase=Phase.FITTING
-    ).update(
+    rows = Experiment.objects.filter(pk=experiment_id, status=Status.RUNNING, phase=Phase.FITTING)
+    if owner:
+        rows = rows.filter(run_owner=owner)
+    updated = rows.update(
         progress_unit=unit,
         progress_done=done,
         progress_total=total,
@@ -167,32 +183,55 @@ def experiment_set_progress(
     return updated == 1
 
 
-def experiment_heartbeat(*, experiment_id: int) -> bool:
-    return claim(experiment_id, (Status.RUNNING,), heartbeat_at=timezone.now())
+def experiment_heartbeat(*, experiment_id: int, owner: str = "") -> bool:
+    return claim(experiment_id, (Status.RUNNING,), owner=owner, heartbeat_at=timezone.now())
 
 
-def experiment_fail(*, experiment_id: int, message: str, traceback: str = "") -> bool:
-    """CREATED or RUNNING -> FAILED; a finished experiment is left as it is."""
-    return claim(
-        experiment_id,
-        ACTIVE_STATUSES,
+def experiment_fail(
+    *, experiment_id: int, message: str, traceback: str = "", owner: str = ""
+) -> bool:
+    """CREATED or RUNNING -> FAILED; a finished experiment is left as it is.
+    With `owner`, a RUNNING row only while that process holds it (a job that
+    times out before its claim fails the CREATED row; queued again it would
+    only time out again)."""
+    rows = Experiment.objects.filter(pk=experiment_id, status__in=ACTIVE_STATUSES)
+    if owner:
+        rows = rows.filter(Q(status=Status.CREATED) | Q(run_owner=owner))
+    failed = rows.update(
         status=Status.FAILED,
         finished_at=timezone.now(),
         error_message=message[:5000],
         traceback=traceback,
     )
+    return failed == 1
 
 
-def experiment_fail_running(*, experiment_id: int, message: str) -> bool:
-    """RUNNING -> FAILED, for a run whose worker is gone. A CREATED row is left
-    alone: its job failed before claiming it, and the reconciler queues it again."""
+def experiment_fail_running(*, experiment_id: int, message: str, owner: str = "") -> bool:
+    """RUNNING -> FAILED, for a run whose worker is gone (with `owner`: only
+    if that is still the process holding it). A CREATED row is left alone:
+    its job failed before claiming it, and the reconciler queues it again."""
     return claim(
         experiment_id,
         (Status.RUNNING,),
+        owner=owner,
         status=Status.FAILED,
         finished_at=timezone.now(),
         error_message=message[:5000],
     )
+
+
+def experiment_fail_dead_holder(*, experiment_id: int, message: str) -> bool:
+    """RUNNING -> FAILED for a worker that saw the work-horse running it die:
+    only if the process holding the run is not alive (a duplicate job's
+    horse that died never ends a run another process holds)."""
+    holder = (
+        Experiment.objects.filter(pk=experiment_id, status=Status.RUNNING)
+        .values_list("run_owner", flat=True)
+        .first()
+    )
+    if holder is None or owner_state(holder) is OwnerState.ALIVE:
+        return False
+    return experiment_fail_running(experiment_id=experiment_id, message=message, owner=holder)
 
 
 def _metric_rows(experiment_id: int, metrics: list[training.MetricValue]) -> list[Metric]:
@@ -203,24 +242,32 @@ def _metric_rows(experiment_id: int, metrics: list[training.MetricValue]) -> lis
 
 
 def experiment_complete(
-    *, experiment_id: int, result: training.TrainingResult, artifact_data: bytes
+    *,
+    experiment_id: int,
+    result: training.TrainingResult,
+    artifact_data: bytes,
+    owner: str = "",
 ) -> bool:
     """RUNNING -> COMPLETED with metrics, curves, holdout and the model artifact,
-    all in one transaction. False (and nothing kept) if the claim was lost; the
-    artifact file is removed too when the transaction fails. A config that
-    names registry.model_name leaves the experiment waiting to register."""
+    all in one transaction, which waits out a database outage
+    (mlplatform.outages.database_write): a trained model is not thrown away
+    because the database restarted. False (and nothing kept) if the claim was
+    lost; the artifact file is removed too when the transaction fails. A
+    config that names registry.model_name leaves the experiment waiting to
+    register."""
     from experiments.training import holdout_to_bytes
 
     artifact = artifact_write(
         experiment_id=experiment_id, filename="model.skops", data=artifact_data
     )
     holdout_data = holdout_to_bytes(result.holdout)
-    kept = False
-    try:
+
+    def record() -> bool:
         with transaction.atomic():
             claimed = claim(
                 experiment_id,
                 (Status.RUNNING,),
+                owner=owner,
                 status=Status.COMPLETED,
                 finished_at=timezone.now(),
                 feature_columns=list(result.feature_columns),
@@ -234,7 +281,11 @@ def experiment_complete(
             )
             if claimed:
                 Metric.objects.bulk_create(_metric_rows(experiment_id, result.metrics))
-        kept = claimed
+        return claimed
+
+    kept = False
+    try:
+        kept = database_write(record, what=f"completion of experiment #{experiment_id}")
     finally:
         if not kept:  # the claim was lost or the transaction failed: no orphan file
             artifact_delete(path=artifact.path)

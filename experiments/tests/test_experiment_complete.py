@@ -13,13 +13,14 @@ from experiments import training
 from experiments.configs import parse_config
 from experiments.models import Experiment, Metric, Status
 from experiments.services import experiment_complete, experiment_create, experiment_start
+from mlplatform.tests.factories import live_owner
 
 
 def test_it_removes_the_artifact_when_its_transaction_fails(
     make_config: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     experiment = experiment_create(config_text=make_config())
-    experiment_start(experiment_id=experiment.pk)
+    experiment_start(experiment_id=experiment.pk, owner=live_owner())
     frame = dataset_version_load(version=experiment.dataset_version)
     result = training.train(frame, config=parse_config(experiment.config_text), target="Class")
 

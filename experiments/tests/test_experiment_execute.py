@@ -27,6 +27,7 @@ from experiments.services import (
     experiment_start,
 )
 from mlplatform.testing import config_yaml
+from mlplatform.tests.factories import live_owner
 
 
 def test_it_trains_and_records_metrics_curves_holdout_and_artifact(
@@ -115,7 +116,7 @@ def test_it_gives_identical_metrics_for_the_same_config_and_dataset(
 
 def test_it_does_nothing_when_the_claim_was_already_taken(make_config: Callable[..., str]) -> None:
     experiment = experiment_create(config_text=make_config())
-    assert experiment_start(experiment_id=experiment.pk, worker_name="other")
+    assert experiment_start(experiment_id=experiment.pk, worker_name="other", owner=live_owner())
 
     assert experiment_execute(experiment_id=experiment.pk, worker_name="me") is None
 
@@ -181,7 +182,7 @@ def test_it_refuses_illegal_transitions(make_config: Callable[..., str]) -> None
     experiment = experiment_create(config_text=make_config())
     experiment_execute(experiment_id=experiment.pk)
 
-    assert not experiment_start(experiment_id=experiment.pk)
+    assert not experiment_start(experiment_id=experiment.pk, owner=live_owner())
     assert not experiment_fail(experiment_id=experiment.pk, message="late failure")
     assert not experiment_cancel(experiment_id=experiment.pk)
     experiment.refresh_from_db()

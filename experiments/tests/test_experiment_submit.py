@@ -17,6 +17,7 @@ from experiments.models import Experiment, Phase, Status
 from experiments.queue import JOB_FUNCTION, job_id_for
 from experiments.services import experiment_enqueue, experiment_start, experiment_submit
 from mlplatform.redis_server import RedisServer
+from mlplatform.tests.factories import live_owner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,7 +119,7 @@ def test_it_counts_an_experiment_a_worker_already_took_as_queued(
     # it, before the submitting request's own enqueue runs: that is not an outage.
     experiment = experiment_submit(config_text=make_config()).experiment
     redis_server.client().delete("rq:queue:training")
-    assert experiment_start(experiment_id=experiment.pk)
+    assert experiment_start(experiment_id=experiment.pk, owner=live_owner())
 
     assert experiment_enqueue(experiment_id=experiment.pk)
 

@@ -4,7 +4,7 @@ import threading
 
 from django.db import OperationalError
 
-from experiments.services.heartbeat import heartbeat, retry_transient
+from experiments.services.heartbeat import heartbeat
 
 
 def test_it_keeps_beating_after_a_failed_beat() -> None:
@@ -33,16 +33,3 @@ def test_it_stops_with_its_block() -> None:
     threading.Event().wait(0.05)
 
     assert len(beats) == count
-
-
-def test_it_retries_a_transient_status_write() -> None:
-    attempts: list[int] = []
-
-    def write() -> bool:
-        attempts.append(1)
-        if len(attempts) < 3:
-            raise OperationalError("database is locked")
-        return True
-
-    assert retry_transient(write, what="a test write") is True
-    assert len(attempts) == 3

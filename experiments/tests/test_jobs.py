@@ -23,6 +23,7 @@ from experiments.tests.worker_helpers import (
     wait_until_registration_recorded,
 )
 from mlplatform.redis_server import RedisServer
+from mlplatform.tests.factories import dead_owner, elsewhere_owner, live_owner
 from registry.models import GateEvaluation
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -133,7 +134,9 @@ def test_it_fails_a_running_experiment_that_rq_found_abandoned(
     make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
 ) -> None:
     experiment = experiment_submit(config_text=make_config()).experiment
-    assert experiment_start(experiment_id=experiment.pk, job_id=experiment.job_id)
+    assert experiment_start(
+        experiment_id=experiment.pk, job_id=experiment.job_id, owner=dead_owner()
+    )
     job = Job.fetch(experiment.job_id, connection=redis_server.client())
 
     # What RQ's StartedJobRegistry.cleanup calls when a job's worker died.
@@ -141,7 +144,43 @@ def test_it_fails_a_running_experiment_that_rq_found_abandoned(
 
     experiment.refresh_from_db()
     assert experiment.status == Status.FAILED
-    assert experiment.error_message == "worker died: RQ found the job abandoned (AbandonedJobError)"
+    assert experiment.error_message.startswith("worker died: its work-horse (pid ")
+    assert experiment.error_message.endswith("RQ found the job abandoned")
+
+
+def test_it_leaves_an_abandoned_job_alone_while_its_holder_lives(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
+    experiment = experiment_submit(config_text=make_config()).experiment
+    assert experiment_start(
+        experiment_id=experiment.pk, job_id=experiment.job_id, owner=live_owner()
+    )
+    job = Job.fetch(experiment.job_id, connection=redis_server.client())
+
+    experiment_job_failed(job, job.connection, AbandonedJobError, AbandonedJobError(), None)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING
+
+
+def test_it_never_fails_a_run_that_another_process_holds(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
+    """A duplicate delivery that raised before its claim (the database was
+    down) runs this callback in its own work-horse: the run belongs to
+    another, live process and is left alone."""
+    experiment = experiment_submit(config_text=make_config()).experiment
+    assert experiment_start(
+        experiment_id=experiment.pk, job_id=experiment.job_id, owner=elsewhere_owner()
+    )
+    job = Job.fetch(experiment.job_id, connection=redis_server.client())
+
+    experiment_job_failed(job, job.connection, RuntimeError, RuntimeError("boom"), None)
+    timeout = JobTimeoutException("Task exceeded maximum timeout value (1800 seconds)")
+    experiment_job_failed(job, job.connection, JobTimeoutException, timeout, None)
+
+    experiment.refresh_from_db()
+    assert experiment.status == Status.RUNNING
 
 
 def test_it_leaves_a_created_experiment_for_the_reconciler_when_its_job_failed(
@@ -166,7 +205,8 @@ def test_it_records_a_registration_error_when_the_job_dies_while_registering(
     experiment = experiment_submit(config_text=make_config()).experiment
     job = Job.fetch(experiment.job_id, connection=redis_server.client())
     experiment_execute(experiment_id=experiment.pk, job_id=experiment.job_id)
-    assert registration_claim(experiment_id=experiment.pk)  # gating when the timeout fires
+    # This process gates it when the timeout fires (the callback runs in the work-horse).
+    assert registration_claim(experiment_id=experiment.pk, owner=live_owner())
 
     timeout = JobTimeoutException("Task exceeded maximum timeout value (1800 seconds)")
     experiment_job_failed(job, job.connection, JobTimeoutException, timeout, None)

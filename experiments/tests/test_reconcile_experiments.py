@@ -12,6 +12,7 @@ from pytest_django.fixtures import Settings
 
 from experiments.models import Experiment
 from experiments.services import experiment_submit
+from mlplatform.cli import EXIT_UNAVAILABLE
 from mlplatform.redis_server import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +61,9 @@ def test_it_prints_one_json_object_with_json(
         "enqueued": [experiment.pk],
         "failed": [],
         "registrations_enqueued": [],
+        "registrations_retried": [],
         "gates_enqueued": [],
+        "errors": [],
     }
 
 
@@ -73,5 +76,5 @@ def test_it_exits_non_zero_when_redis_is_down(
     with pytest.raises(SystemExit) as exit_info:
         call_command("reconcile_experiments", stderr=err)
 
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == EXIT_UNAVAILABLE
     assert "unavailable" in err.getvalue()

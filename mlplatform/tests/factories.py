@@ -136,3 +136,29 @@ def make_gate_evaluation(
         passed=passed,
         report={**report, "metrics": metrics},
     )
+
+
+def dead_owner() -> str:
+    """The owner token of a process of this machine that has exited."""
+    import subprocess
+
+    from mlplatform.owners import Owner, this_machine
+
+    probe = subprocess.Popen(["true"])
+    pid = probe.pid
+    probe.wait()
+    return Owner(host="here", pid=pid, machine=this_machine(), start=1, nonce="dead").token
+
+
+def elsewhere_owner() -> str:
+    """The owner token of a process on another host: it cannot be looked up."""
+    from mlplatform.owners import Owner
+
+    return Owner(host="elsewhere", pid=4242, machine="other-machine", start=7, nonce="far").token
+
+
+def live_owner() -> str:
+    """This test process's own owner token: alive."""
+    from mlplatform.owners import process_owner
+
+    return process_owner().token

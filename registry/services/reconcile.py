@@ -1,13 +1,19 @@
-"""registry_reconcile: queue again the registry work whose process died.
+"""registry_reconcile: queue again the registry work whose process died, and
+retry registrations that ended in `error`.
 
-- a COMPLETED experiment that should register and has no outcome (its
-  registration never started, or its heartbeat went silent): a
-  `register-experiment-<id>` job;
-- a production request still `gating` with no job pending (Redis lost it, or
-  the process gating it died): a `gate-request-<id>` job.
+- a COMPLETED experiment that should register and has no outcome: waiting
+  with no job (Redis lost it), or `registering` whose holder is gone (its
+  process known dead, or silent past the lease): a `register-experiment-<id>`
+  job;
+- a registration that ended in `error` whose retry time has come
+  (registration_retry_at, REGISTRATION_MAX_ATTEMPTS attempts in all): back
+  to waiting, and the same job;
+- a production request still `gating` whose gate holder is gone, or never
+  claimed by a process and left too long: a `gate-request-<id>` job.
 
-Each job id is unique on the queue and each job starts with a claim, so any
-number of reconcilers may run this at once.
+Each job id is unique on the queue and each job starts with a claim that
+never takes a live holder's, so any number of reconcilers may run this at
+once. Each item is handled on its own (Reconciliation.each).
 """
 
 from __future__ import annotations
@@ -19,21 +25,23 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from experiments import queue
 from experiments.models import Experiment, Registration, Status
 from experiments.services import Reconciliation
 from mlplatform.origin import Channel
-from registry.jobs import gate_job_enqueue, gate_job_id, register_job_enqueue
+from registry.jobs import gate_job_enqueue, register_job_enqueue
 from registry.models import StageRequest
+from registry.services.registration import registration_holder_gone, registration_retry_due
+from registry.services.stage_requests import gate_holder_gone
 
 # Channels whose production requests are gated on a worker; a request made
-# on the command line is gated by that command, and is only taken over once
-# it has been gating for longer than any gate may take.
+# on the command line is gated by that command (which claims it at once), and
+# is only taken over unclaimed once it has waited longer than any gate may take.
 BACKGROUND_CHANNELS = (Channel.WEB, Channel.API, Channel.ADMIN)
 
 
 def registry_reconcile(report: Reconciliation, redis_connection: Any) -> None:
     _enqueue_unregistered(report, redis_connection)
+    _retry_errors(report, redis_connection)
     _enqueue_ungated(report, redis_connection)
 
 
@@ -41,21 +49,64 @@ def _enqueue_unregistered(report: Reconciliation, redis_connection: Any) -> None
     stale_before = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS)
     orphans = Experiment.objects.filter(status=Status.COMPLETED).filter(
         Q(registration=Registration.PENDING, finished_at__lt=stale_before)
-        | Q(registration=Registration.REGISTERING, registration_heartbeat_at__lt=stale_before)
+        | Q(registration=Registration.REGISTERING)
     )
-    for experiment_id in orphans.order_by("pk").values_list("pk", flat=True):
-        if register_job_enqueue(experiment_id, redis_connection):
+    rows = {
+        row["pk"]: row
+        for row in orphans.order_by("pk").values(
+            "pk", "registration", "registration_owner", "registration_heartbeat_at"
+        )
+    }
+
+    def requeue(experiment_id: int) -> None:
+        row = rows[experiment_id]
+        holder_gone = row["registration"] == Registration.REGISTERING
+        if holder_gone and not registration_holder_gone(
+            row["registration_owner"], row["registration_heartbeat_at"]
+        ):
+            return
+        if register_job_enqueue(experiment_id, redis_connection, holder_gone=holder_gone):
             report.registrations_enqueued.append(experiment_id)
+
+    report.each("registration", list(rows), requeue)
+
+
+def _retry_errors(report: Reconciliation, redis_connection: Any) -> None:
+    due = Experiment.objects.filter(
+        registration_retry_at__lte=timezone.now(), registration=Registration.ERROR
+    )
+
+    def retry(experiment_id: int) -> None:
+        if not registration_retry_due(experiment_id=experiment_id):
+            return
+        report.registrations_retried.append(experiment_id)
+        # Waiting now: if Redis refuses the job, the next pass queues it.
+        register_job_enqueue(experiment_id, redis_connection)
+
+    report.each("registration", due.order_by("pk").values_list("pk", flat=True), retry)
 
 
 def _enqueue_ungated(report: Reconciliation, redis_connection: Any) -> None:
     now = timezone.now()
     quick = now - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS)
     slow = now - timedelta(seconds=settings.GATE_JOB_TIMEOUT)
-    gating = StageRequest.objects.filter(status=StageRequest.Status.GATING).filter(
+    unclaimed_too_long = Q(gate_owner="") & (
         Q(channel__in=BACKGROUND_CHANNELS, requested_at__lt=quick) | Q(requested_at__lt=slow)
     )
-    for request_id in gating.order_by("pk").values_list("pk", flat=True):
-        state = queue.job_state_by_id(job_id=gate_job_id(request_id), connection=redis_connection)
-        if not state.pending and gate_job_enqueue(request_id, redis_connection):
+    gating = StageRequest.objects.filter(status=StageRequest.Status.GATING).filter(
+        unclaimed_too_long | ~Q(gate_owner="")
+    )
+    rows = {
+        row["pk"]: row
+        for row in gating.order_by("pk").values("pk", "gate_owner", "gate_heartbeat_at")
+    }
+
+    def requeue(request_id: int) -> None:
+        row = rows[request_id]
+        holder_gone = bool(row["gate_owner"])
+        if holder_gone and not gate_holder_gone(row["gate_owner"], row["gate_heartbeat_at"]):
+            return
+        if gate_job_enqueue(request_id, redis_connection, holder_gone=holder_gone):
             report.gates_enqueued.append(request_id)
+
+    report.each("stage request", list(rows), requeue)

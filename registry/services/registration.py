@@ -12,23 +12,33 @@ short transaction that re-checks what the gate relied on.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max
 from django.utils import timezone
 
 from experiments import queue
 from experiments.configs import parse_config
 from experiments.fit_progress import ProgressReceiver
-from experiments.models import REGISTRATION_RETRYABLE, Experiment, Phase, Registration, Status
+from experiments.models import (
+    REGISTRATION_IN_PROGRESS,
+    REGISTRATION_RETRYABLE,
+    Experiment,
+    Phase,
+    Registration,
+    Status,
+)
 from experiments.services import ProgressCallback, experiment_execute, failure_message
-from experiments.services.heartbeat import heartbeat, retry_transient
+from experiments.services.heartbeat import heartbeat
 from experiments.threads import thread_budget_for_run, threads_limited
 from mlplatform.origin import Origin
+from mlplatform.outages import database_write
+from mlplatform.owners import holder_gone, process_owner
 from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage, StageTransition
 from registry.services.gate_runs import GateRun, gate_compute, gate_record, gate_run_stale_reason
 from registry.services.locks import locked_model
@@ -47,7 +57,11 @@ Outcome = tuple[GateEvaluation | None, ModelVersion | None]
 
 
 class RegistrationTakenOver(Exception):
-    """Another process claimed this registration (ours went silent too long)."""
+    """Another process claimed this registration (ours was presumed dead)."""
+
+
+class RegistrationBusy(ValidationError):
+    """A live process is gating and registering this experiment right now."""
 
 
 def _next_version_number(registered_model: RegisteredModel) -> int:
@@ -69,20 +83,29 @@ def model_version_register(*, experiment_id: int, origin: Origin | None = None) 
     if not model_name:
         return None, None
     _refuse_if_registered(experiment)
-    if not registration_claim(experiment_id=experiment_id):
-        raise ValidationError(_unclaimable_message(experiment_id))
+    owner = process_owner().token
+    if not registration_claim(experiment_id=experiment_id, owner=owner):
+        message = _unclaimable_message(experiment_id)
+        if "right now" in message:
+            raise RegistrationBusy(message)
+        raise ValidationError(message)
     try:
         with heartbeat(
-            lambda: _registration_beat(experiment_id),
+            lambda: _registration_beat(experiment_id, owner),
             name=f"registration-{experiment_id}",
             interval=settings.EXPERIMENT_HEARTBEAT_SECONDS,
         ):
-            return _gate_and_register(experiment, model_name, origin)
+            return _gate_and_register(experiment, model_name, origin, owner)
     except RegistrationTakenOver:
         raise  # the other process records the outcome
     except BaseException as error:
         message = failure_message(error, timeout_seconds=experiment.timeout_seconds)
-        registration_record_error(experiment_id=experiment_id, message=message)
+        database_write(
+            lambda: registration_record_error(
+                experiment_id=experiment_id, message=message, owner=owner
+            ),
+            what=f"registration error of experiment #{experiment_id}",
+        )
         raise
 
 
@@ -118,7 +141,13 @@ def registration_retry(*, experiment_id: int, user: Actor) -> bool:
         pk=experiment_id,
         status=Status.COMPLETED,
         registration__in=(Registration.NONE, *REGISTRATION_RETRYABLE),
-    ).update(registration=Registration.PENDING, registration_message="", phase=Phase.REGISTERING)
+    ).update(
+        registration=Registration.PENDING,
+        registration_message="",
+        phase=Phase.REGISTERING,
+        registration_attempts=0,  # a retry by hand starts a new series of attempts
+        registration_retry_at=None,
+    )
     if moved != 1:
         raise ValidationError(_unclaimable_message(experiment_id))
     from registry.jobs import register_job_enqueue
@@ -130,60 +159,129 @@ def registration_retry(*, experiment_id: int, user: Actor) -> bool:
     return True
 
 
-def registration_claim(*, experiment_id: int) -> bool:
-    """-> registering. From: waiting, an error or a failed gate (a retry), a
-    run recorded before registrations were tracked, or a registration whose
-    heartbeat went silent (its process died)."""
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS)
-    claimable = Q(
-        registration__in=(
-            Registration.NONE,
-            Registration.PENDING,
-            Registration.ERROR,
-            Registration.GATE_FAILED,
-        )
-    ) | Q(registration=Registration.REGISTERING, registration_heartbeat_at__lt=stale_before)
-    claimed = (
+def registration_claim(*, experiment_id: int, owner: str) -> bool:
+    """-> registering, held by `owner` (mlplatform.owners). From: waiting, an
+    error or a failed gate (a retry), a run recorded before registrations
+    were tracked, or a registration whose holder is gone (registration_holder_gone).
+    A live holder's claim is never taken. Each claim counts an attempt."""
+    row = (
         Experiment.objects.filter(pk=experiment_id, status=Status.COMPLETED)
-        .filter(claimable)
-        .update(
-            registration=Registration.REGISTERING,
-            registration_heartbeat_at=now,
-            registration_message="",
-            phase=Phase.REGISTERING,
-        )
+        .values("registration", "registration_owner", "registration_heartbeat_at")
+        .first()
+    )
+    if row is None:
+        return False
+    claimable = Experiment.objects.filter(
+        pk=experiment_id, status=Status.COMPLETED, registration=row["registration"]
+    )
+    if row["registration"] == Registration.REGISTERING:
+        if not registration_holder_gone(
+            row["registration_owner"], row["registration_heartbeat_at"]
+        ):
+            return False
+        claimable = claimable.filter(registration_owner=row["registration_owner"])
+    elif row["registration"] not in CLAIMABLE_REGISTRATIONS:
+        return False
+    claimed = claimable.update(
+        registration=Registration.REGISTERING,
+        registration_owner=owner,
+        registration_heartbeat_at=timezone.now(),
+        registration_message="",
+        registration_attempts=F("registration_attempts") + 1,
+        registration_retry_at=None,
+        phase=Phase.REGISTERING,
     )
     return claimed == 1
 
 
-def _registration_beat(experiment_id: int) -> None:
-    Experiment.objects.filter(pk=experiment_id, registration=Registration.REGISTERING).update(
-        registration_heartbeat_at=timezone.now()
-    )
+CLAIMABLE_REGISTRATIONS = (
+    Registration.NONE,
+    Registration.PENDING,
+    Registration.ERROR,
+    Registration.GATE_FAILED,
+)
 
 
-def registration_record_error(*, experiment_id: int, message: str) -> bool:
+def registration_holder_gone(owner: str, heartbeat_at: datetime | None) -> str:
+    """Why the process holding a `registering` claim is gone, or "": its
+    process is known dead, or (on another host) it has been silent past the
+    lease. Silence alone, shorter than the lease, never ends a claim."""
+    return holder_gone(owner, heartbeat_at, timezone.now(), lease=settings.EXPERIMENT_LEASE_SECONDS)
+
+
+def _registration_beat(experiment_id: int, owner: str) -> None:
+    Experiment.objects.filter(
+        pk=experiment_id, registration=Registration.REGISTERING, registration_owner=owner
+    ).update(registration_heartbeat_at=timezone.now())
+
+
+def registration_record_error(*, experiment_id: int, message: str, owner: str = "") -> bool:
     """An attempt that ended without an outcome (a crash, a timeout, a killed
-    worker): `error`, retryable. False when there was no attempt to end."""
-    return retry_transient(
-        lambda: (
-            Experiment.objects.filter(
-                pk=experiment_id,
-                status=Status.COMPLETED,
-                registration__in=(Registration.PENDING, Registration.REGISTERING),
-            ).update(
-                registration=Registration.ERROR,
-                registration_message=message[:5000],
-                phase=Phase.NONE,
-            )
-            == 1
-        ),
-        what=f"registration error of experiment #{experiment_id}",
+    worker): `error`, tried again by the reconciler after a pause while
+    attempts remain (registration_retry_at). With `owner`: only that
+    process's own claim. Without: a registration still waiting (its job died
+    before claiming it), or one whose holder is gone; never a live claim.
+    False when there was no attempt to end."""
+    row = (
+        Experiment.objects.filter(pk=experiment_id, status=Status.COMPLETED)
+        .values("registration", "registration_owner", "registration_heartbeat_at")
+        .first()
     )
+    if row is None or row["registration"] not in REGISTRATION_IN_PROGRESS:
+        return False
+    ending = Experiment.objects.filter(
+        pk=experiment_id, status=Status.COMPLETED, registration=row["registration"]
+    )
+    if row["registration"] == Registration.REGISTERING:
+        holder = row["registration_owner"]
+        if owner and holder != owner:
+            return False
+        if not owner and not registration_holder_gone(holder, row["registration_heartbeat_at"]):
+            return False
+        ending = ending.filter(registration_owner=holder)
+    attempts = Experiment.objects.filter(pk=experiment_id).values_list(
+        "registration_attempts", flat=True
+    )[0]
+    attempts = max(attempts, 1)  # a job that died before claiming counts as one
+    ended = ending.update(
+        registration=Registration.ERROR,
+        registration_message=message[:5000],
+        registration_attempts=attempts,
+        registration_retry_at=registration_next_retry(attempts),
+        phase=Phase.NONE,
+    )
+    return ended == 1
 
 
-def _gate_and_register(experiment: Experiment, model_name: str, origin: Origin) -> Outcome:
+def registration_next_retry(attempts: int) -> datetime | None:
+    """When the reconciler tries again after `attempts` failed ones: the
+    first pause REGISTRATION_RETRY_SECONDS, each next three times longer;
+    None once REGISTRATION_MAX_ATTEMPTS were made."""
+    if attempts >= settings.REGISTRATION_MAX_ATTEMPTS:
+        return None
+    pause = settings.REGISTRATION_RETRY_SECONDS * 3 ** (attempts - 1)
+    return timezone.now() + timedelta(seconds=pause)
+
+
+def registration_retry_due(*, experiment_id: int) -> bool:
+    """error -> pending for the reconciler, once its retry time has come:
+    True when this caller moved it (and should queue its job)."""
+    moved = Experiment.objects.filter(
+        pk=experiment_id,
+        status=Status.COMPLETED,
+        registration=Registration.ERROR,
+        registration_retry_at__lte=timezone.now(),
+    ).update(
+        registration=Registration.PENDING,
+        registration_retry_at=None,
+        phase=Phase.REGISTERING,
+    )
+    return moved == 1
+
+
+def _gate_and_register(
+    experiment: Experiment, model_name: str, origin: Origin, owner: str
+) -> Outcome:
     registered_model = registered_model_ensure(name=model_name)
     for _ in range(MAX_GATE_ATTEMPTS):
         run = gate_compute(
@@ -191,7 +289,10 @@ def _gate_and_register(experiment: Experiment, model_name: str, origin: Origin) 
             registered_model=registered_model,
             purpose=GateEvaluation.Purpose.REGISTRATION,
         )
-        recorded = _record_registration(run, origin)
+        recorded = database_write(
+            partial(_record_registration, run, origin, owner),
+            what=f"registration of experiment #{experiment.pk}",
+        )
         if recorded is not None:
             return recorded
     raise ValidationError(
@@ -200,7 +301,7 @@ def _gate_and_register(experiment: Experiment, model_name: str, origin: Origin) 
     )
 
 
-def _record_registration(run: GateRun, origin: Origin) -> Outcome | None:
+def _record_registration(run: GateRun, origin: Origin, owner: str) -> Outcome | None:
     """Write the gate's outcome (and the version if it passed) in one short
     transaction; None if what the gate relied on changed meanwhile."""
     try:
@@ -212,7 +313,7 @@ def _record_registration(run: GateRun, origin: Origin) -> Outcome | None:
             version = None
             if evaluation.passed:
                 version = _version_create(run.candidate, run.registered_model, evaluation, origin)
-            _record_outcome(run, version)
+            _record_outcome(run, version, owner)
             return evaluation, version
     except IntegrityError:
         # The experiment's one-to-one version: registered by another process.
@@ -224,18 +325,24 @@ def _record_registration(run: GateRun, origin: Origin) -> Outcome | None:
         ) from None
 
 
-def _record_outcome(run: GateRun, version: ModelVersion | None) -> None:
+def _record_outcome(run: GateRun, version: ModelVersion | None, owner: str) -> None:
     if version is not None:
         outcome = Registration.REGISTERED
     elif run.report.get("error"):
         outcome = Registration.ERROR
     else:
         outcome = Registration.GATE_FAILED
+    attempts = Experiment.objects.filter(pk=run.candidate.pk).values_list(
+        "registration_attempts", flat=True
+    )[0]
     recorded = Experiment.objects.filter(
-        pk=run.candidate.pk, registration=Registration.REGISTERING
+        pk=run.candidate.pk, registration=Registration.REGISTERING, registration_owner=owner
     ).update(
         registration=outcome,
         registration_message=str(run.report.get("summary", ""))[:5000],
+        registration_retry_at=(
+            registration_next_retry(attempts) if outcome == Registration.ERROR else None
+        ),
         phase=Phase.NONE,
     )
     if recorded != 1:

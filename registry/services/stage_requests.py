@@ -14,15 +14,22 @@ records who, why and through which channel (mlplatform.origin).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiments.artifacts import ArtifactIntegrityError, artifact_open
 from experiments.models import Status
+from experiments.services import failure_message
+from experiments.services.heartbeat import heartbeat
 from mlplatform.origin import Origin
+from mlplatform.outages import database_write
+from mlplatform.owners import holder_gone, process_owner
 from registry.models import (
     GateEvaluation,
     ModelVersion,
@@ -32,6 +39,7 @@ from registry.models import (
     StageTransition,
 )
 from registry.services.gate_runs import (
+    GateRun,
     gate_compute,
     gate_error_record,
     gate_record,
@@ -195,59 +203,116 @@ def _request_insert(
 
 def stage_request_gate(*, request_id: int) -> StageRequest:
     """Gate a `gating` production request and make it `pending` with its
-    report. The gate is computed outside any transaction; the short write
-    re-checks that production, the policy and the artifact are still what it
-    relied on (else it gates again). A request no longer gating (withdrawn) is
-    left alone. An unexpected error is recorded as a failed gate."""
+    report. The process that gates it first claims it (gate_owner), so a
+    duplicate job leaves a live gate alone, and beats while it computes. The
+    gate is computed outside any transaction; the short write re-checks that
+    production, the policy and the artifact are still what it relied on
+    (else it gates again). A request no longer gating (withdrawn) is left
+    alone. An unexpected error is recorded as a failed gate."""
+    owner = process_owner().token
+    if not stage_request_gate_claim(request_id=request_id, owner=owner):
+        return _request_get(request_id)
     try:
-        return _gate_until_recorded(request_id)
+        with heartbeat(
+            lambda: _gate_beat(request_id, owner),
+            name=f"gate-{request_id}",
+            interval=settings.EXPERIMENT_HEARTBEAT_SECONDS,
+        ):
+            return _gate_until_recorded(request_id, owner)
     except Exception as error:
         logger.exception("gating request #%s failed", request_id)
-        return stage_request_gate_failed(request_id=request_id, message=f"{error}")
+        return stage_request_gate_failed(
+            request_id=request_id, message=failure_message(error), owner=owner
+        )
 
 
-def _gate_until_recorded(request_id: int) -> StageRequest:
+def stage_request_gate_claim(*, request_id: int, owner: str) -> bool:
+    """Hold a `gating` request for `owner` (mlplatform.owners): unclaimed, or
+    its holder is gone (dead, or silent past the lease). A live holder's
+    claim is never taken."""
+    row = (
+        StageRequest.objects.filter(pk=request_id, status=StageRequest.Status.GATING)
+        .values("gate_owner", "gate_heartbeat_at")
+        .first()
+    )
+    if row is None:
+        return False
+    holder = row["gate_owner"]
+    if holder and not gate_holder_gone(holder, row["gate_heartbeat_at"]):
+        return False
+    claimed = StageRequest.objects.filter(
+        pk=request_id, status=StageRequest.Status.GATING, gate_owner=holder
+    ).update(gate_owner=owner, gate_heartbeat_at=timezone.now())
+    return claimed == 1
+
+
+def gate_holder_gone(owner: str, heartbeat_at: datetime | None) -> str:
+    return holder_gone(owner, heartbeat_at, timezone.now(), lease=settings.EXPERIMENT_LEASE_SECONDS)
+
+
+def _gate_beat(request_id: int, owner: str) -> None:
+    StageRequest.objects.filter(
+        pk=request_id, status=StageRequest.Status.GATING, gate_owner=owner
+    ).update(gate_heartbeat_at=timezone.now())
+
+
+def _gate_until_recorded(request_id: int, owner: str) -> StageRequest:
     for _ in range(MAX_GATE_ATTEMPTS):
         request = _request_get(request_id)
-        if request.status != StageRequest.Status.GATING:
+        if request.status != StageRequest.Status.GATING or request.gate_owner != owner:
             return request
         run = gate_compute(
             candidate=request.model_version.experiment,
             registered_model=request.model_version.registered_model,
             purpose=GateEvaluation.Purpose.PROMOTION,
         )
-        with transaction.atomic():
-            locked_model(request.model_version.registered_model.name)
-            if gate_run_stale_reason(run) is None:
-                _gating_done(request, gate_record(run))
-                return _request_get(request_id)
+        if database_write(
+            partial(_gate_record_if_current, request, run, owner),
+            what=f"gate of request #{request_id}",
+        ):
+            return _request_get(request_id)
     raise ValidationError(
         f"production or the gate policy changed {MAX_GATE_ATTEMPTS} times while gating"
     )
 
 
-def _gating_done(request: StageRequest, evaluation: GateEvaluation) -> None:
-    moved = StageRequest.objects.filter(pk=request.pk, status=StageRequest.Status.GATING).update(
-        status=StageRequest.Status.PENDING, gate=evaluation
-    )
+def _gate_record_if_current(request: StageRequest, run: GateRun, owner: str) -> bool:
+    with transaction.atomic():
+        locked_model(request.model_version.registered_model.name)
+        if gate_run_stale_reason(run) is not None:
+            return False
+        _gating_done(request, gate_record(run), owner)
+        return True
+
+
+def _gating_done(request: StageRequest, evaluation: GateEvaluation, owner: str) -> None:
+    moved = StageRequest.objects.filter(
+        pk=request.pk, status=StageRequest.Status.GATING, gate_owner=owner
+    ).update(status=StageRequest.Status.PENDING, gate=evaluation)
     if moved != 1:
-        transaction.set_rollback(True)  # withdrawn meanwhile: keep nothing
+        transaction.set_rollback(True)  # withdrawn or taken over meanwhile: keep nothing
 
 
-def stage_request_gate_failed(*, request_id: int, message: str) -> StageRequest:
+def stage_request_gate_failed(*, request_id: int, message: str, owner: str = "") -> StageRequest:
     """A gate that could not run to its end (a crash, a timeout, a killed
     worker) is recorded as a failed gate: the request becomes pending and can
-    be withdrawn, requested again, or approved only with an override."""
+    be withdrawn, requested again, or approved only with an override. With
+    `owner`, only that process's own gate (or an unclaimed one); without,
+    only a gate whose holder is gone. A live gate is never ended."""
     request = _request_get(request_id)
+    holder = request.gate_owner
+    if request.status != StageRequest.Status.GATING:
+        return request
+    if holder and holder != owner and not gate_holder_gone(holder, request.gate_heartbeat_at):
+        return request
     with transaction.atomic():
-        if StageRequest.objects.filter(pk=request_id, status=StageRequest.Status.GATING).exists():
-            evaluation = gate_error_record(
-                candidate=request.model_version.experiment,
-                registered_model=request.model_version.registered_model,
-                purpose=GateEvaluation.Purpose.PROMOTION,
-                reason=f"the gate could not run: {message}",
-            )
-            _gating_done(request, evaluation)
+        evaluation = gate_error_record(
+            candidate=request.model_version.experiment,
+            registered_model=request.model_version.registered_model,
+            purpose=GateEvaluation.Purpose.PROMOTION,
+            reason=f"the gate could not run: {message}",
+        )
+        _gating_done(request, evaluation, holder)
     return _request_get(request_id)
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from experiments.models import Experiment, Phase, Registration
 from experiments.services import experiment_create, experiment_execute
+from mlplatform.tests.factories import dead_owner, elsewhere_owner, live_owner
 from registry.models import GateEvaluation, ModelVersion, Stage
 from registry.services import model_version_register, registration_claim
 from registry.services import registration as registration_module
@@ -120,7 +121,7 @@ def test_it_refuses_a_second_registration_while_one_runs(
     completed: Callable[..., Experiment],
 ) -> None:
     experiment = completed()
-    assert registration_claim(experiment_id=experiment.pk)
+    assert registration_claim(experiment_id=experiment.pk, owner=elsewhere_owner())
 
     with pytest.raises(ValidationError, match="being gated and registered right now"):
         model_version_register(experiment_id=experiment.pk)
@@ -128,11 +129,26 @@ def test_it_refuses_a_second_registration_while_one_runs(
     assert not GateEvaluation.objects.exists()
 
 
-def test_it_takes_over_a_registration_whose_heartbeat_went_silent(
+def test_it_keeps_a_silent_registration_whose_holder_may_live(
+    completed: Callable[..., Experiment],
+) -> None:
+    """Silent past EXPERIMENT_STALE_SECONDS (a database outage, say), held
+    by a process on another host, within its lease: not taken."""
+    experiment = completed()
+    assert registration_claim(experiment_id=experiment.pk, owner=elsewhere_owner())
+    silent = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS + 5)
+    Experiment.objects.filter(pk=experiment.pk).update(registration_heartbeat_at=silent)
+
+    with pytest.raises(ValidationError, match="right now"):
+        model_version_register(experiment_id=experiment.pk)
+    assert not registration_claim(experiment_id=experiment.pk, owner=live_owner())
+
+
+def test_it_takes_over_a_registration_whose_holder_died(
     completed: Callable[..., Experiment],
 ) -> None:
     experiment = completed()
-    assert registration_claim(experiment_id=experiment.pk)
+    assert registration_claim(experiment_id=experiment.pk, owner=dead_owner())
     long_ago = timezone.now() - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS + 5)
     Experiment.objects.filter(pk=experiment.pk).update(registration_heartbeat_at=long_ago)
 

@@ -20,6 +20,7 @@ from experiments.tests.worker_helpers import wait_until_registration_recorded
 from mlplatform.origin import Channel, Origin
 from mlplatform.reconcile import reconcile
 from mlplatform.redis_server import RedisServer
+from mlplatform.tests.factories import dead_owner, live_owner
 from registry.jobs import gate_job_id, register_job_id
 from registry.models import ModelVersion, Stage, StageRequest
 from registry.services import registration_claim, stage_request_create
@@ -52,10 +53,10 @@ def test_it_queues_a_registration_that_never_started(
     assert reconcile().registrations_enqueued == []  # one job, however often it runs
 
 
-def test_it_queues_a_registration_whose_heartbeat_went_silent(
+def test_it_queues_a_registration_whose_holder_died(
     unregistered: Experiment, queue_settings: Settings, redis_server: RedisServer
 ) -> None:
-    assert registration_claim(experiment_id=unregistered.pk)
+    assert registration_claim(experiment_id=unregistered.pk, owner=dead_owner())
     Experiment.objects.filter(pk=unregistered.pk).update(
         registration_heartbeat_at=timezone.now() - LONG_AGO
     )
@@ -66,7 +67,7 @@ def test_it_queues_a_registration_whose_heartbeat_went_silent(
 def test_it_leaves_a_live_registration_and_recorded_outcomes_alone(
     unregistered: Experiment, queue_settings: Settings, redis_server: RedisServer
 ) -> None:
-    assert registration_claim(experiment_id=unregistered.pk)  # heartbeat: now
+    assert registration_claim(experiment_id=unregistered.pk, owner=live_owner())
     report = reconcile()
     Experiment.objects.filter(pk=unregistered.pk).update(registration=Registration.ERROR)
     later = reconcile()
