@@ -17,7 +17,11 @@ from datasets.synthetic import write_fraud_csv
 from registry import history_guard
 from serving.loading import served_models_clear
 
-pytest_plugins = ["mlplatform.testing", "experiments.tests.rq_helpers"]
+pytest_plugins = [
+    "mlplatform.testing",
+    "experiments.tests.rq_helpers",
+    "experiments.tests.outage_helpers",
+]
 
 SMALL_FRAUD_ROWS = 4000
 SMALL_FRAUD_FRAUDS = 120

@@ -167,6 +167,8 @@ MIDDLEWARE = [
     # the API's JSON error shape and carries its server time.
     "api.middleware.ApiResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # A view that lost the database answers 503, not 500 (its process_exception).
+    "mlplatform.outage_responses.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -26,3 +26,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("django-rq/", include("experiments.queue_dashboard_urls")),
 ]
+
+# A database outage raised by a middleware (the session, the user) is a 503.
+handler500 = "mlplatform.outage_responses.server_error"

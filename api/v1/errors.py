@@ -28,6 +28,8 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import errors as ninja_errors
 
 from experiments.artifacts import ArtifactIntegrityError
+from mlplatform.outage_responses import RETRY_AFTER_SECONDS
+from mlplatform.outages import database_unavailable_message, is_database_outage
 from registry.services.stage_requests import ApprovalRefused, PromotionConflict
 from serving.errors import InputError, ModelNotFound, ModelUnavailable
 
@@ -45,6 +47,7 @@ CODES_BY_STATUS = {
     415: "unsupported_media_type",
     429: "too_many_requests",
     500: "internal_error",
+    503: "unavailable",
 }
 BEARER_CHALLENGE = 'Bearer realm="mlplatform"'
 _HOW_TO = "send Authorization: Bearer <token> (create one on your profile page)"
@@ -74,6 +77,8 @@ def error_response(
     response = JsonResponse(body, status=status)
     if status == 401:
         response["WWW-Authenticate"] = BEARER_CHALLENGE
+    if status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
@@ -110,6 +115,11 @@ def api_error_from(exc: Exception) -> ApiError:
             return ApiError(400, "malformed_multipart", f"the multipart body is malformed: {exc}")
         case UnreadablePostError() | SuspiciousOperation():
             return ApiError(400, "bad_request", "the request could not be read")
+        case _ if is_database_outage(exc):
+            logger.warning("API: %s", database_unavailable_message(exc))
+            return ApiError(
+                503, "unavailable", f"{database_unavailable_message(exc)}; try again shortly"
+            )
     logger.exception("API error", exc_info=exc)
     return ApiError(500, "internal_error", "an unexpected error; it has been logged")
 

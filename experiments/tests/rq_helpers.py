@@ -32,15 +32,16 @@ from mlplatform.redis_server import wait_for as wait_for  # re-exported for the 
 MANAGE_PY = Path(settings.BASE_DIR) / "manage.py"
 
 
-def database_url() -> str:
-    """The URL of the test database this pytest process uses, for subprocesses."""
+def database_url(*, host: str | None = None, port: int | None = None) -> str:
+    """The URL of the test database this pytest process uses, for subprocesses
+    (PostgreSQL: through `host` and `port` when given, e.g. a TcpProxy)."""
     config = connection.settings_dict
     if config["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{Path(config['NAME']).resolve()}"
     user = config["USER"] or "postgres"
     password = f":{config['PASSWORD']}" if config["PASSWORD"] else ""
-    host = config["HOST"] or "127.0.0.1"
-    port = config["PORT"] or 5432
+    host = host or config["HOST"] or "127.0.0.1"
+    port = port or config["PORT"] or 5432
     return f"postgres://{user}{password}@{host}:{port}/{config['NAME']}"
 
 
@@ -75,8 +76,8 @@ def pid_alive(pid: int) -> bool:
 class WorkerProcess:
     """One `manage.py rqworker training` process and its work-horses."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.name = f"test-worker-{uuid.uuid4().hex[:8]}"
+    def __init__(self, env: dict[str, str], log_path: Path, name: str | None = None) -> None:
+        self.name = name or f"test-worker-{uuid.uuid4().hex[:8]}"
         self.env = env
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -103,8 +104,10 @@ class WorkerProcess:
 
         def registered() -> bool:
             assert self.alive(), f"worker {self.name} exited:\n{self.log_text()}"
-            state = client.hget(f"rq:worker:{self.name}", "state")
-            return state not in (None, b"starting")
+            key = f"rq:worker:{self.name}"
+            if client.hget(key, "pid") != str(self.pid).encode():
+                return False  # not yet, or still the registration of a dead namesake
+            return client.hget(key, "state") not in (None, b"starting")
 
         wait_for(registered, timeout=timeout, interval=0.1, what=f"worker {self.name}")
 
@@ -122,6 +125,13 @@ class WorkerProcess:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def kill_parent(self) -> None:
+        """SIGKILL the worker alone (a supervisor that kills only its main
+        process): its work-horse, in a process group of its own, runs on."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
 
     def kill(self) -> None:
         """SIGKILL the worker and its work-horses, as a crashed host would."""
@@ -195,9 +205,11 @@ def start_worker(
     printed for failed tests."""
     workers: list[WorkerProcess] = []
 
-    def start(*, listening: bool = True, **env_overrides: Any) -> WorkerProcess:
+    def start(
+        *, listening: bool = True, name: str | None = None, **env_overrides: Any
+    ) -> WorkerProcess:
         log_path = tmp_path / f"worker-{len(workers)}.log"
-        worker = WorkerProcess(worker_env(redis_server.url, **env_overrides), log_path)
+        worker = WorkerProcess(worker_env(redis_server.url, **env_overrides), log_path, name)
         workers.append(worker.start())
         if listening:
             worker.wait_until_listening(redis_server.client())

@@ -15,7 +15,7 @@ from django.db import connections
 
 from experiments.models import Experiment, Metric, Phase, Status
 from experiments.services import experiment_submit
-from experiments.tests.rq_helpers import WorkerProcess, is_postgresql, wait_for
+from experiments.tests.rq_helpers import WorkerProcess, is_postgresql, pid_alive, wait_for
 from experiments.tests.worker_helpers import (
     slow_config,
     wait_for_job_end,
@@ -76,8 +76,69 @@ def test_it_fails_the_experiment_when_the_whole_worker_is_killed(
 
     experiment = wait_for_status(experiment.pk, (Status.FAILED,), timeout=TWO_MINUTES)
     assert time.monotonic() - killed_at < TWO_MINUTES
-    assert experiment.error_message.startswith("worker died")
-    assert f"worker {worker.name} stopped sending heartbeats" in experiment.error_message
+    assert experiment.error_message.startswith("worker died: its work-horse (pid ")
+
+
+def test_a_worker_killed_and_restarted_under_its_name_serves_within_5_s(
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
+    """RQ keeps a SIGKILLed worker's registration for minutes and refused a
+    worker of the same name meanwhile; the restarted one takes the name over
+    and fails what the dead one held."""
+    worker = start_worker(name="host-1")
+    experiment = experiment_submit(config_text=slow_config(make_config)).experiment
+    wait_for_phase(experiment.pk, Phase.FITTING)
+    worker.wait_for_horse()
+    worker.kill()  # parent and work-horse
+    assert redis_server.client().exists("rq:worker:host-1")  # the registration outlives it
+
+    restarted_at = time.monotonic()
+    restarted = start_worker(name="host-1")  # waits until it listens
+    listening_after = time.monotonic() - restarted_at
+
+    assert listening_after < 5, f"listening after {listening_after:.1f} s"
+    assert "taking over the name" in restarted.log_text()
+    failed = wait_for_status(experiment.pk, (Status.FAILED,), timeout=30)
+    assert failed.error_message.startswith("worker died: its work-horse (pid ")
+    following = experiment_submit(config_text=make_config()).experiment
+    finished = wait_until_finished(following.pk)
+    assert finished.status == Status.COMPLETED
+    assert finished.worker_name == "host-1"
+
+
+def test_a_live_worker_keeps_its_name(
+    start_worker: Callable[..., WorkerProcess], redis_server: RedisServer
+) -> None:
+    start_worker(name="host-1")
+
+    second = start_worker(name="host-1", listening=False)
+
+    assert second.process is not None
+    assert second.process.wait(timeout=60) != 0
+    assert "There exists an active worker named 'host-1' already" in second.log_text()
+
+
+def test_a_work_horse_that_outlives_its_worker_keeps_its_run(
+    make_config: Callable[..., str],
+    start_worker: Callable[..., WorkerProcess],
+    redis_server: RedisServer,
+) -> None:
+    """Only the worker's main process is killed: its work-horse trains on,
+    the restarted worker takes the name over, and the live run completes."""
+    worker = start_worker(name="host-1")
+    experiment = experiment_submit(
+        config_text=make_config(model_type="random_forest", params={"n_estimators": 1500})
+    ).experiment
+    wait_for_phase(experiment.pk, Phase.FITTING)
+    horse = worker.wait_for_horse()
+    worker.kill_parent()
+    start_worker(name="host-1")
+
+    finished = wait_until_finished(experiment.pk, timeout=180)
+    assert finished.status == Status.COMPLETED, finished.error_message
+    assert not pid_alive(horse)
 
 
 def test_it_records_a_submission_while_redis_is_down_and_runs_it_when_back(
