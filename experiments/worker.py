@@ -16,8 +16,9 @@ It is RQ's forking Worker with these additions:
   a run that needs more fails with that reason while the worker lives on,
   and under the thread budget (experiments/threads.py), so that the workers
   on one host share its CPUs instead of each taking all of them;
-- a work-horse imports the training stack before RQ starts the job (and its
-  timeout), so nothing heavy runs between the job's start and its claim;
+- the worker imports the training stack once, before it registers, and its
+  work-horses inherit it: nothing heavy runs between a job's start (when its
+  timeout starts counting) and its claim;
 - a worker started under the name of a worker that died (SIGKILL, a crashed
   host: RQ keeps its registration for minutes) takes the name over once the
   old one is known dead, instead of refusing to start;
@@ -95,6 +96,11 @@ class TrainingWorker(Worker):
         registration is ended and the name taken over; what it held is left to
         the reconciliation that runs as this worker starts. A live worker's
         name is never taken."""
+        # Loaded once here, before the worker registers (so before it takes
+        # a job), and inherited by every work-horse: a job no longer spends
+        # its first second importing scikit-learn, and nothing heavy runs
+        # between a job's start and its claim.
+        training_stack_preload()
         previous = self.connection.hgetall(self.key)
         if previous and b"death" not in previous:
             reason = dead_worker_reason(previous, stale_seconds=settings.EXPERIMENT_STALE_SECONDS)

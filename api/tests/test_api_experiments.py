@@ -163,6 +163,28 @@ def test_it_shows_status_progress_metrics_curves_and_registration(
     assert body["model_version"] == {"model": "fraud_detector", "version": 1, "stage": "production"}
     assert [run["purpose"] for run in body["gate_runs"]] == ["promotion", "registration"]
     assert body["config"]["threshold"] == 0.5
+    assert body["registration"] == {
+        "state": "registered",
+        "message": body["registration"]["message"],
+        "attempts": 1,
+        "max_attempts": 3,
+        "next_retry_at": None,
+    }
+
+
+def test_it_shows_the_attempts_of_a_registration_error(
+    api: Any, trained: Callable[..., Any]
+) -> None:
+    from registry.services import registration_record_error
+
+    experiment = trained()
+    registration_record_error(experiment_id=experiment.pk, message="OSError: disk full")
+
+    registration = api.get(f"{URL}{experiment.pk}/").json()["registration"]
+
+    assert registration["state"] == "error"
+    assert (registration["attempts"], registration["max_attempts"]) == (1, 3)
+    assert registration["next_retry_at"] is not None
 
 
 def test_it_shows_per_iteration_series(api: Any, trained: Callable[..., Any]) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from ninja import Field, Path, Query, Router, Schema
@@ -127,6 +128,15 @@ class RegistrationOut(Schema):
         "gate_failed or error"
     )
     message: str = Field(description="The gate's summary, or the error to retry after.")
+    attempts: int = Field(
+        description="Attempts made in this series (a retry by hand starts a new series)."
+    )
+    max_attempts: int = Field(
+        description="Attempts the reconciler makes in all before `error` stays (settings)."
+    )
+    next_retry_at: datetime | None = Field(
+        description="When the reconciler tries an `error` again; null when it will not."
+    )
 
 
 class ExperimentOut(ExperimentItemOut):
@@ -227,6 +237,9 @@ def _detail(experiment: Experiment) -> dict[str, Any]:
         "registration": {
             "state": experiment.registration,
             "message": experiment.registration_message,
+            "attempts": experiment.registration_attempts,
+            "max_attempts": settings.REGISTRATION_MAX_ATTEMPTS,
+            "next_retry_at": experiment.registration_retry_at,
         },
         "error_message": experiment.error_message,
         "enqueued_at": experiment.enqueued_at,

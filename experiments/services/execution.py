@@ -208,6 +208,7 @@ def experiment_execute(
     )
     if not claimed:
         return None
+    logger.info("experiment #%s: claimed by %s, training", experiment_id, owner)
     experiment = database_write(
         lambda: Experiment.objects.select_related("dataset_version__dataset").get(pk=experiment_id),
         what=f"experiment #{experiment_id}",

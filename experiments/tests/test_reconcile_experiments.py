@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from io import StringIO
 
@@ -12,6 +15,8 @@ from pytest_django.fixtures import Settings
 
 from experiments.models import Experiment
 from experiments.services import experiment_submit
+from experiments.tests.outage_helpers import DatabaseOutage
+from experiments.tests.rq_helpers import MANAGE_PY, worker_env
 from mlplatform.cli import EXIT_UNAVAILABLE
 from mlplatform.redis_server import RedisServer
 
@@ -78,3 +83,39 @@ def test_it_exits_non_zero_when_redis_is_down(
 
     assert exit_info.value.code == EXIT_UNAVAILABLE
     assert "unavailable" in err.getvalue()
+
+
+@pytest.mark.slow
+def test_the_loop_outlives_database_and_redis_outages_with_one_line_each(
+    database_outage: DatabaseOutage, queue_settings: Settings, redis_server: RedisServer
+) -> None:
+    """Both outages, each logged once when it starts and once when it ends;
+    the loop never exits for them and goes on reconciling afterwards."""
+    env = worker_env(
+        redis_server.url, DATABASE_URL=database_outage.url, EXPERIMENT_RECONCILE_SECONDS="1"
+    )
+    output = subprocess.Popen(
+        [sys.executable, str(MANAGE_PY), "reconcile_experiments", "--loop"],
+        env=env, cwd=str(MANAGE_PY.parent), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        database_outage.begin()
+        time.sleep(6)
+        database_outage.end()
+        time.sleep(4)
+        redis_server.stop()
+        time.sleep(5)
+        redis_server.start()
+        time.sleep(4)
+        assert output.poll() is None, "the loop exited"
+    finally:
+        output.terminate()
+        text = output.communicate(timeout=30)[0]
+
+    assert text.count("the database is unavailable") == 1, text
+    assert text.count("the database is back after") == 1, text
+    assert text.count("the queue (Redis) is unavailable") == 1, text
+    assert text.count("the queue (Redis) is back after") == 1, text
+    assert "Traceback" not in text

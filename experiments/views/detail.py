@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import AnonymousUser, User
@@ -73,6 +74,7 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
         "charts": _charts(experiment, metrics, stepped),
         "model_version": getattr(experiment, "model_version", None),
         "gate_evaluations": list(experiment.gate_evaluations.all()),
+        "registration_max_attempts": settings.REGISTRATION_MAX_ATTEMPTS,
         "can_register_again": request.user.has_perm("experiments.add_experiment")
         and experiment.registration in REGISTRATION_RETRYABLE,
         "show_traceback": may_see_traceback(request.user),

@@ -69,7 +69,9 @@ def _next_version_number(registered_model: RegisteredModel) -> int:
     return (highest or 0) + 1
 
 
-def model_version_register(*, experiment_id: int, origin: Origin | None = None) -> Outcome:
+def model_version_register(
+    *, experiment_id: int, origin: Origin | None = None, new_series: bool = False
+) -> Outcome:
     """Gate a COMPLETED experiment and, if it passes, register it as the next
     version of its config's registry.model_name, in staging.
 
@@ -84,7 +86,7 @@ def model_version_register(*, experiment_id: int, origin: Origin | None = None) 
         return None, None
     _refuse_if_registered(experiment)
     owner = process_owner().token
-    if not registration_claim(experiment_id=experiment_id, owner=owner):
+    if not registration_claim(experiment_id=experiment_id, owner=owner, new_series=new_series):
         message = _unclaimable_message(experiment_id)
         if "right now" in message:
             raise RegistrationBusy(message)
@@ -159,11 +161,12 @@ def registration_retry(*, experiment_id: int, user: Actor) -> bool:
     return True
 
 
-def registration_claim(*, experiment_id: int, owner: str) -> bool:
+def registration_claim(*, experiment_id: int, owner: str, new_series: bool = False) -> bool:
     """-> registering, held by `owner` (mlplatform.owners). From: waiting, an
     error or a failed gate (a retry), a run recorded before registrations
     were tracked, or a registration whose holder is gone (registration_holder_gone).
-    A live holder's claim is never taken. Each claim counts an attempt."""
+    A live holder's claim is never taken. Each claim counts an attempt; one
+    made by hand (new_series) is the first of a new series."""
     row = (
         Experiment.objects.filter(pk=experiment_id, status=Status.COMPLETED)
         .values("registration", "registration_owner", "registration_heartbeat_at")
@@ -187,7 +190,7 @@ def registration_claim(*, experiment_id: int, owner: str) -> bool:
         registration_owner=owner,
         registration_heartbeat_at=timezone.now(),
         registration_message="",
-        registration_attempts=F("registration_attempts") + 1,
+        registration_attempts=1 if new_series else F("registration_attempts") + 1,
         registration_retry_at=None,
         phase=Phase.REGISTERING,
     )

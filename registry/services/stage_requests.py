@@ -368,7 +368,10 @@ def stage_request_decide(
     """Approve (and apply) or reject a pending request, exactly once. A reason
     is required either way. Approving first re-verifies the candidate's
     artifact and the production version it was gated against; if either
-    changed, the approval is refused and only the refusal is recorded."""
+    changed, the approval is refused and only the refusal is recorded. The
+    candidate's bytes are hashed once more inside the decision, with the
+    model locked, so that a file swapped after the first check never reaches
+    production (what was verified is what serves)."""
     request = _request_get(request_id)
     reason = _require_reason(reason, "approve or reject a request")
     decider = _require_perm(
@@ -392,6 +395,10 @@ def stage_request_decide(
                 _record(
                     request, decider, StageTransition.Decision.REJECTED, decision_reason, origin
                 )
+    except _CandidateChanged as changed:  # rolled back: record only the refusal
+        with transaction.atomic():
+            _record(request, decider, StageTransition.Decision.REFUSED, str(changed), origin)
+        raise ApprovalRefused(f"request #{request.pk} cannot be approved: {changed}") from None
     except IntegrityError:
         raise PromotionConflict(
             f"{request.model_version.registered_model} got another production version at "
@@ -472,6 +479,7 @@ def _apply_stage_change(
         problem = _baseline_problem(request, registered_model)
         if problem:
             raise PromotionConflict(problem)
+        _candidate_bytes_unchanged(version)
         _archive_production(registered_model, version, user, origin)
     ModelVersion.objects.filter(pk=version.pk).update(
         stage=request.to_stage, stage_changed_at=timezone.now()
@@ -483,6 +491,22 @@ def _apply_stage_change(
             reason=f"production of {registered_model} changed (request #{request.pk} approved)",
             origin=origin,
         )
+
+
+class _CandidateChanged(Exception):
+    """The candidate's bytes changed between the check and the decision."""
+
+
+def _candidate_bytes_unchanged(version: ModelVersion) -> None:
+    """Hash the candidate's stored bytes inside the decision's transaction.
+    Hashing reads the file (no model is loaded or scored): milliseconds for
+    the platform's models, about a second for a 500 MB forest."""
+    try:
+        artifact_open(path=version.experiment.artifact_path, sha256=version.artifact_sha256).close()
+    except ArtifactIntegrityError as error:
+        raise _CandidateChanged(
+            f"the candidate's artifact changed while the approval was being recorded: {error}"
+        ) from None
 
 
 def _archive_production(

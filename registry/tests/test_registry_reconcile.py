@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import cast
+from unittest.mock import ANY
 
 import pytest
 from django.contrib.auth.models import User
@@ -20,10 +21,15 @@ from experiments.tests.worker_helpers import wait_until_registration_recorded
 from mlplatform.origin import Channel, Origin
 from mlplatform.reconcile import reconcile
 from mlplatform.redis_server import RedisServer
-from mlplatform.tests.factories import dead_owner, live_owner
+from mlplatform.tests.factories import dead_owner, elsewhere_owner, live_owner
 from registry.jobs import gate_job_id, register_job_id
 from registry.models import ModelVersion, Stage, StageRequest
-from registry.services import registration_claim, stage_request_create
+from registry.services import (
+    model_version_register,
+    registration_claim,
+    registration_record_error,
+    stage_request_create,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LONG_AGO = timedelta(minutes=10)
@@ -73,6 +79,72 @@ def test_it_leaves_a_live_registration_and_recorded_outcomes_alone(
     later = reconcile()
 
     assert report.registrations_enqueued == later.registrations_enqueued == []
+
+
+def test_it_retries_a_registration_error_once_its_pause_is_over(
+    unregistered: Experiment, queue_settings: Settings, redis_server: RedisServer
+) -> None:
+    assert registration_claim(experiment_id=unregistered.pk, owner=live_owner())
+    assert registration_record_error(
+        experiment_id=unregistered.pk, message="OSError: disk full", owner=live_owner()
+    )
+    unregistered.refresh_from_db()
+    assert unregistered.registration == Registration.ERROR
+    assert unregistered.registration_attempts == 1
+    assert unregistered.registration_retry_at is not None
+    pause = (unregistered.registration_retry_at - timezone.now()).total_seconds()
+    assert 170 < pause <= 180  # REGISTRATION_RETRY_SECONDS after the first failure
+    redis_server.client().flushall()
+
+    assert reconcile().registrations_retried == []  # not yet
+
+    Experiment.objects.filter(pk=unregistered.pk).update(registration_retry_at=timezone.now())
+    report = reconcile()
+
+    assert report.registrations_retried == [unregistered.pk]
+    assert queued(redis_server) == [register_job_id(unregistered.pk)]
+    unregistered.refresh_from_db()
+    assert unregistered.registration == Registration.PENDING
+    assert registration_claim(experiment_id=unregistered.pk, owner=live_owner())
+    assert Experiment.objects.get(pk=unregistered.pk).registration_attempts == 2
+
+
+def test_it_stops_retrying_after_the_last_attempt(
+    unregistered: Experiment, queue_settings: Settings, redis_server: RedisServer
+) -> None:
+    pauses = []
+    for _ in range(3):  # REGISTRATION_MAX_ATTEMPTS
+        assert registration_claim(experiment_id=unregistered.pk, owner=live_owner())
+        registration_record_error(experiment_id=unregistered.pk, message="x", owner=live_owner())
+        unregistered.refresh_from_db()
+        retry_at = unregistered.registration_retry_at
+        pauses.append(round((retry_at - timezone.now()).total_seconds()) if retry_at else None)
+
+    assert pauses == [180, 540, None]
+    assert unregistered.registration_attempts == 3
+    assert reconcile().registrations_retried == []
+    assert unregistered.registration == Registration.ERROR
+
+
+def test_it_leaves_a_live_claim_alone_when_a_duplicate_register_job_fails(
+    unregistered: Experiment, queue_settings: Settings, redis_server: RedisServer
+) -> None:
+    """A duplicate register job finds the registration held by a live
+    process: it does nothing, and its failure callback (a job that raised
+    anyway) never writes `error` over the live claim."""
+    from types import SimpleNamespace
+
+    from registry import jobs
+
+    assert registration_claim(experiment_id=unregistered.pk, owner=elsewhere_owner())
+
+    assert jobs.experiment_register_job(unregistered.pk) == "claim lost"
+    job = SimpleNamespace(id=register_job_id(unregistered.pk), timeout=1800)
+    jobs.experiment_register_job_failed(job, None, RuntimeError, RuntimeError("x"), None)  # type: ignore[arg-type]
+
+    unregistered.refresh_from_db()
+    assert unregistered.registration == Registration.REGISTERING
+    assert unregistered.registration_owner == elsewhere_owner()
 
 
 @pytest.fixture
@@ -159,3 +231,39 @@ def test_a_worker_gates_a_request_made_on_the_web(
     assert done.status == StageRequest.Status.PENDING
     assert done.gate is not None
     assert done.gate.passed
+
+
+@pytest.mark.slow
+def test_a_worker_retries_a_registration_error_until_it_registers(
+    production_version: ModelVersion,
+    trained: Callable[..., Experiment],
+    queue_settings: Settings,
+    redis_server: RedisServer,
+    start_worker: Callable[..., WorkerProcess],
+    settings: Settings,
+) -> None:
+    """The production model's file is missing when the candidate is gated
+    (a storage outage): the registration ends in `error`; once the file is
+    back, the reconciler's retry registers it, with no one pressing a button."""
+    from pathlib import Path
+
+    stored = Path(settings.ARTIFACT_ROOT) / production_version.experiment.artifact_path
+    hidden = stored.with_name("hidden.skops")
+    stored.rename(hidden)
+    candidate = trained(name="candidate")
+    assert model_version_register(experiment_id=candidate.pk) == (ANY, None)
+    candidate.refresh_from_db()
+    assert candidate.registration == Registration.ERROR
+    assert candidate.registration_attempts == 1
+    hidden.rename(stored)
+    Experiment.objects.filter(pk=candidate.pk).update(registration_retry_at=timezone.now())
+
+    start_worker()
+
+    def second_attempt_recorded() -> Experiment | None:
+        current = Experiment.objects.get(pk=candidate.pk)
+        done = current.registration_attempts == 2 and not current.is_registering
+        return current if done else None
+
+    retried = wait_for(second_attempt_recorded, timeout=90, what="the retry")
+    assert retried.registration == Registration.REGISTERED, retried.registration_message

@@ -69,3 +69,42 @@ def test_it_answers_409_on_the_page(client: Client, tampered: StageRequest, appr
     assert "cannot be approved" in response.content.decode()
     tampered.refresh_from_db()
     assert tampered.status == StageRequest.Status.PENDING
+
+
+def test_it_refuses_a_candidate_swapped_between_the_check_and_the_commit(
+    registered: Callable[..., ModelVersion],
+    experimenter: User,
+    approver: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An adversary who can write the artifact store swaps the file in the
+    moment after approval's first check passed: the decision hashes the
+    bytes again with the model locked, and production is left as it was."""
+    from registry.services import stage_requests
+
+    request = stage_request_create(
+        model_version=registered(),
+        to_stage=Stage.PRODUCTION,
+        user=experimenter,
+        reason="ship",
+        origin=Origin.cli(),
+    )
+    path = Path(settings.ARTIFACT_ROOT) / request.model_version.experiment.artifact_path
+    first_check = stage_requests._reverify_or_refuse
+
+    def check_then_swap(*args: object) -> None:
+        first_check(*args)  # type: ignore[arg-type]  # the real check passes
+        path.write_bytes(path.read_bytes() + b"swapped")
+
+    monkeypatch.setattr(stage_requests, "_reverify_or_refuse", check_then_swap)
+
+    with pytest.raises(ApprovalRefused, match="changed while the approval was being recorded"):
+        stage_request_decide(
+            request_id=request.pk, user=approver, approve=True, reason="ok", origin=Origin.cli()
+        )
+
+    request.refresh_from_db()
+    assert request.status == StageRequest.Status.PENDING
+    assert not ModelVersion.objects.filter(stage=Stage.PRODUCTION).exists()
+    refusal = StageTransition.objects.get(request=request)
+    assert refusal.decision == StageTransition.Decision.REFUSED

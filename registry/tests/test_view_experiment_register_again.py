@@ -50,7 +50,21 @@ def test_it_shows_the_error_and_offers_a_retry_to_experimenters(
 
     assert "registration error" in page
     assert "worker died: SIGKILL" in page
+    assert "Attempt 1 of 3; tried again automatically at " in page
     assert 'id="register-again"' in page
+
+
+def test_it_says_when_no_automatic_attempt_is_left(
+    client: Client, viewer: User, errored: Experiment
+) -> None:
+    Experiment.objects.filter(pk=errored.pk).update(
+        registration_attempts=3, registration_retry_at=None
+    )
+    client.force_login(viewer)
+
+    page = client.get(f"/experiments/{errored.pk}/").content.decode()
+
+    assert "Attempt 3 of 3; no automatic attempt left." in page
 
 
 def test_it_queues_the_retry_on_a_worker(

@@ -8,6 +8,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
@@ -210,7 +211,8 @@ class Command(JsonCommand):
         elif registration["outcome"] == "error":
             self.stderr.write(
                 f"not registered in {registration['model']}: registration error: "
-                f"{registration['message']} (retry: manage.py register_experiment {summary['id']})"
+                f"{registration['message']} ({_retry_text(registration)}; by hand: "
+                f"manage.py register_experiment {summary['id']})"
             )
         else:
             self.stdout.write(f"not registered in {registration['model']}: regression gate failed")
@@ -236,12 +238,26 @@ def _registration(experiment: Experiment, evaluation: Any, version: Any) -> dict
         "model": model_name,
         "outcome": experiment.registration,
         "message": experiment.registration_message,
+        "attempts": experiment.registration_attempts,
+        "max_attempts": settings.REGISTRATION_MAX_ATTEMPTS,
+        "next_retry_at": (
+            experiment.registration_retry_at.isoformat()
+            if experiment.registration_retry_at
+            else None
+        ),
         "version": version.version if version is not None else None,
         "stage": version.stage if version is not None else None,
         "gate_passed": evaluation.passed if evaluation is not None else None,
         "gate_report": evaluation.report if evaluation is not None else None,
         "identical_to": [other.version for other in identical],
     }
+
+
+def _retry_text(registration: dict[str, Any]) -> str:
+    attempt = f"attempt {registration['attempts']} of {registration['max_attempts']}"
+    if registration["next_retry_at"]:
+        return f"{attempt}; the reconciler tries again at {registration['next_retry_at']}"
+    return f"{attempt}; no automatic attempt left"
 
 
 def _run_seconds(experiment: Experiment) -> float | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
@@ -34,7 +35,7 @@ class Command(PlatformCommand):
         error = ""
         try:
             evaluation, version = model_version_register(
-                experiment_id=experiment_id, origin=Origin.cli()
+                experiment_id=experiment_id, origin=Origin.cli(), new_series=True
             )
         except ValidationError as refused:
             raise CommandError("; ".join(refused.messages)) from None
@@ -55,6 +56,13 @@ class Command(PlatformCommand):
                 "experiment_id": experiment.pk,
                 "registration": experiment.registration,
                 "message": experiment.registration_message,
+                "attempts": experiment.registration_attempts,
+                "max_attempts": settings.REGISTRATION_MAX_ATTEMPTS,
+                "next_retry_at": (
+                    experiment.registration_retry_at.isoformat()
+                    if experiment.registration_retry_at
+                    else None
+                ),
                 "model": version.registered_model.name if version else None,
                 "version": version.version if version else None,
                 "stage": version.stage if version else None,
