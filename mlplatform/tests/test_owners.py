@@ -82,7 +82,7 @@ def registration(pid: int, *, host: str | None = None, beat_ago: float = 1) -> d
 
 
 def test_it_finds_a_killed_worker_of_this_host_dead() -> None:
-    gone = subprocess.Popen(["true"])  # noqa: S607
+    gone = subprocess.Popen(["true"])
     gone.wait()
 
     assert "is gone" in dead_worker_reason(registration(gone.pid), stale_seconds=45)
@@ -92,7 +92,7 @@ def test_it_finds_a_killed_worker_of_this_host_dead() -> None:
 
 
 def test_it_finds_a_live_worker_alive() -> None:
-    sleeper = subprocess.Popen(["sleep", "30"])  # noqa: S607
+    sleeper = subprocess.Popen(["sleep", "30"])
     try:
         time.sleep(0.05)
         alive = registration(sleeper.pid)
