@@ -71,7 +71,9 @@ def test_a_holder_elsewhere_is_gone_only_after_its_lease() -> None:
     assert holder_gone(process_owner().token, now - timedelta(days=1), now, lease=600) == ""
 
 
-def registration(pid: int, *, host: str | None = None, beat_ago: float = 1) -> dict[bytes, bytes]:
+def registration(
+    pid: int, *, host: str | None = None, beat_ago: float = 1
+) -> dict[bytes | str, bytes | str]:
     beat = datetime.now(UTC) - timedelta(seconds=beat_ago)
     return {
         b"pid": str(pid).encode(),
