@@ -38,6 +38,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import connections
+from rq import worker_registration
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
@@ -158,9 +159,24 @@ class TrainingWorker(Worker):
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         try:
+            if pipeline is None and not self.connection.hexists(self.key, "birth"):
+                self._register_again()
             super().heartbeat(timeout, pipeline)
         except REDIS_ERRORS as error:
             self.log.error("Worker %s: heartbeat failed, Redis unavailable (%s)", self.name, error)
+
+    def _register_again(self) -> None:
+        """Redis lost this worker's registration (a restart without its data,
+        a FLUSHALL): write it again whole, so that it names this process (its
+        pid and host, which tell a live worker from a dead one of the same
+        name) rather than holding a bare heartbeat."""
+        self.log.warning("Worker %s: Redis lost this worker's registration; registering again",
+                         self.name)  # fmt: skip
+        with self.connection.pipeline() as pipeline:
+            pipeline.hset(self.key, mapping=self.serialize())
+            worker_registration.register(self, pipeline)
+            pipeline.expire(self.key, self.worker_ttl + 60)
+            pipeline.execute()
 
     def run_maintenance_tasks(self) -> None:
         try:

@@ -108,6 +108,26 @@ def test_a_worker_killed_and_restarted_under_its_name_serves_within_5_s(
     assert finished.worker_name == "host-1"
 
 
+def test_a_worker_registers_again_when_redis_lost_its_data(
+    start_worker: Callable[..., WorkerProcess], redis_server: RedisServer
+) -> None:
+    """After a restart without its data, a live worker's registration comes
+    back whole (its pid and host), not as a bare heartbeat: so once it is
+    killed, its successor can tell that it died and take the name at once."""
+    worker = start_worker(name="host-1")
+    redis_server.restart_empty()
+    client = redis_server.client()
+
+    wait_for(
+        lambda: client.hget("rq:worker:host-1", "pid") == str(worker.pid).encode(),
+        timeout=30,
+        what="the worker to register again",
+    )
+    worker.kill()
+    restarted = start_worker(name="host-1")
+    assert "taking over the name" in restarted.log_text()
+
+
 def test_a_live_worker_keeps_its_name(
     start_worker: Callable[..., WorkerProcess], redis_server: RedisServer
 ) -> None:

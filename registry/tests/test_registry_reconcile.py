@@ -29,7 +29,10 @@ from registry.services import (
     registration_claim,
     registration_record_error,
     stage_request_create,
+    stage_request_gate,
+    stage_request_gate_failed,
 )
+from registry.services.stage_requests import stage_request_gate_claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LONG_AGO = timedelta(minutes=10)
@@ -187,6 +190,27 @@ def test_it_gives_a_command_line_gate_time_to_finish(
     redis_server.client().flushall()
 
     assert reconcile().gates_enqueued == []
+
+
+def test_it_leaves_a_live_gate_alone_and_queues_one_whose_holder_died(
+    gating: Callable[..., StageRequest], queue_settings: Settings, redis_server: RedisServer
+) -> None:
+    live = gating(Channel.WEB)
+    dead = gating(Channel.WEB)
+    long_ago = timezone.now() - LONG_AGO
+    assert stage_request_gate_claim(request_id=live.pk, owner=elsewhere_owner())
+    assert stage_request_gate_claim(request_id=dead.pk, owner=dead_owner())
+    StageRequest.objects.filter(pk__in=(live.pk, dead.pk)).update(gate_heartbeat_at=long_ago)
+    queue_settings.EXPERIMENT_LEASE_SECONDS = 3600  # the live one's silence is within it
+    redis_server.client().flushall()
+
+    assert reconcile().gates_enqueued == [dead.pk]
+    # A duplicate gate job for the live one does nothing and records nothing.
+    assert stage_request_gate(request_id=live.pk).status == StageRequest.Status.GATING
+    assert stage_request_gate_failed(
+        request_id=live.pk, message="x", owner=live_owner()
+    ).status == (StageRequest.Status.GATING)
+    assert StageRequest.objects.get(pk=live.pk).gate_owner == elsewhere_owner()
 
 
 @pytest.mark.slow
