@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from api.models import ApiToken
@@ -37,8 +37,18 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_token_create(*, user: User, name: str) -> IssuedToken:
-    """A new token for `user`; the returned secret is the only copy there will be."""
+def _require_issuer(issuer: User | None, owner_id: int, action: str) -> None:
+    """A token is created or revoked by its own user or by a superuser."""
+    if issuer is None:
+        return
+    if issuer.pk != owner_id and not (issuer.is_active and issuer.is_superuser):
+        raise PermissionDenied(f"{issuer.get_username()} may {action} only their own tokens")
+
+
+def api_token_create(*, user: User, name: str, issued_by: User | None = None) -> IssuedToken:
+    """A new token for `user`; the returned secret is the only copy there will
+    be. With `issued_by` (who asks): that user, or a superuser."""
+    _require_issuer(issued_by, user.pk, "create")
     name = name.strip()
     if not name:
         raise ValidationError("Give the token a name that says what it is for.")
@@ -53,14 +63,18 @@ def api_token_create(*, user: User, name: str) -> IssuedToken:
     return IssuedToken(token=token, secret=secret)
 
 
-def api_token_revoke(*, token_id: int, user: User | None = None) -> bool:
-    """Revoke a token at once; with `user`, only one of theirs. True when this
-    call revoked it, False when it was revoked already."""
+def api_token_revoke(
+    *, token_id: int, user: User | None = None, revoked_by: User | None = None
+) -> bool:
+    """Revoke a token at once; with `user`, only one of theirs; with
+    `revoked_by`, only by its own user or a superuser. True when this call
+    revoked it, False when it was revoked already."""
     tokens = ApiToken.objects.filter(pk=token_id)
     if user is not None:
         tokens = tokens.filter(user=user)
     if not tokens.exists():
         raise ValidationError(f"There is no token #{token_id}" + (" of yours." if user else "."))
+    _require_issuer(revoked_by, tokens.values_list("user_id", flat=True)[0], "revoke")
     return tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now()) == 1
 
 

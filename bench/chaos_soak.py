@@ -189,6 +189,7 @@ class Supervised:
 
     def run(self) -> None:
         while not self.stopping:
+            offset = self.log_path.stat().st_size if self.log_path.exists() else 0
             with self.log_path.open("ab") as output:
                 self.process = subprocess.Popen(
                     self.command,
@@ -202,7 +203,7 @@ class Supervised:
             started = time.monotonic()
             self.process.wait()
             self.serving_stopped()
-            if time.monotonic() - started < 30 and "active worker named" in self.log_tail():
+            if time.monotonic() - started < 30 and "active worker named" in self.log_since(offset):
                 self.refused += 1
             if not self.stopping:
                 time.sleep(RESTART_DELAY_SECONDS)
@@ -212,9 +213,10 @@ class Supervised:
             self.serving_seconds += time.monotonic() - self.serving_since
             self.serving_since = None
 
-    def log_tail(self) -> str:
+    def log_since(self, offset: int) -> str:
+        """What this start of the process wrote (the log is shared by all)."""
         with self.log_path.open("rb") as handle:
-            handle.seek(max(0, self.log_path.stat().st_size - 4000))
+            handle.seek(offset)
             return handle.read().decode(errors="replace")
 
     def pid(self) -> int | None:
@@ -628,6 +630,12 @@ def invariants(soak: Soak) -> list[tuple[str, bool, str]]:
             str(approved_without_row),
         )
     )
+    presumed = [e.pk for e in experiments if e.error_message.startswith("presumed dead")]
+    checks.append(
+        ("no run presumed dead (one host: every death is known)", not presumed, str(presumed))
+    )
+    refused = sum(worker.refused for worker in soak.workers)
+    checks.append(("no worker refused its name", not refused, f"{refused} refused starts"))
     checks.append(
         (
             "no HTTP 500",
@@ -828,6 +836,12 @@ def report(soak: Soak, soaked: float, drained: bool) -> int:
     print_table(("invariant", "result", "detail"), results)
     for line in errors_left[:20]:
         print(f"  registration error left: {line}")
+    reasons = Counter(
+        re.sub(r"\(.*", "", e.error_message)[:70].strip() for e in experiments if e.error_message
+    )
+    if reasons:
+        print()
+        print_table(("why runs FAILED", "count"), [(r, f"{n:,}") for r, n in reasons.most_common()])
     print(f"HTTP answers: {dict(soak.http)}; command-line runs: {soak.cli_runs}")
     if soak.options.json:
         soak.options.json.write_text(

@@ -38,6 +38,23 @@ CHUNK_BYTES = 1024 * 1024
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 
 
+def artifact_verify(*, path: str, sha256: str) -> None:
+    """Hash the stored bytes and compare: no copy is kept (a decision that
+    only needs to know the file is unchanged, with a lock held)."""
+    storage = storages["artifacts"]
+    if not path or not storage.exists(path):
+        raise ArtifactIntegrityError(f"artifact {path or '(none)'} is missing from storage")
+    digest = hashlib.sha256()
+    with storage.open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        raise ArtifactIntegrityError(
+            f"artifact {path} does not match its recorded SHA-256 "
+            f"(recorded {sha256[:12]}…, found {digest.hexdigest()[:12]}…)"
+        )
+
+
 def artifact_read(*, path: str, sha256: str) -> bytes:
     """The artifact's bytes, after checking them against sha256."""
     with artifact_open(path=path, sha256=sha256) as handle:

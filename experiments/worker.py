@@ -50,22 +50,43 @@ from experiments.queue import REDIS_ERRORS, experiment_id_for
 from experiments.services import experiment_fail_dead_holder
 from experiments.services.execution import training_stack_preload
 from experiments.threads import thread_budget, thread_budget_apply
-from mlplatform.owners import dead_worker_reason
+from mlplatform.owners import dead_worker_reason, this_machine
 from mlplatform.reconcile import Outages, reconcile_guarded
 
 MAX_REDIS_WAIT_SECONDS = 10.0
 log = logging.getLogger("rq.worker")
 
 
-def wait_for_redis(connection: redis.Redis, worker_name: str) -> None:
+class RedisOutage:
+    """This worker's view of Redis: one log line when it goes away, one when
+    it answers again, however many attempts fail in between."""
+
+    def __init__(self, worker_name: str) -> None:
+        self.worker_name = worker_name
+        self.since: float | None = None
+
+    def failed(self, error: BaseException) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            log.error("Worker %s: Redis unavailable (%s); waiting for it", self.worker_name, error)
+
+    def answered(self) -> None:
+        if self.since is not None:
+            lasted = time.monotonic() - self.since
+            self.since = None
+            log.warning("Worker %s: Redis is back after %.0f s", self.worker_name, lasted)
+
+
+def wait_for_redis(connection: redis.Redis, outage: RedisOutage) -> None:
     """Return once Redis answers a PING, retrying with a growing pause."""
     wait = 1.0
     while True:
         try:
             connection.ping()
+            outage.answered()
             return
         except REDIS_ERRORS as error:
-            log.error("Worker %s: Redis unavailable (%s), waiting", worker_name, error)
+            outage.failed(error)
             time.sleep(wait)
             wait = min(wait * 2, MAX_REDIS_WAIT_SECONDS)
 
@@ -78,7 +99,8 @@ class TrainingWorker(Worker):
         # if Redis is down (e.g. the host started the workers first): wait.
         # Only a worker about to work: RQ also builds workers to describe them.
         if kwargs.get("prepare_for_work", True) and kwargs.get("connection") is not None:
-            wait_for_redis(kwargs["connection"], kwargs.get("name") or "(starting)")
+            starting = RedisOutage(kwargs.get("name") or "(starting)")
+            wait_for_redis(kwargs["connection"], starting)
         kwargs.setdefault("maintenance_interval", settings.EXPERIMENT_RECONCILE_SECONDS)
         # The parent's Redis heartbeat while a job runs; the reconciler judges
         # a worker by it, so it must beat well within EXPERIMENT_STALE_SECONDS.
@@ -88,6 +110,7 @@ class TrainingWorker(Worker):
         super().__init__(*args, **kwargs)
         self._reconciled_at = 0.0
         self._outages = Outages(f"Worker {self.name}", self.maintenance_interval)
+        self._redis = RedisOutage(self.name)
 
     def register_birth(self) -> None:
         """RQ refuses to start under a name whose registration has no death
@@ -102,23 +125,46 @@ class TrainingWorker(Worker):
         # its first second importing scikit-learn, and nothing heavy runs
         # between a job's start and its claim.
         training_stack_preload()
-        previous = self.connection.hgetall(self.key)
-        if previous and b"death" not in previous:
-            reason = dead_worker_reason(previous, stale_seconds=settings.EXPERIMENT_STALE_SECONDS)
-            if not reason:
+        with self.connection.pipeline() as pipeline:
+            # WATCH: two workers taking over the same dead name at once, one wins.
+            pipeline.watch(self.key)  # type: ignore[no-untyped-call]  # redis leaves it bare
+            previous = pipeline.hgetall(self.key)
+            took_over = bool(previous) and b"death" not in previous
+            if took_over:
+                self._take_over(previous)
+            self.birth_date = self.last_heartbeat = now()
+            registration: dict[Any, Any] = self.serialize()
+            pipeline.multi()
+            pipeline.delete(self.key)
+            if took_over:
+                pipeline.delete(self.executions_key)  # what the dead one was running
+            pipeline.hset(self.key, mapping=registration)
+            worker_registration.register(self, pipeline)
+            pipeline.expire(self.key, self.worker_ttl + 60)
+            try:
+                pipeline.execute()
+            except redis.WatchError:
                 raise ValueError(
-                    f"There exists an active worker named {self.name!r} already "
-                    f"({_describe(previous)}); choose another --name"
-                )
-            self.log.warning(
-                "Worker %s: the previous worker of this name is gone (%s); taking over the name",
-                self.name,
-                reason,
+                    f"another worker registered the name {self.name!r} at the same moment"
+                ) from None
+
+    def _take_over(self, previous: Mapping[bytes | str, bytes | str]) -> None:
+        reason = dead_worker_reason(previous, stale_seconds=settings.EXPERIMENT_STALE_SECONDS)
+        if not reason:
+            raise ValueError(
+                f"There exists an active worker named {self.name!r} already "
+                f"({_describe(previous)}); choose another --name"
             )
-            dead = Worker.find_by_key(self.key, connection=self.connection)
-            if dead is not None:
-                dead.register_death()  # type: ignore[no-untyped-call]
-        super().register_birth()  # type: ignore[no-untyped-call]
+        self.log.warning(
+            "Worker %s: the previous worker of this name is gone (%s); taking over the name",
+            self.name,
+            reason,
+        )
+
+    def serialize(self) -> dict[str, Any]:
+        # The machine (boot id and pid namespace) tells a successor whether the
+        # pid of a dead namesake can be looked up where it runs.
+        return {**super().serialize(), "machine": this_machine()}
 
     @property
     def dequeue_timeout(self) -> int:
@@ -148,22 +194,24 @@ class TrainingWorker(Worker):
             try:
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
             except REDIS_ERRORS as error:
-                self.log.error("Worker %s: Redis unavailable (%s), retrying", self.name, error)
-                wait_for_redis(self.connection, self.name)
+                self._redis.failed(error)
+                wait_for_redis(self.connection, self._redis)
 
     def check_for_suspension(self, burst: bool) -> None:
         try:
             super().check_for_suspension(burst)
         except REDIS_ERRORS as error:
-            self.log.error("Worker %s: Redis unavailable (%s)", self.name, error)
+            self._redis.failed(error)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         try:
             if pipeline is None and not self.connection.hexists(self.key, "birth"):
                 self._register_again()
             super().heartbeat(timeout, pipeline)
+            if pipeline is None:
+                self._redis.answered()
         except REDIS_ERRORS as error:
-            self.log.error("Worker %s: heartbeat failed, Redis unavailable (%s)", self.name, error)
+            self._redis.failed(error)
 
     def _register_again(self) -> None:
         """Redis lost this worker's registration (a restart without its data,
@@ -173,7 +221,8 @@ class TrainingWorker(Worker):
         self.log.warning("Worker %s: Redis lost this worker's registration; registering again",
                          self.name)  # fmt: skip
         with self.connection.pipeline() as pipeline:
-            pipeline.hset(self.key, mapping=self.serialize())
+            registration: dict[Any, Any] = self.serialize()
+            pipeline.hset(self.key, mapping=registration)
             worker_registration.register(self, pipeline)
             pipeline.expire(self.key, self.worker_ttl + 60)
             pipeline.execute()
@@ -183,9 +232,7 @@ class TrainingWorker(Worker):
             # rq leaves run_maintenance_tasks and handle_work_horse_killed unannotated.
             super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
         except REDIS_ERRORS as error:
-            self.log.error(
-                "Worker %s: maintenance skipped, Redis unavailable (%s)", self.name, error
-            )
+            self._redis.failed(error)
             return
         self.reconcile()
 
@@ -194,12 +241,13 @@ class TrainingWorker(Worker):
             super().maintain_heartbeats(job, execution)
         except REDIS_ERRORS as error:
             # The horse trains on regardless; keep watching it rather than quit.
-            self.log.warning(
-                "Worker %s: Redis unavailable during job %s: %s", self.name, job.id, error
-            )
+            self._redis.failed(error)
             return
         if time.monotonic() - self._reconciled_at >= self.maintenance_interval:
             self.reconcile()
+            # The pass may have waited on the database: beat again at once, so
+            # that others never read this busy worker's silence as its death.
+            self.heartbeat(self.get_heartbeat_ttl(job))
 
     def reconcile(self) -> None:
         self._reconciled_at = time.monotonic()

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlplatform.checks import CHECKS_WITHOUT_URLS
-from mlplatform.outages import DATABASE_OUTAGE_ERRORS, database_unavailable_message
+from mlplatform.outages import (
+    DATABASE_OUTAGE_ERRORS,
+    database_unavailable_message,
+    is_database_outage,
+)
+from mlplatform.users import user_for_command
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # Exit codes of every command (README, "Exit codes").
 EXIT_OK = 0
@@ -33,7 +44,7 @@ class PlatformCommand(BaseCommand):
         try:
             return super().execute(*args, **options)
         except DATABASE_OUTAGE_ERRORS as error:
-            if options.get("traceback"):
+            if options.get("traceback") or not is_database_outage(error):
                 raise
             message = database_unavailable_message(error)
             if options.get("json"):
@@ -94,3 +105,77 @@ def choice_of(values: Sequence[str], *, what: str) -> Callable[[str], str]:
 
 def choices_metavar(values: Sequence[str]) -> str:
     return "{" + ",".join(str(value) for value in values) + "}"
+
+
+# ------------------------------------------------------------------ identity
+
+TOKEN_VARIABLE = "MLPLATFORM_TOKEN"  # noqa: S105 - the variable's name, not a secret
+
+
+def identity_arguments(parser: CommandParser, *, acting: str) -> None:
+    """--token-file and --user: who runs a command that records a decision.
+    `acting` says what the identity does ("the requester")."""
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        help=f"A file holding your personal API token; by default ${TOKEN_VARIABLE} "
+        f"holds it. The command acts as its user ({acting}).",
+    )
+    parser.add_argument(
+        "--user",
+        help="Only with DJANGO_ENV=local: act as this user without a token "
+        "(a convenience for a machine of one's own; refused in production).",
+    )
+
+
+def command_user(options: dict[str, Any], *, required: bool = True) -> User | None:
+    """The Django user a command acts as: the owner of the personal API token
+    in --token-file or $MLPLATFORM_TOKEN, checked exactly as the API checks
+    it; or, with DJANGO_ENV=local only, the user --user names. None when
+    neither is given and none is required."""
+    secret = _token_given(options.get("token_file"))
+    named = options.get("user") or ""
+    if secret:
+        user = _token_user(secret)
+        if named and named != user.get_username():
+            raise CommandError(
+                f"--user {named} contradicts the API token, which belongs to "
+                f"{user.get_username()}; drop --user"
+            )
+        return user
+    if named:
+        if settings.PRODUCTION:
+            raise CommandError(
+                "--user is refused with DJANGO_ENV=production: a command acts as the user of a "
+                f"personal API token; set {TOKEN_VARIABLE} (or --token-file FILE) to one of yours "
+                "(create it on your profile page)"
+            )
+        return user_for_command(named)[0]
+    if not required:
+        return None
+    local = "" if settings.PRODUCTION else ", or --user NAME (DJANGO_ENV=local only)"
+    raise CommandError(
+        f"say who you are: set {TOKEN_VARIABLE} to your personal API token (or give "
+        f"--token-file FILE){local}"
+    )
+
+
+def _token_given(token_file: Path | None) -> str:
+    if token_file is None:
+        return os.environ.get(TOKEN_VARIABLE, "").strip()
+    try:
+        return token_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"cannot read the token file {token_file}: {error}") from None
+
+
+def _token_user(secret: str) -> User:
+    from api.services import api_token_authenticate
+
+    user = api_token_authenticate(secret=secret)
+    if user is None:
+        raise CommandError(
+            "the API token is not valid: unknown, revoked, or its user is inactive "
+            "(create a new one on your profile page)"
+        )
+    return user

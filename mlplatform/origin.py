@@ -8,8 +8,8 @@ No Django here.
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import socket
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,7 +48,7 @@ class Origin:
     @classmethod
     def cli(cls) -> Origin:
         """The account and host running this command, as the OS reports them."""
-        return cls(Channel.CLI, os_user=_os_user(), host=socket.gethostname())
+        return cls(Channel.CLI, os_user=os_account(), host=socket.gethostname())
 
     @property
     def label(self) -> str:
@@ -58,8 +58,11 @@ class Origin:
         return str(self.channel)
 
 
-def _os_user() -> str:
+def os_account() -> str:
+    """The account this process runs as, from its real uid (the password
+    database), never from $USER or $LOGNAME, which anyone can set."""
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry for this uid (containers)
-        return f"uid {os.getuid()}"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # no passwd entry for this uid (containers)
+        return f"uid {uid}"

@@ -24,12 +24,40 @@ DATABASE_OUTAGE_ERRORS = (OperationalError, InterfaceError)
 MAX_PAUSE_SECONDS = 5.0
 
 
+# SQLSTATE classes and codes that mean the server cannot be used right now:
+# 08 connection exceptions; admin or crash shutdown, cannot connect now (a
+# restart); too many connections. A deadlock, a serialization failure, a
+# cancelled statement or a missing column is not an outage.
+POSTGRES_OUTAGE_CODES = ("08", "57P01", "57P02", "57P03", "53300")
+SQLITE_OUTAGE_MESSAGES = (
+    "database is locked",
+    "database table is locked",
+    "unable to open database file",
+    "disk i/o error",
+)
+
+
 def is_database_outage(error: BaseException | None) -> bool:
+    """True for an error that says the database cannot be reached or used
+    for now (it will be again), not that the statement was wrong."""
     while error is not None:
-        if isinstance(error, DATABASE_OUTAGE_ERRORS):
+        if isinstance(error, InterfaceError):
             return True
+        if isinstance(error, OperationalError):
+            return _operational_outage(error)
         error = error.__cause__
     return False
+
+
+def _operational_outage(error: OperationalError) -> bool:
+    driver = error.__cause__
+    code = getattr(driver, "sqlstate", None)
+    if code:
+        return str(code).startswith(POSTGRES_OUTAGE_CODES)
+    if type(driver).__module__.startswith("psycopg"):
+        return True  # no SQLSTATE: the connection itself failed
+    text = str(error).strip().lower()
+    return any(text.startswith(message) for message in SQLITE_OUTAGE_MESSAGES)
 
 
 def first_line(error: BaseException) -> str:
@@ -55,7 +83,7 @@ def database_write(write: Callable[[], T], *, what: str, wait: float | None = No
             result = write()
         except DATABASE_OUTAGE_ERRORS as error:
             waited = time.monotonic() - started
-            if waited >= limit:
+            if waited >= limit or not is_database_outage(error):
                 raise
             if pause == 0.25:
                 logger.warning("%s: %s; waiting for it", what, database_unavailable_message(error))

@@ -161,7 +161,7 @@ def dead_worker_reason(
     registration: Mapping[bytes | str, bytes | str], *, stale_seconds: float
 ) -> str:
     """Why the RQ worker whose Redis registration (its hash) this is has
-    died, or "" if it may be alive: on this host, its pid is gone, is now
+    died, or "" if it may be alive: on this machine, its pid is gone, is now
     ours, or belongs to a process started after the worker was born (reused);
     elsewhere, no heartbeat for `stale_seconds`."""
 
@@ -170,7 +170,12 @@ def dead_worker_reason(
         return value.decode(errors="replace") if isinstance(value, bytes) else value
 
     pid = int(text("pid")) if text("pid").isdigit() else None
-    if text("hostname") == socket.gethostname() and pid is not None:
+    # Its pid means something here only on this machine (boot and pid
+    # namespace); a registration from before machines were recorded is
+    # trusted by its host name, as RQ does.
+    machine = text("machine")
+    here = machine == this_machine() if machine else text("hostname") == socket.gethostname()
+    if here and pid is not None:
         if pid == os.getpid():
             return f"its pid {pid} is now this process's"
         started = process_started_at(pid)

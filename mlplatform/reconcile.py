@@ -14,7 +14,11 @@ import time
 
 from experiments import queue
 from experiments.services import Reconciliation, experiment_reconcile
-from mlplatform.outages import DATABASE_OUTAGE_ERRORS, database_unavailable_message
+from mlplatform.outages import (
+    DATABASE_OUTAGE_ERRORS,
+    database_unavailable_message,
+    is_database_outage,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ def reconcile() -> Reconciliation:
     try:
         registry_reconcile(report, queue.redis_connection())
     except queue.QueueUnavailable as error:
-        logger.warning("reconciliation of the registry stopped: %s", error)
+        logger.debug("reconciliation of the registry stopped: %s", error)
         report.queue_available = False
     return report
 
@@ -73,6 +77,8 @@ def reconcile_guarded(outages: Outages) -> Reconciliation | None:
     try:
         report = reconcile()
     except DATABASE_OUTAGE_ERRORS as error:
+        if not is_database_outage(error):
+            raise
         outages.database_failed(error)
         return None
     outages.passed(report)

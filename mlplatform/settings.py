@@ -200,6 +200,9 @@ TEMPLATES = [
 ]
 
 
+DATABASE_CONNECT_TIMEOUT_SECONDS = env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
+
+
 def database_config(url: str | None) -> dj_database_url.DBConfig:
     if not url:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -223,6 +226,13 @@ def database_config(url: str | None) -> dj_database_url.DBConfig:
         # A file, not memory, so that worker processes started by tests share
         # it; one per test process, so that concurrent test runs never collide.
         config["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+    elif config["ENGINE"].startswith("django.db.backends.postgresql"):
+        # An unreachable server (packets dropped, not refused) fails a connect
+        # in seconds rather than minutes: a worker's reconciliation must not
+        # hold up its Redis heartbeat while the database is away.
+        options = dict(config.get("OPTIONS", {}))
+        options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT_SECONDS)
+        config["OPTIONS"] = options
     return config
 
 

@@ -3,21 +3,20 @@ service records."""
 
 from __future__ import annotations
 
-import getpass
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import CommandError
 from django.http import HttpRequest
 
+from mlplatform.origin import os_account
 from mlplatform.typing import Actor
 
 
 def user_for_command(username: str | None) -> tuple[User | None, str]:
     """The named Django user, or (None, 'cli:<os user>') when none is named."""
     if not username:
-        return None, f"cli:{getpass.getuser()}"
+        return None, f"cli:{os_account()}"
     try:
         user = get_user_model().objects.get(username=username)
     except get_user_model().DoesNotExist:

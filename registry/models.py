@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from experiments.models import Experiment
 
@@ -46,7 +47,21 @@ class OriginFields(models.Model):
         abstract = True
 
 
-class GatePolicy(OriginFields):
+class ChainedRow(models.Model):
+    """A row of an append-only table, linked into its hash chain."""
+
+    row_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the previous row's hash and this row (registry.history_chain).",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class GatePolicy(OriginFields, ChainedRow):
     """One version of a registered model's gate policy: the whole policy, who
     set it, when and why. Append-only: a change is a new row with the next
     version number (the database refuses updates and deletes). The current
@@ -64,7 +79,7 @@ class GatePolicy(OriginFields):
     actor_label = models.CharField(
         max_length=200, blank=True, help_text="Who set it when no user did (the project default)."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["registered_model__name", "-version"]
@@ -79,7 +94,7 @@ class GatePolicy(OriginFields):
         return f"gate policy v{self.version} of {self.registered_model.name}"
 
 
-class GateEvaluation(models.Model):
+class GateEvaluation(ChainedRow):
     """One run of the regression gate, kept whatever its outcome."""
 
     class Purpose(models.TextChoices):
@@ -111,7 +126,7 @@ class GateEvaluation(models.Model):
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     passed = models.BooleanField()
     report = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -211,7 +226,7 @@ class StageRequest(OriginFields):
         return f"request #{self.pk}: {self.model_version} -> {self.to_stage} ({self.status})"
 
 
-class StageTransition(OriginFields):
+class StageTransition(OriginFields, ChainedRow):
     """Append-only history of every decision on a stage: applied changes,
     rejected, superseded and withdrawn requests, and refused approvals (the
     version stays where it was). Rows are inserted, never updated or deleted
@@ -247,10 +262,24 @@ class StageTransition(OriginFields):
     reason = models.TextField()
     gate_report = models.JSONField(null=True, blank=True)
     override = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.model_version}: {self.from_stage} -> {self.to_stage}"
+
+
+class HistoryChain(models.Model):
+    """The head of one append-only table's hash chain (registry.history_chain):
+    its last row and that row's hash. Updated with every append, in the same
+    transaction; verify_history checks it against the rows."""
+
+    table = models.CharField(max_length=100, primary_key=True)
+    head_id = models.BigIntegerField(null=True, blank=True)
+    head_hash = models.CharField(max_length=64, default="0" * 64)
+    length = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.table}: {self.length:,} rows, head {self.head_hash[:12]}…"

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-import getpass
 import hashlib
 import io
+import os
+import pwd
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,15 +75,18 @@ def test_it_takes_a_path_relative_to_the_current_directory(
     assert DatasetVersion.objects.get().path == "small_fraud/v1/small_fraud.csv"
 
 
-def test_it_records_the_os_user_without_user_option(
+def test_it_records_the_os_account_of_the_real_uid_without_user_option(
     small_fraud_csv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(getpass, "getuser", lambda: "alice")
+    """$USER and $LOGNAME are the caller's to set; the uid is not."""
+    monkeypatch.setenv("USER", "mallory")
+    monkeypatch.setenv("LOGNAME", "mallory")
 
     run("small_fraud", "v1", str(small_fraud_csv), target="Class", description="demo")
 
     version = DatasetVersion.objects.get()
-    assert (version.registered_by, version.registered_by_name) == (None, "cli:alice")
+    account = pwd.getpwuid(os.getuid()).pw_name
+    assert (version.registered_by, version.registered_by_name) == (None, f"cli:{account}")
     assert version.description == "demo"
 
 
@@ -98,7 +102,7 @@ def test_it_records_the_given_user(small_fraud_csv: Path, django_user_model: typ
 def test_it_refuses_an_unknown_user(
     small_fraud_csv: Path, assert_nothing_registered: Callable[[], None]
 ) -> None:
-    with pytest.raises(CommandError, match="No user named 'nobody'"):
+    with pytest.raises(CommandError, match="user 'nobody' does not exist"):
         run("small_fraud", "v1", str(small_fraud_csv), target="Class", user="nobody")
     assert_nothing_registered()
 

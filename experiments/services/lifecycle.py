@@ -114,7 +114,7 @@ def experiment_start(
         **(threads.as_environment() if threads is not None else {}),
     }
     now = timezone.now()
-    return claim(
+    claimed = claim(
         experiment_id,
         (Status.CREATED,),
         status=Status.RUNNING,
@@ -127,6 +127,13 @@ def experiment_start(
         run_owner=owner,
         environment=environment,
     )
+    # A retry after a commit whose reply was lost (a database restart) finds
+    # its own claim made: the owner token is this process's alone.
+    return claimed or _held_by(experiment_id, Status.RUNNING, owner)
+
+
+def _held_by(experiment_id: int, status: str, owner: str) -> bool:
+    return Experiment.objects.filter(pk=experiment_id, status=status, run_owner=owner).exists()
 
 
 # Progress belongs to the fitting phase: every change of phase clears it.
@@ -229,7 +236,9 @@ def experiment_fail_dead_holder(*, experiment_id: int, message: str) -> bool:
         .values_list("run_owner", flat=True)
         .first()
     )
-    if holder is None or owner_state(holder) is OwnerState.ALIVE:
+    # The work-horse that died ran on this machine: if it held the run, its
+    # token is known dead here. Alive, or another machine's: not ours.
+    if holder is None or (holder and owner_state(holder) is not OwnerState.DEAD):
         return False
     return experiment_fail_running(experiment_id=experiment_id, message=message, owner=holder)
 
@@ -281,7 +290,17 @@ def experiment_complete(
             )
             if claimed:
                 Metric.objects.bulk_create(_metric_rows(experiment_id, result.metrics))
-        return claimed
+        # A retry after a commit whose reply was lost finds the run completed
+        # by this process with this very artifact: kept, not thrown away.
+        return claimed or (
+            bool(owner)
+            and Experiment.objects.filter(
+                pk=experiment_id,
+                status=Status.COMPLETED,
+                run_owner=owner,
+                artifact_path=artifact.path,
+            ).exists()
+        )
 
     kept = False
     try:

@@ -22,12 +22,13 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from rq.exceptions import StopRequested
 
 from experiments import queue
 from experiments.models import Experiment, Phase, Status
 from experiments.services.lifecycle import experiment_fail_running
 from experiments.services.submission import enqueue_if_created
-from mlplatform.outages import DATABASE_OUTAGE_ERRORS, first_line
+from mlplatform.outages import first_line, is_database_outage
 from mlplatform.owners import OwnerState, owner_label, owner_state
 
 logger = logging.getLogger(__name__)
@@ -54,9 +55,11 @@ class Reconciliation:
         for item_id in ids:
             try:
                 handle(item_id)
-            except (queue.QueueUnavailable, *DATABASE_OUTAGE_ERRORS):
-                raise
+            except (queue.QueueUnavailable, StopRequested):
+                raise  # StopRequested: RQ's warm shutdown, raised from its SIGTERM handler
             except Exception as error:
+                if is_database_outage(error):
+                    raise
                 logger.exception("reconciliation: %s #%s could not be handled", what, item_id)
                 self.errors.append((what, item_id, f"{type(error).__name__}: {first_line(error)}"))
 
@@ -92,7 +95,7 @@ def experiment_reconcile() -> Reconciliation:
     try:
         queue.queue_ping(connection=redis_connection)
     except queue.QueueUnavailable as error:
-        logger.warning("reconciliation without the queue: %s", error)
+        logger.debug("reconciliation without the queue: %s", error)
         report.queue_available = False
         _fail_dead(report, None)
         return report
@@ -101,7 +104,7 @@ def experiment_reconcile() -> Reconciliation:
         _enqueue_missing(report, redis_connection)
         _fail_dead(report, view)
     except queue.QueueUnavailable as error:
-        logger.warning("reconciliation stopped: %s", error)
+        logger.debug("reconciliation stopped: %s", error)
         report.queue_available = False
     return report
 
@@ -146,6 +149,9 @@ def run_death_reason(experiment: Experiment, view: RedisView | None) -> str | No
     beat = experiment.heartbeat_at
     silence = f"no heartbeat since {beat:%Y-%m-%d %H:%M:%S} UTC" if beat else "no heartbeat"
     if state is OwnerState.DEAD:
+        recorded = _job_failure(experiment, view)
+        if recorded:  # the job raised and said why (a database outage, say): that, not a death
+            return f"{recorded} ({silence})"
         holder = "the process running it" if not experiment.job_id else "its work-horse"
         return f"worker died: {holder} ({owner_label(experiment.run_owner)}) stopped ({silence})"
     stale_before = now - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS)
@@ -158,9 +164,26 @@ def run_death_reason(experiment: Experiment, view: RedisView | None) -> str | No
     return _lease_expired(beat, now, silence)
 
 
+def _job_failure(experiment: Experiment, view: RedisView | None) -> str:
+    """The reason RQ recorded when the job itself raised, or ""."""
+    if not experiment.job_id or view is None:
+        return ""
+    state = queue.job_state(experiment_id=experiment.pk, connection=view.connection)
+    if state.status != queue.FAILED or not state.failure or _horse_gone(state.failure):
+        return ""
+    return job_end_reason(state)
+
+
+def _horse_gone(failure: str) -> bool:
+    return "Work-horse terminated" in failure or "AbandonedJobError" in failure
+
+
 def _job_death_reason(experiment: Experiment, stale_before: datetime, view: RedisView) -> str:
     state = queue.job_state(experiment_id=experiment.pk, connection=view.connection)
-    if state.exists and not state.pending:
+    # RQ finds a job abandoned when its worker stopped tending it: the
+    # work-horse may still run (on another host), so that alone is no death.
+    abandoned = "AbandonedJobError" in state.failure
+    if state.exists and not state.pending and not abandoned:
         return job_end_reason(state)
     worker_name = state.worker_name or experiment.worker_name
     seen = queue.worker_last_seen(worker_name=worker_name, connection=view.connection)
@@ -174,7 +197,7 @@ def job_end_reason(state: queue.JobState) -> str:
     """What RQ says ended a job whose experiment is still RUNNING."""
     failure = state.failure
     if state.status == queue.FAILED and failure:
-        if "Work-horse terminated" in failure or "AbandonedJobError" in failure:
+        if _horse_gone(failure):
             return f"worker died: {failure}"
         if "OperationalError" in failure or "InterfaceError" in failure:
             return f"its job failed: database unavailable: {failure.split(':', 1)[-1].strip()}"

@@ -134,9 +134,28 @@ def test_it_answers_503_with_retry_after_on_pages_and_the_api(
 
 
 def test_it_names_the_database_in_a_failure_message() -> None:
+    """As Django raises it: its OperationalError caused by the driver's."""
+    from psycopg.errors import CannotConnectNow
+
     error = OperationalError("the database system is starting up")
+    error.__cause__ = CannotConnectNow("the database system is starting up")
 
     assert failure_message(error) == "database unavailable: the database system is starting up"
+
+
+def test_it_does_not_take_a_wrong_statement_for_an_outage() -> None:
+    from psycopg.errors import DeadlockDetected
+
+    from mlplatform.outages import is_database_outage
+
+    deadlock = OperationalError("deadlock detected")
+    deadlock.__cause__ = DeadlockDetected("deadlock detected")
+    missing = OperationalError("no such column: experiments_experiment.run_owner")
+    locked = OperationalError("database is locked")
+
+    assert not is_database_outage(deadlock)
+    assert not is_database_outage(missing)
+    assert is_database_outage(locked)
 
 
 @pytest.mark.slow

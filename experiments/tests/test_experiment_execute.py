@@ -27,7 +27,7 @@ from experiments.services import (
     experiment_start,
 )
 from mlplatform.testing import config_yaml
-from mlplatform.tests.factories import live_owner
+from mlplatform.tests.factories import elsewhere_owner, live_owner
 
 
 def test_it_trains_and_records_metrics_curves_holdout_and_artifact(
@@ -116,7 +116,9 @@ def test_it_gives_identical_metrics_for_the_same_config_and_dataset(
 
 def test_it_does_nothing_when_the_claim_was_already_taken(make_config: Callable[..., str]) -> None:
     experiment = experiment_create(config_text=make_config())
-    assert experiment_start(experiment_id=experiment.pk, worker_name="other", owner=live_owner())
+    assert experiment_start(
+        experiment_id=experiment.pk, worker_name="other", owner=elsewhere_owner()
+    )
 
     assert experiment_execute(experiment_id=experiment.pk, worker_name="me") is None
 
@@ -266,3 +268,17 @@ def test_it_records_every_step_when_not_throttled(
     assert [(fields["unit"], fields["done"], fields["total"]) for fields in written] == [
         ("tree", done, 8) for done in range(1, 9)
     ]
+
+
+def test_a_claim_tried_again_after_its_commit_went_through_holds(
+    make_config: Callable[..., str],
+) -> None:
+    """The retry of a claim whose COMMIT reply was lost finds it made by this
+    process; another process's claim is never taken for its own."""
+    mine = experiment_create(config_text=make_config())
+    theirs = experiment_create(config_text=make_config())
+    assert experiment_start(experiment_id=mine.pk, owner=live_owner())
+    assert experiment_start(experiment_id=theirs.pk, owner=elsewhere_owner())
+
+    assert experiment_start(experiment_id=mine.pk, owner=live_owner())
+    assert not experiment_start(experiment_id=theirs.pk, owner=live_owner())

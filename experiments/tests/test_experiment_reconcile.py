@@ -463,3 +463,33 @@ def test_it_is_safe_to_run_many_times_at_once(
     enqueued = sorted(pk for report in reports for pk in report.enqueued)
     assert enqueued == sorted(experiment.pk for experiment in experiments)
     assert sorted(queued_job_ids(redis_server)) == sorted(job_id_for(pk) for pk in enqueued)
+
+
+def test_a_warm_shutdown_is_not_swallowed_as_an_item_error() -> None:
+    """RQ raises StopRequested from its SIGTERM handler wherever the worker
+    is, a reconciliation pass included: it must reach the worker."""
+    from rq.exceptions import StopRequested
+
+    from experiments.services.reconcile import Reconciliation
+
+    def stop(item_id: int) -> None:
+        raise StopRequested
+
+    with pytest.raises(StopRequested):
+        Reconciliation().each("experiment", [1, 2], stop)
+
+
+def test_a_worker_that_saw_a_horse_die_leaves_a_run_held_elsewhere(
+    make_config: Callable[..., str], queue_settings: Settings, redis_server: RedisServer
+) -> None:
+    from experiments.services import experiment_fail_dead_holder
+
+    elsewhere = running(make_config, redis_server, silent_for=0, job_status="started")
+    gone = running(
+        make_config, redis_server, silent_for=0, job_status="started", owner=dead_owner()
+    )
+
+    assert not experiment_fail_dead_holder(experiment_id=elsewhere.pk, message="died")
+    assert experiment_fail_dead_holder(experiment_id=gone.pk, message="died")
+    elsewhere.refresh_from_db()
+    assert elsewhere.status == Status.RUNNING

@@ -94,12 +94,14 @@ def make_model_version(
     """A registered version of `experiment`, with a registration gate unless
     gate_passed is None (its report: `report`, or a stub). Written directly:
     no gate runs."""
+    from registry.history_chain import history_append
     from registry.models import GateEvaluation, ModelVersion, RegisteredModel
 
     registered_model, _ = RegisteredModel.objects.get_or_create(name=model_name)
     gate = None
     if gate_passed is not None:
-        gate = GateEvaluation.objects.create(
+        gate = history_append(
+            GateEvaluation,
             registered_model=registered_model,
             candidate=experiment,
             purpose=GateEvaluation.Purpose.REGISTRATION,
@@ -125,10 +127,12 @@ def make_gate_evaluation(
     passed: bool = True,
 ) -> GateEvaluation:
     """A stored promotion gate of `candidate` against `baseline_version`."""
+    from registry.history_chain import history_append
     from registry.models import GateEvaluation
 
     report = {"passed": passed, "summary": "written by a test", "confidence": 0.95}
-    return GateEvaluation.objects.create(
+    return history_append(
+        GateEvaluation,
         registered_model=baseline_version.registered_model,
         candidate=candidate,
         baseline_version=baseline_version,

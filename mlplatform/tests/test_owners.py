@@ -112,3 +112,16 @@ def test_it_judges_a_worker_of_another_host_by_its_heartbeat() -> None:
 
     assert dead_worker_reason(fresh, stale_seconds=45) == ""
     assert "no heartbeat" in dead_worker_reason(silent, stale_seconds=45)
+
+
+def test_a_namesake_from_another_machine_is_judged_by_its_heartbeat_alone() -> None:
+    """Same host name, another pid namespace (two containers): its pid, gone
+    here, says nothing about it."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    namesake = registration(gone.pid, beat_ago=5)
+    namesake[b"machine"] = b"another-boot.4026531999"
+
+    assert dead_worker_reason(namesake, stale_seconds=45) == ""
+    namesake[b"machine"] = this_machine().encode()
+    assert "is gone" in dead_worker_reason(namesake, stale_seconds=45)

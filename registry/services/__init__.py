@@ -22,6 +22,7 @@ from registry.services.policies import (
 from registry.services.registration import (
     experiment_run_and_register,
     model_version_register,
+    registration_by_hand,
     registration_claim,
     registration_record_error,
     registration_retry,
@@ -53,6 +54,7 @@ __all__ = [
     "model_version_get",
     "model_version_register",
     "registered_model_ensure",
+    "registration_by_hand",
     "registration_claim",
     "registration_record_error",
     "registration_retry",

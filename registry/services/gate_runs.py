@@ -28,6 +28,7 @@ from django.core.exceptions import ValidationError
 from datasets.services import dataset_version_load, dataset_version_row_identities
 from experiments.artifacts import ArtifactIntegrityError, artifact_read
 from experiments.models import Experiment, Status
+from registry.history_chain import history_append
 from registry.models import GateEvaluation, GatePolicy, ModelVersion, RegisteredModel, Stage
 from registry.services.policies import gate_policy_current, gate_policy_spec
 
@@ -112,7 +113,8 @@ def _pk(version: ModelVersion | None) -> int | None:
 
 
 def gate_record(run: GateRun) -> GateEvaluation:
-    return GateEvaluation.objects.create(
+    return history_append(
+        GateEvaluation,
         registered_model=run.registered_model,
         candidate=run.candidate,
         baseline_version=run.production,
@@ -368,7 +370,8 @@ def gate_error_record(
         **_failed_report(reason, None, error=True),
         **_context(candidate, production, policy),
     }
-    return GateEvaluation.objects.create(
+    return history_append(
+        GateEvaluation,
         registered_model=registered_model,
         candidate=candidate,
         baseline_version=production,

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 
 from mlplatform.origin import Origin
 from mlplatform.typing import Actor
+from registry.history_chain import history_append
 from registry.models import GatePolicy, RegisteredModel
 from registry.services.locks import locked_model
 
@@ -106,7 +107,8 @@ def _default_policy_create(registered_model: RegisteredModel) -> GatePolicy:
     spec, source = default_policy()
     try:
         with transaction.atomic():
-            return GatePolicy.objects.create(
+            return history_append(
+                GatePolicy,
                 registered_model=registered_model,
                 version=1,
                 policy=spec.to_dict(),
@@ -150,7 +152,8 @@ def gate_policy_set(
         current = gate_policy_current(registered_model=registered_model)
         if current.policy == spec.to_dict():
             raise ValidationError(f"the policy is identical to {current}; nothing was changed")
-        policy = GatePolicy.objects.create(
+        policy = history_append(
+            GatePolicy,
             registered_model=registered_model,
             version=current.version + 1,
             policy=spec.to_dict(),

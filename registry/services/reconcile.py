@@ -30,7 +30,11 @@ from experiments.services import Reconciliation
 from mlplatform.origin import Channel
 from registry.jobs import gate_job_enqueue, register_job_enqueue
 from registry.models import StageRequest
-from registry.services.registration import registration_holder_gone, registration_retry_due
+from registry.services.registration import (
+    registration_holder_gone,
+    registration_record_error,
+    registration_retry_due,
+)
 from registry.services.stage_requests import gate_holder_gone
 
 # Channels whose production requests are gated on a worker; a request made
@@ -54,17 +58,29 @@ def _enqueue_unregistered(report: Reconciliation, redis_connection: Any) -> None
     rows = {
         row["pk"]: row
         for row in orphans.order_by("pk").values(
-            "pk", "registration", "registration_owner", "registration_heartbeat_at"
+            "pk",
+            "registration",
+            "registration_owner",
+            "registration_heartbeat_at",
+            "registration_attempts",
         )
     }
 
     def requeue(experiment_id: int) -> None:
         row = rows[experiment_id]
         holder_gone = row["registration"] == Registration.REGISTERING
-        if holder_gone and not registration_holder_gone(
-            row["registration_owner"], row["registration_heartbeat_at"]
-        ):
-            return
+        if holder_gone:
+            why = registration_holder_gone(
+                row["registration_owner"], row["registration_heartbeat_at"]
+            )
+            if not why:
+                return
+            if row["registration_attempts"] >= settings.REGISTRATION_MAX_ATTEMPTS:
+                # The last attempt died with its process: an error, no more retries.
+                registration_record_error(
+                    experiment_id=experiment_id, message=f"the registration stopped: {why}"
+                )
+                return
         if register_job_enqueue(experiment_id, redis_connection, holder_gone=holder_gone):
             report.registrations_enqueued.append(experiment_id)
 
@@ -90,8 +106,11 @@ def _enqueue_ungated(report: Reconciliation, redis_connection: Any) -> None:
     now = timezone.now()
     quick = now - timedelta(seconds=settings.EXPERIMENT_STALE_SECONDS)
     slow = now - timedelta(seconds=settings.GATE_JOB_TIMEOUT)
+    # Released by a gate that lost the database (it had a heartbeat): at once.
     unclaimed_too_long = Q(gate_owner="") & (
-        Q(channel__in=BACKGROUND_CHANNELS, requested_at__lt=quick) | Q(requested_at__lt=slow)
+        Q(channel__in=BACKGROUND_CHANNELS, requested_at__lt=quick)
+        | Q(requested_at__lt=slow)
+        | Q(gate_heartbeat_at__isnull=False)
     )
     gating = StageRequest.objects.filter(status=StageRequest.Status.GATING).filter(
         unclaimed_too_long | ~Q(gate_owner="")

@@ -39,6 +39,7 @@ from experiments.threads import thread_budget_for_run, threads_limited
 from mlplatform.origin import Origin
 from mlplatform.outages import database_write
 from mlplatform.owners import holder_gone, process_owner
+from registry.history_chain import history_append
 from registry.models import GateEvaluation, ModelVersion, RegisteredModel, Stage, StageTransition
 from registry.services.gate_runs import GateRun, gate_compute, gate_record, gate_run_stale_reason
 from registry.services.locks import locked_model
@@ -129,12 +130,24 @@ def _unclaimable_message(experiment_id: int) -> str:
     return f"experiment #{experiment_id} is being gated and registered right now"
 
 
+def _require_experimenter(user: Actor) -> None:
+    if user is None or not user.is_active or not user.has_perm("experiments.add_experiment"):
+        raise PermissionDenied("only experimenters may gate and register an experiment again")
+
+
+def registration_by_hand(*, experiment_id: int, user: Actor, origin: Origin) -> Outcome:
+    """Gate and register an experiment again in this process, for a person
+    (the command line): an experimenter only, as on the web; a new series
+    of attempts."""
+    _require_experimenter(user)
+    return model_version_register(experiment_id=experiment_id, origin=origin, new_series=True)
+
+
 def registration_retry(*, experiment_id: int, user: Actor) -> bool:
     """Ask a worker to gate and register an experiment again (after an error or
     a failed gate). The experiment shows `pending` at once; False when the
     queue is down (the reconciler queues it when Redis is back)."""
-    if user is None or not user.is_active or not user.has_perm("experiments.add_experiment"):
-        raise PermissionDenied("only experimenters may gate and register an experiment again")
+    _require_experimenter(user)
     experiment = Experiment.objects.get(pk=experiment_id)
     if not (experiment.config.get("registry") or {}).get("model_name"):
         raise ValidationError(f"experiment #{experiment_id}'s config names no registry model")
@@ -245,7 +258,8 @@ def registration_record_error(*, experiment_id: int, message: str, owner: str = 
     attempts = Experiment.objects.filter(pk=experiment_id).values_list(
         "registration_attempts", flat=True
     )[0]
-    attempts = max(attempts, 1)  # a job that died before claiming counts as one
+    if row["registration"] == Registration.PENDING:
+        attempts += 1  # a job that died before it could claim: an attempt all the same
     ended = ending.update(
         registration=Registration.ERROR,
         registration_message=message[:5000],
@@ -370,7 +384,8 @@ def _version_create(
         created_by=experiment.created_by,
         stage_changed_at=timezone.now(),
     )
-    StageTransition.objects.create(
+    history_append(
+        StageTransition,
         model_version=version,
         from_stage=Stage.NONE,
         to_stage=Stage.STAGING,

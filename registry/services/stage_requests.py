@@ -23,13 +23,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from experiments.artifacts import ArtifactIntegrityError, artifact_open
+from experiments.artifacts import ArtifactIntegrityError, artifact_open, artifact_verify
 from experiments.models import Status
 from experiments.services import failure_message
 from experiments.services.heartbeat import heartbeat
 from mlplatform.origin import Origin
-from mlplatform.outages import database_write
+from mlplatform.outages import database_write, is_database_outage
 from mlplatform.owners import holder_gone, process_owner
+from registry.history_chain import history_append
 from registry.models import (
     GateEvaluation,
     ModelVersion,
@@ -210,7 +211,12 @@ def stage_request_gate(*, request_id: int) -> StageRequest:
     (else it gates again). A request no longer gating (withdrawn) is left
     alone. An unexpected error is recorded as a failed gate."""
     owner = process_owner().token
-    if not stage_request_gate_claim(request_id=request_id, owner=owner):
+    claimed = database_write(
+        lambda: stage_request_gate_claim(request_id=request_id, owner=owner),
+        what=f"gate claim of request #{request_id}",
+        wait=30,
+    )
+    if not claimed:
         return _request_get(request_id)
     try:
         with heartbeat(
@@ -220,10 +226,25 @@ def stage_request_gate(*, request_id: int) -> StageRequest:
         ):
             return _gate_until_recorded(request_id, owner)
     except Exception as error:
+        if is_database_outage(error):
+            # Not the gate's verdict: let go of the claim, so that the request
+            # is gated again (reconciliation queues it) once the database is back.
+            logger.warning("gating request #%s: %s; released", request_id, failure_message(error))
+            database_write(
+                lambda: _gate_release(request_id, owner),
+                what=f"gate claim of request #{request_id}",
+            )
+            return _request_get(request_id)
         logger.exception("gating request #%s failed", request_id)
         return stage_request_gate_failed(
             request_id=request_id, message=failure_message(error), owner=owner
         )
+
+
+def _gate_release(request_id: int, owner: str) -> None:
+    StageRequest.objects.filter(
+        pk=request_id, status=StageRequest.Status.GATING, gate_owner=owner
+    ).update(gate_owner="")  # gate_heartbeat_at stays: reconciliation gates it again soon
 
 
 def stage_request_gate_claim(*, request_id: int, owner: str) -> bool:
@@ -502,7 +523,7 @@ def _candidate_bytes_unchanged(version: ModelVersion) -> None:
     Hashing reads the file (no model is loaded or scored): milliseconds for
     the platform's models, about a second for a 500 MB forest."""
     try:
-        artifact_open(path=version.experiment.artifact_path, sha256=version.artifact_sha256).close()
+        artifact_verify(path=version.experiment.artifact_path, sha256=version.artifact_sha256)
     except ArtifactIntegrityError as error:
         raise _CandidateChanged(
             f"the candidate's artifact changed while the approval was being recorded: {error}"
@@ -518,7 +539,8 @@ def _archive_production(
         ModelVersion.objects.filter(pk=previous.pk).update(
             stage=Stage.ARCHIVED, stage_changed_at=timezone.now()
         )
-        StageTransition.objects.create(
+        history_append(
+            StageTransition,
             model_version=previous,
             from_stage=Stage.PRODUCTION,
             to_stage=Stage.ARCHIVED,
@@ -608,7 +630,8 @@ def _record(
     actor_label: str = "",
 ) -> StageTransition:
     text = request.reason if not reason else f"{request.reason}\n\n{decision}: {reason}"
-    return StageTransition.objects.create(
+    return history_append(
+        StageTransition,
         model_version=request.model_version,
         from_stage=request.from_stage,
         to_stage=request.to_stage,

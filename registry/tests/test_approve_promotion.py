@@ -86,12 +86,17 @@ def test_it_refuses_an_already_decided_request(
 
 
 def test_it_records_the_command_line_account_and_host(
-    registered: Callable[..., ModelVersion], experimenter: User, approver: User
+    registered: Callable[..., ModelVersion],
+    experimenter: User,
+    approver: User,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import getpass
+    import os
+    import pwd
     import socket
 
     request = pending(registered(), experimenter)
+    monkeypatch.setenv("USER", "mallory")  # not who runs it: the uid says
 
     call_command(
         "approve_promotion", str(request.pk), user="arthur", reason="ok", stdout=StringIO()
@@ -100,7 +105,7 @@ def test_it_records_the_command_line_account_and_host(
     entry = StageTransition.objects.get(request=request)
     assert (entry.channel, entry.os_user, entry.host) == (
         "cli",
-        getpass.getuser(),
+        pwd.getpwuid(os.getuid()).pw_name,
         socket.gethostname(),
     )
 

@@ -78,7 +78,7 @@ def test_it_refuses_experimenters_and_approvers(
 
 
 def test_it_needs_a_user_to_set(model: RegisteredModel, policy_file: Path) -> None:
-    with pytest.raises(CommandError, match="--set needs --user"):
+    with pytest.raises(CommandError, match="say who you are: set MLPLATFORM_TOKEN"):
         run("fraud_detector", set=str(policy_file), reason="x")
 
 

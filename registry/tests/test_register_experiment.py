@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from experiments.models import Experiment, Registration
@@ -25,8 +26,15 @@ def completed(make_config: Callable[..., str]) -> Callable[..., Experiment]:
     return make
 
 
+@pytest.fixture(autouse=True)
+def erin(experimenter: User) -> User:
+    return experimenter
+
+
 def run(*args: str, **options: Any) -> tuple[int, str]:
+    """As erin, an experimenter (--user: the local convenience)."""
     out = StringIO()
+    options.setdefault("user", "erin")
     try:
         call_command("register_experiment", *args, stdout=out, stderr=StringIO(), **options)
     except SystemExit as exit_:
@@ -81,3 +89,14 @@ def test_it_refuses_an_experiment_registered_already(completed: Callable[..., Ex
 def test_it_names_an_unknown_experiment(db: None) -> None:
     with pytest.raises(CommandError, match="experiment #999 does not exist"):
         run("999")
+
+
+def test_it_refuses_someone_who_is_not_an_experimenter(
+    completed: Callable[..., Experiment], viewer: User
+) -> None:
+    experiment = completed(name="candidate")
+
+    with pytest.raises(CommandError, match="only experimenters may gate and register"):
+        run(str(experiment.pk), user="vera")
+
+    assert Experiment.objects.get(pk=experiment.pk).registration == Registration.PENDING

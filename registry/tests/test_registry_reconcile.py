@@ -126,6 +126,7 @@ def test_it_stops_retrying_after_the_last_attempt(
     assert pauses == [180, 540, None]
     assert unregistered.registration_attempts == 3
     assert reconcile().registrations_retried == []
+    unregistered.refresh_from_db()
     assert unregistered.registration == Registration.ERROR
 
 

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from api.models import ApiToken
 from api.selectors import api_tokens_list
 from api.services import api_token_create, api_token_revoke
-from mlplatform.cli import PlatformCommand
+from mlplatform.cli import TOKEN_VARIABLE, PlatformCommand, command_user
 from mlplatform.users import user_for_command
 
 
@@ -31,18 +34,33 @@ class Command(PlatformCommand):
         revoke = actions.add_parser("revoke", help="Revoke token ID at once.")
         revoke.add_argument("token_id", type=int, metavar="ID")
         revoke.add_argument("--json", action="store_true")
+        for action in (create, revoke):
+            action.add_argument(
+                "--token-file",
+                type=Path,
+                help=f"Your personal API token (default: ${TOKEN_VARIABLE}). Required with "
+                "DJANGO_ENV=production, where only a superuser creates or revokes another "
+                "user's tokens.",
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             getattr(self, f"handle_{options['action']}")(options)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
+        except PermissionDenied as error:
+            raise CommandError(str(error)) from None
+
+    def caller(self, options: dict[str, Any]) -> User | None:
+        """Who asks: the owner of the token given; required in production
+        (anyone who can run commands could otherwise mint a token for anyone)."""
+        return command_user({"token_file": options["token_file"]}, required=settings.PRODUCTION)
 
     def handle_create(self, options: dict[str, Any]) -> None:
         user, _ = user_for_command(options["user"])
         if user is None:  # argparse requires the name; an empty one reaches here
             raise CommandError("name the user the token acts as")
-        issued = api_token_create(user=user, name=options["name"])
+        issued = api_token_create(user=user, name=options["name"], issued_by=self.caller(options))
         if options["json"]:
             self.stdout.write(json.dumps({**_token_json(issued.token), "token": issued.secret}))
             return
@@ -67,7 +85,7 @@ class Command(PlatformCommand):
             )
 
     def handle_revoke(self, options: dict[str, Any]) -> None:
-        revoked = api_token_revoke(token_id=options["token_id"])
+        revoked = api_token_revoke(token_id=options["token_id"], revoked_by=self.caller(options))
         if options["json"]:
             self.stdout.write(json.dumps({"id": options["token_id"], "revoked": revoked}))
             return

@@ -1,19 +1,17 @@
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from datasets.models import DatasetVersion
 from datasets.profiling import class_counts_text
 from datasets.services import dataset_register
-from mlplatform.cli import PlatformCommand
+from mlplatform.cli import PlatformCommand, command_user, identity_arguments
 from mlplatform.numbers import size
+from mlplatform.origin import os_account
 
 
 class Command(PlatformCommand):
@@ -34,10 +32,10 @@ class Command(PlatformCommand):
             "training counts it as 1 and the other class as 0.",
         )
         parser.add_argument("--description", default="", help="Free text shown with the version.")
-        parser.add_argument("--user", help="Username to record as registrant (must exist).")
+        identity_arguments(parser, acting="the registrant")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = _user_or_none(options["user"])
+        user = command_user(options, required=False)
         try:
             registered = dataset_register(
                 name=options["name"],
@@ -47,30 +45,11 @@ class Command(PlatformCommand):
                 positive_label=options["positive_label"],
                 description=options["description"],
                 user=user,
-                user_name=None if user else f"cli:{_os_user()}",
+                user_name=None if user else f"cli:{os_account()}",
             )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write("\n".join(_summary_lines(registered)))
-
-
-def _user_or_none(username: str | None) -> User | None:
-    if username is None:
-        return None
-    user_model = get_user_model()
-    try:
-        return user_model.objects.get(**{user_model.USERNAME_FIELD: username})
-    except user_model.DoesNotExist:
-        raise CommandError(
-            f"No user named {username!r}; create it first (createsuperuser) or leave out --user"
-        ) from None
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def _summary_lines(version: DatasetVersion) -> list[str]:

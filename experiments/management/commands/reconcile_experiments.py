@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -11,6 +12,8 @@ from django.db import connections
 from experiments.services import Reconciliation
 from mlplatform.cli import EXIT_UNAVAILABLE, PlatformCommand
 from mlplatform.reconcile import Outages, reconcile, reconcile_guarded
+
+logger = logging.getLogger(__name__)
 
 
 class Command(PlatformCommand):
@@ -34,6 +37,7 @@ class Command(PlatformCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.as_json = options["json"]
+        self.looping = options["loop"]
         if not options["loop"]:
             result = reconcile()  # a database outage: PlatformCommand's one-line error
             self.report(result)
@@ -42,7 +46,11 @@ class Command(PlatformCommand):
             return
         outages = Outages("reconcile_experiments", settings.EXPERIMENT_RECONCILE_SECONDS)
         while True:
-            passed = reconcile_guarded(outages)
+            try:
+                passed = reconcile_guarded(outages)
+            except Exception:  # a bug or a transient database error: the next pass retries
+                logger.exception("reconcile_experiments: the pass failed")
+                passed = None
             if passed is not None:
                 self.report(passed)
             connections.close_all()
@@ -63,7 +71,7 @@ class Command(PlatformCommand):
             }
             self.stdout.write(json.dumps(payload, sort_keys=True))
             return
-        if not result.queue_available:
+        if not result.queue_available and not self.looping:  # --loop: Outages says it once
             self.stderr.write("the training queue (Redis) is unavailable; only runs whose "
                               "process is known dead were checked")  # fmt: skip
         for pk in result.enqueued:

@@ -22,10 +22,9 @@ from experiments.selectors import experiment_scalar_metrics
 from experiments.services import experiment_create, experiment_submit
 from experiments.services.heartbeat import heartbeat
 from mlplatform import numbers
-from mlplatform.cli import JsonCommand
-from mlplatform.origin import Origin
+from mlplatform.cli import JsonCommand, command_user, identity_arguments
+from mlplatform.origin import Origin, os_account
 from mlplatform.startup import collector_paused
-from mlplatform.users import user_for_command
 from registry import gate
 from registry.selectors import identical_versions
 from registry.services import experiment_run_and_register
@@ -46,7 +45,7 @@ class Command(JsonCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--config", required=True, help="Path to a YAML config.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
-        parser.add_argument("--user", help="Username to record as the creator.")
+        identity_arguments(parser, acting="the creator")
         parser.add_argument(
             "--enqueue",
             action="store_true",
@@ -56,7 +55,8 @@ class Command(JsonCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.as_json = options["json"]
         config_text = read_config_text(Path(options["config"]))
-        user, user_name = user_for_command(options["user"])
+        user = command_user(options, required=False)
+        user_name = user.get_username() if user else f"cli:{os_account()}"
         if options["enqueue"]:
             self.submit(config_text, user, user_name, options["config"])
             return

@@ -6,9 +6,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from mlplatform.cli import JsonCommand
+from mlplatform.cli import JsonCommand, command_user, identity_arguments
 from mlplatform.origin import Origin
-from mlplatform.users import user_for_command
 from registry.management.commands.request_promotion import _messages
 from registry.services import stage_request_decide
 
@@ -18,7 +17,7 @@ class Command(JsonCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("request_id", type=int)
-        parser.add_argument("--user", required=True, help="Username of the approver.")
+        identity_arguments(parser, acting="the approver")
         parser.add_argument("--reject", action="store_true")
         parser.add_argument(
             "--reason", required=True, help="Why; recorded in the stage history (required)."
@@ -31,7 +30,7 @@ class Command(JsonCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user, _ = user_for_command(options["user"])
+        user = command_user(options)
         try:
             request = stage_request_decide(
                 request_id=options["request_id"],

@@ -8,9 +8,8 @@ import yaml
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from mlplatform.cli import PlatformCommand
+from mlplatform.cli import PlatformCommand, command_user, identity_arguments
 from mlplatform.origin import Channel, Origin
-from mlplatform.users import user_for_command
 from registry.models import GatePolicy, RegisteredModel
 from registry.selectors import gate_policy_as_dict, gate_policy_history
 
@@ -24,7 +23,7 @@ class Command(PlatformCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model")
         parser.add_argument("--set", dest="policy_file", help="A YAML (or JSON) policy file.")
-        parser.add_argument("--user", help="Who sets it (needs registry.change_gatepolicy).")
+        identity_arguments(parser, acting="who sets it, holding registry.change_gatepolicy")
         parser.add_argument("--reason", default="", help="Why; recorded with the change.")
         parser.add_argument("--json", action="store_true")
 
@@ -52,14 +51,12 @@ class Command(PlatformCommand):
     def set_policy(self, options: dict[str, Any]) -> None:
         from registry.services import gate_policy_set
 
-        if not options["user"]:
-            raise CommandError("--set needs --user: the account that holds the permission")
+        user = command_user(options)
         path = Path(options["policy_file"])
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise CommandError(f"cannot read policy file {path}: {error}") from None
-        user, _ = user_for_command(options["user"])
         try:
             policy = gate_policy_set(
                 model_name=options["model"],

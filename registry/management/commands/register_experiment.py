@@ -4,11 +4,11 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from experiments.models import Experiment, Registration
-from mlplatform.cli import PlatformCommand
+from mlplatform.cli import PlatformCommand, command_user, identity_arguments
 from mlplatform.origin import Origin
 from registry import gate
 
@@ -24,21 +24,25 @@ class Command(PlatformCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("experiment_id", type=int)
+        identity_arguments(parser, acting="an experimenter")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from registry.services import model_version_register
+        from registry.services import registration_by_hand
 
+        user = command_user(options)
         experiment_id = options["experiment_id"]
         if not Experiment.objects.filter(pk=experiment_id).exists():
             raise CommandError(f"experiment #{experiment_id} does not exist")
         error = ""
         try:
-            evaluation, version = model_version_register(
-                experiment_id=experiment_id, origin=Origin.cli(), new_series=True
+            evaluation, version = registration_by_hand(
+                experiment_id=experiment_id, user=user, origin=Origin.cli()
             )
         except ValidationError as refused:
             raise CommandError("; ".join(refused.messages)) from None
+        except PermissionDenied as refused:
+            raise CommandError(str(refused)) from None
         except Exception as failure:  # recorded on the experiment as a registration error
             evaluation, version, error = None, None, str(failure)
         if evaluation is None and version is None and not error:

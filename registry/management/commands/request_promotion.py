@@ -6,9 +6,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from mlplatform.cli import JsonCommand, choice_of, choices_metavar
+from mlplatform.cli import (
+    EXIT_UNAVAILABLE,
+    JsonCommand,
+    choice_of,
+    choices_metavar,
+    command_user,
+    identity_arguments,
+)
 from mlplatform.origin import Origin
-from mlplatform.users import user_for_command
 from registry import gate
 from registry.models import Stage, StageRequest
 from registry.services import model_version_get, stage_request_create
@@ -32,12 +38,12 @@ class Command(JsonCommand):
             type=choice_of(STAGES, what="stage"),
             metavar=choices_metavar(STAGES),
         )
-        parser.add_argument("--user", required=True, help="Username of the requester.")
+        identity_arguments(parser, acting="the requester")
         parser.add_argument("--reason", required=True)
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user, _ = user_for_command(options["user"])
+        user = command_user(options)
         try:
             version = model_version_get(model_name=options["model"], version=options["version"])
             request = stage_request_create(
@@ -49,6 +55,13 @@ class Command(JsonCommand):
             )
         except (ValidationError, PermissionDenied) as error:
             raise CommandError(_messages(error)) from None
+        if request.status == StageRequest.Status.GATING:
+            # The gate lost the database and let go of the request.
+            raise CommandError(
+                f"request #{request.pk} is recorded, but the database became unavailable "
+                "while gating it; a worker gates it once the database is back",
+                returncode=EXIT_UNAVAILABLE,
+            )
         report = request.gate.report if request.gate else None
         if options["json"]:
             self.stdout.write(json.dumps(_as_json(request, report), indent=2))

@@ -8,9 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from mlplatform import numbers
-from mlplatform.cli import PlatformCommand
-from mlplatform.origin import Origin
-from mlplatform.users import user_for_command
+from mlplatform.cli import PlatformCommand, command_user, identity_arguments
+from mlplatform.origin import Origin, os_account
 from registry.models import Stage
 from serving.errors import ModelNotFound, ModelUnavailable
 from serving.models import ScoringRun
@@ -35,11 +34,12 @@ class Command(PlatformCommand):
         parser.add_argument("--input", required=True, help="CSV file under DATA_ROOT.")
         parser.add_argument("--output", required=True, help="CSV file to write.")
         parser.add_argument("--force", action="store_true", help="Replace an existing output.")
-        parser.add_argument("--user", help="Username to record as the one who scored.")
+        identity_arguments(parser, acting="who scored")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user, user_name = user_for_command(options["user"])
+        user = command_user(options, required=False)
+        user_name = user.get_username() if user else f"cli:{os_account()}"
         try:
             run = scoring_run_create(
                 model_name=options["model"],
