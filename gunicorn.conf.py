@@ -32,8 +32,20 @@ keepalive = int(os.environ.get("WEB_KEEPALIVE", "5"))
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-") or None
 errorlog = "-"
 # Behind a reverse proxy on another host, name it here so that its
-# X-Forwarded-* headers are trusted.
+# X-Forwarded-For is trusted.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn would take the scheme from X-Forwarded-Proto, X-Forwarded-Ssl and
+# X-Forwarded-Protocol of any client in forwarded_allow_ips (a local curl
+# claiming https): none is trusted, unless SECURE_PROXY_SSL_HEADER_TRUSTED says
+# the proxy in front terminates https and overwrites X-Forwarded-Proto, which
+# alone is then believed (as Django's SECURE_PROXY_SSL_HEADER does).
+_proxy_trusted = os.environ.get("SECURE_PROXY_SSL_HEADER_TRUSTED", "").strip().lower() in {
+    "1",
+    "true",
+    "yes",
+    "on",
+}
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"} if _proxy_trusted else {}
 
 
 def post_worker_init(worker: object) -> None:
@@ -48,3 +60,9 @@ def post_worker_init(worker: object) -> None:
 
     get_resolver().url_patterns  # noqa: B018 - loading the URLconf is the point
     model_format.loader_import()
+    # A web worker serves requests on its threads: each prediction gets the
+    # serving budget of BLAS/OpenMP threads, not every core.
+    from django.conf import settings
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=settings.SERVING_THREADS)

@@ -78,8 +78,24 @@ def hash_and_read_csv(path: Path) -> tuple[str, pd.DataFrame]:
         return digest.result(), frame
 
 
-def read_cache_frame(path: Path) -> pd.DataFrame:
-    return pd.read_feather(path)
+def cache_format() -> str:
+    """What a cache's bytes depend on besides the frame: the writer."""
+    import pyarrow
+
+    return f"arrow-ipc pyarrow {pyarrow.__version__}"
+
+
+def read_cache_verified(path: Path, sha256: str) -> pd.DataFrame | None:
+    """The cached frame if the file's bytes hash to sha256, else None. The
+    bytes are read once: hashed, then parsed from memory."""
+    import pyarrow as pa
+    from pyarrow import feather
+
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        return None
+    frame: pd.DataFrame = feather.read_table(pa.BufferReader(data)).to_pandas()
+    return frame
 
 
 def write_cache_atomic(frame: pd.DataFrame, path: Path) -> None:

@@ -111,3 +111,25 @@ class DatasetRowIdentities(models.Model):
 
     def __str__(self) -> str:
         return f"row identities of {self.version_id}"
+
+
+class DatasetCacheDigest(models.Model):
+    """The SHA-256 of a version's Arrow cache as it was written from the
+    verified file, per cache format (the pyarrow that wrote it): a cache
+    that no longer matches is not read but rebuilt."""
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="caches")
+    format = models.CharField(max_length=100, help_text="arrow-ipc, and the pyarrow that wrote it.")
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    written_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "format"], name="dataset_cache_one_per_format"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"cache of {self.version.label} ({self.format})"

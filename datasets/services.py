@@ -18,7 +18,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from datasets import files, identity
-from datasets.models import Dataset, DatasetFileCheck, DatasetRowIdentities, DatasetVersion
+from datasets.models import (
+    Dataset,
+    DatasetCacheDigest,
+    DatasetFileCheck,
+    DatasetRowIdentities,
+    DatasetVersion,
+)
 from datasets.profiling import FrameProfile, ProfileError, column_specs, frame_profile
 from datasets.selectors import dataset_file_check_get, dataset_version_exists
 from mlplatform.users import acting_user
@@ -117,6 +123,20 @@ def dataset_version_load(*, version: DatasetVersion) -> pd.DataFrame:
         if frame is not None:
             return _with_row_positions(frame)
     return _with_row_positions(_read_csv_and_cache(version, cache_path))
+
+
+def dataset_cache_verify(*, version: DatasetVersion) -> str:
+    """The state of this host's cache of the version: "none", "ok", or
+    "mismatch" (its bytes are not those recorded when it was written from
+    the verified file: it is removed, and rebuilt from the file on next use)."""
+    cache_path = _cache_path(version)
+    if not cache_path.is_file():
+        return "none"
+    recorded = _recorded_cache_digest(version)
+    if recorded is not None and files.file_sha256(cache_path) == recorded:
+        return "ok"
+    cache_path.unlink(missing_ok=True)
+    return "mismatch"
 
 
 def dataset_version_verify(*, version: DatasetVersion, full: bool) -> VerifyResult:
@@ -341,9 +361,30 @@ def _read_csv_and_cache(version: DatasetVersion, cache_path: Path) -> pd.DataFra
     _record_if_unchanged(version, path, identity)
     try:
         files.write_cache_atomic(frame, cache_path)
+        _record_cache_digest(version, cache_path)
     except OSError:
         logger.warning("Could not write dataset cache %s", cache_path, exc_info=True)
     return frame
+
+
+def _record_cache_digest(version: DatasetVersion, cache_path: Path) -> None:
+    """What the cache holds as written from the verified file (per writer)."""
+    DatasetCacheDigest.objects.update_or_create(
+        version=version,
+        format=files.cache_format(),
+        defaults={
+            "sha256": files.file_sha256(cache_path),
+            "size_bytes": cache_path.stat().st_size,
+        },
+    )
+
+
+def _recorded_cache_digest(version: DatasetVersion) -> str | None:
+    return (
+        DatasetCacheDigest.objects.filter(version=version, format=files.cache_format())
+        .values_list("sha256", flat=True)
+        .first()
+    )
 
 
 def _parse_registered(version: DatasetVersion, path: Path) -> pd.DataFrame:
@@ -363,11 +404,24 @@ def _parse_registered(version: DatasetVersion, path: Path) -> pd.DataFrame:
 
 
 def _read_cache(cache_path: Path, version: DatasetVersion) -> pd.DataFrame | None:
-    """The cached frame, or None when the cache is unreadable or not what was registered."""
+    """The cached frame, or None when the cache is unreadable, its bytes are
+    not those recorded when it was written (changed on disk, or written by
+    another pyarrow), or it is not what was registered: then the caller
+    rebuilds it from the verified file."""
+    recorded = _recorded_cache_digest(version)
+    if recorded is None:
+        return None
     try:
-        frame = files.read_cache_frame(cache_path)
+        frame = files.read_cache_verified(cache_path, recorded)
     except (OSError, ValueError):
         logger.warning("Ignoring unreadable dataset cache %s", cache_path, exc_info=True)
+        return None
+    if frame is None:
+        logger.warning(
+            "Dataset cache %s does not match the digest recorded when it was written; "
+            "rebuilding it from the verified file",
+            cache_path,
+        )
         return None
     return frame if _has_registered_shape(frame, version) else None
 

@@ -70,5 +70,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def _api_error(status: int, code: str, message: str) -> JsonResponse:
     """The API's error shape (api.v1.errors), written here so that a page
     outside the API never imports it."""
-    body = {"error": {"code": code, "message": message, "fields": {}}}
+    body = {"error": {"code": code, "message": message}}
     return JsonResponse(body, status=status)

@@ -108,13 +108,24 @@ if DJANGO_ENV not in {"local", "production"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 DEBUG = env_bool("DEBUG", False)
+LOCAL_SECRET_KEY = "local-only-insecure-key-set-SECRET_KEY-in-production"  # noqa: S105
+MIN_SECRET_KEY_LENGTH = 50
 SECRET_KEY = env_secret("SECRET_KEY", "")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured(
             "SECRET_KEY (or SECRET_KEY_FILE) must be set when DJANGO_ENV=production"
         )
-    SECRET_KEY = "local-only-insecure-key-set-SECRET_KEY-in-production"  # noqa: S105
+    SECRET_KEY = LOCAL_SECRET_KEY
+if PRODUCTION and (SECRET_KEY == LOCAL_SECRET_KEY or len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH):
+    # Sessions, CSRF tokens and password resets are signed with it: the key
+    # published here, or one short enough to guess, signs for anyone.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the local key published with the project"
+        if SECRET_KEY == LOCAL_SECRET_KEY
+        else f"SECRET_KEY has {len(SECRET_KEY)} characters; production needs at least "
+        f"{MIN_SECRET_KEY_LENGTH}"
+    )
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
 )
@@ -163,9 +174,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost, so that every API response, whatever produced it, leaves in
-    # the API's JSON error shape and carries its server time.
-    "api.middleware.ApiResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A view that lost the database answers 503, not 500 (its process_exception).
     "mlplatform.outage_responses.DatabaseOutageMiddleware",
@@ -176,6 +184,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Inside the security middlewares, so that an API error it reshapes (an
+    # unknown URL, a refused method) still gets their headers on the way out;
+    # every response a view or the handler makes passes through it.
+    "api.middleware.ApiResponseMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -320,6 +332,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BODY_BYTES", 16 * 1024 * 1024
 # model versions each web process keeps in memory.
 SERVING_MAX_RECORDS = env_int("SERVING_MAX_RECORDS", 10_000)
 SERVING_CACHED_MODELS = env_int("SERVING_CACHED_MODELS", 4)
+# Threads a loaded model predicts on in a web worker (BLAS, OpenMP, a forest's
+# jobs): one, as a web worker serves several requests on its own threads.
+SERVING_THREADS = env_int("SERVING_THREADS", 1, minimum=1)
+# The largest model artifact a web process loads (0: no limit); a larger one
+# is answered 503 naming this setting, not loaded into every web worker.
+SERVING_MAX_MODEL_MB = env_int("SERVING_MAX_MODEL_MB", 1024, minimum=0)
 
 # The gate policy every new registered model starts with, and the bounds no
 # policy may leave (settings may raise the lower bounds, never lower them).
@@ -329,6 +347,10 @@ GATE_DEFAULT_POLICY_FILE = env_path(
 GATE_POLICY_MIN_RESAMPLES = env_int("GATE_POLICY_MIN_RESAMPLES", 200)
 GATE_POLICY_MIN_CONFIDENCE = env_float("GATE_POLICY_MIN_CONFIDENCE", 0.80)
 GATE_POLICY_MIN_POSITIVES = env_int("GATE_POLICY_MIN_POSITIVES", 20)
+# The loosest comparison with production a policy's primary metric may allow
+# (settings may only lower them): a policy that lets anything through is refused.
+GATE_POLICY_MAX_DROP = env_float("GATE_POLICY_MAX_DROP", 0.10)
+GATE_POLICY_MAX_RELATIVE_DROP = env_float("GATE_POLICY_MAX_RELATIVE_DROP", 0.50)
 
 # How long a worker may take to gate a production request or an experiment's
 # registration (loading the production model and the data, bootstrapping).

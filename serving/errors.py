@@ -13,6 +13,11 @@ class ModelUnavailable(Exception):
     digest, is missing, or cannot be loaded safely."""
 
 
+class ModelTooLarge(Exception):
+    """The version's artifact is larger than this process may load
+    (SERVING_MAX_MODEL_MB)."""
+
+
 class InputError(ValueError):
     """Rows the model cannot score. `fields` maps each offending input (e.g.
     "records.V3") to messages that name the rows."""

@@ -22,7 +22,37 @@ from serving.errors import InputError
 ROWS_SHOWN = 10
 PROBLEMS_SHOWN = 20
 NAME_SHOWN = 60
+# Unknown keys named before "and N more unknown keys".
+UNKNOWN_SHOWN = 5
+# Keys a record may carry beyond the model's features before it is refused
+# unread: a typo or two is named; thousands are an attack on the parser.
+EXTRA_KEYS_ALLOWED = 20
+COLONS_PER_KEY_ALLOWED = 4
 RowLabel = Callable[[Sequence[int]], str]
+
+
+def body_check(body: bytes, feature_count: int, *, max_records: int) -> None:
+    """Refuse, before it is parsed, a body that holds more records than a
+    request may, or far more keys than its records could carry (the model's
+    features and EXTRA_KEYS_ALLOWED each; records_frame then checks each
+    record exactly). Counting bytes costs milliseconds where parsing
+    1,000,000 keys costs half a second."""
+    objects = body.count(b"{")
+    records = max(objects - 1, 1)  # the outer object holds the records
+    if records > max_records:
+        message = f"at most {max_records:,} rows per request, got {records:,}"
+        raise InputError(f"records: {message}", {"records": [message]})
+    per_record = feature_count + EXTRA_KEYS_ALLOWED
+    # Every key is followed by a colon (whatever the spaces around it); a
+    # colon inside a string value ("12:30:00") counts too, hence the room.
+    keys = body.count(b":")
+    if keys > records * per_record * COLONS_PER_KEY_ALLOWED + 1:
+        message = (
+            f"at most {per_record:,} keys per record (the model's {feature_count:,} features "
+            f"and {EXTRA_KEYS_ALLOWED} more); this body holds about {keys:,} keys in "
+            f"{records:,} record{'s' if records != 1 else ''}"
+        )
+        raise InputError(f"records: {message}", {"records": [message]})
 
 
 def record_rows(rows: Sequence[int]) -> str:
@@ -62,8 +92,13 @@ def records_frame(
     skip = {column: set(rows_missing) for column, rows_missing in missing.items()}
     for column, messages in value_problems(frame, feature_columns, record_rows, skip).items():
         problems.setdefault(column, []).extend(messages)
-    for column in sorted(unknown):
+    names = sorted(unknown)
+    for column in names[:UNKNOWN_SHOWN]:
         problems[column] = [f"not a feature of the model, in {record_rows(unknown[column])}"]
+    if len(names) > UNKNOWN_SHOWN:
+        problems[f"and {len(names) - UNKNOWN_SHOWN:,} more unknown keys"] = [
+            "not features of the model"
+        ]
     if problems:
         raise _input_error("records", problems)
     return frame
@@ -94,9 +129,16 @@ def _key_problems(
     comparison of key views per row; the set differences run only for rows
     that differ."""
     wanted = dict.fromkeys(feature_columns).keys()
+    most = len(wanted) + EXTRA_KEYS_ALLOWED
     missing: dict[str, list[int]] = {}
     unknown: dict[str, list[int]] = {}
     for row, record in enumerate(records):
+        if len(record) > most:
+            message = (
+                f"{len(record):,} keys in {record_rows([row])}: at most {most:,} "
+                f"(the model's {len(wanted):,} features and {EXTRA_KEYS_ALLOWED} more)"
+            )
+            raise InputError(f"records: {message}", {"records": [message]})
         if record.keys() != wanted:
             for column in wanted - record.keys():
                 missing.setdefault(column, []).append(row)
@@ -196,6 +238,31 @@ def _shown(value: object) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= NAME_SHOWN else text[:NAME_SHOWN] + "…"
+
+
+# A value this large in a row the model could not score is named as the cause.
+HUGE = 1e100
+
+
+def overflow_error(
+    frame: pd.DataFrame, feature_columns: Sequence[str], rows: list[int] | None, label: RowLabel
+) -> InputError:
+    """The rows a model could not score although every value was finite,
+    blamed on their huge values: the columns holding values of at least
+    HUGE, or else the column with the largest."""
+    rows = list(range(len(frame))) if rows is None else rows
+    values = np.abs(frame.iloc[rows][list(feature_columns)].to_numpy(dtype=np.float64))
+    largest = values.max(axis=0)
+    culprits = [i for i, top in enumerate(largest) if top >= HUGE] or [int(largest.argmax())]
+    problems = {}
+    for index in culprits:
+        at = [rows[i] for i in np.flatnonzero(values[:, index] >= min(HUGE, largest[index]))]
+        problems[feature_columns[index]] = [
+            f"too large to score (up to {largest[index]:.3g}): the model overflows on it, "
+            f"in {label(at)}"
+        ]
+    what = "records" if label is record_rows else "columns"
+    return _input_error(what, problems, named=label is record_rows)
 
 
 def _input_error(what: str, problems: dict[str, list[str]], *, named: bool = True) -> InputError:

@@ -6,7 +6,11 @@ is served by the next request, without a restart.
 
 The cache is per process (each gunicorn worker holds its own copies) and
 thread-safe: requests read it under a lock; a version is loaded by one
-thread while the others wait for it."""
+thread while the others that want that version wait for it (a lock per
+version: a cold load of one model never holds up requests for another).
+A loaded model predicts on the serving thread budget (SERVING_THREADS), not
+on the n_jobs it was trained with, and a model whose artifact is larger
+than SERVING_MAX_MODEL_MB is not loaded at all."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from experiments.artifacts import ArtifactIntegrityError
 from experiments.model_format import UnsafeArtifactError
 from registry.models import ModelVersion, RegisteredModel
 from registry.services import verified_model
-from serving.errors import ModelNotFound, ModelUnavailable
+from serving.errors import ModelNotFound, ModelTooLarge, ModelUnavailable
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class ServedModel:
 # (version id, artifact digest) -> ServedModel, least recently used first.
 _cache: OrderedDict[tuple[int, str], ServedModel] = OrderedDict()
 _cache_lock = threading.Lock()
-_load_lock = threading.Lock()
+_load_locks: dict[tuple[int, str], threading.Lock] = {}
 
 
 def served_model(*, model_name: str, version: int | None = None, stage: str = "") -> ServedModel:
@@ -49,13 +53,18 @@ def served_model(*, model_name: str, version: int | None = None, stage: str = ""
     cached = _cached(key)
     if cached is not None:
         return cached
-    with _load_lock:
+    with _load_lock(key):
         cached = _cached(key)  # loaded by another thread while this one waited
         if cached is not None:
             return cached
         loaded = _load(key[0])
         _remember(key, loaded)
         return loaded
+
+
+def _load_lock(key: tuple[int, str]) -> threading.Lock:
+    with _cache_lock:
+        return _load_locks.setdefault(key, threading.Lock())
 
 
 def served_models_clear() -> None:
@@ -102,6 +111,13 @@ def _load(version_id: int) -> ServedModel:
     version = ModelVersion.objects.select_related("registered_model", "experiment").get(
         pk=version_id
     )
+    size = version.experiment.artifact_size or 0
+    limit = settings.SERVING_MAX_MODEL_MB
+    if limit and size > limit * 1024 * 1024:
+        raise ModelTooLarge(
+            f"{version} cannot be served here: its model is {size / 2**20:,.1f} MiB, larger than "
+            f"this process loads ({limit:,} MiB, SERVING_MAX_MODEL_MB)"
+        )
     try:
         estimator = verified_model(version)
     except (ArtifactIntegrityError, UnsafeArtifactError) as error:
@@ -112,6 +128,7 @@ def _load(version_id: int) -> ServedModel:
         raise ModelUnavailable(
             f"{version} cannot serve: its model was trained on other columns than it records"
         )
+    _serving_threads(estimator)
     return ServedModel(
         model_name=version.registered_model.name,
         version=version.version,
@@ -121,3 +138,13 @@ def _load(version_id: int) -> ServedModel:
         feature_columns=features,
         estimator=estimator,
     )
+
+
+def _serving_threads(estimator: Any) -> None:
+    """A forest keeps the n_jobs it was trained with (8 threads a predict
+    inside a web worker): it predicts on the serving budget instead."""
+    threads = max(1, settings.SERVING_THREADS)
+    steps = getattr(estimator, "steps", None)
+    for part in [estimator, *(step for _, step in steps or [])]:
+        if "n_jobs" in getattr(part, "get_params", dict)():
+            part.set_params(n_jobs=threads)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,16 @@ from datasets import files
 from datasets.services import data_file_path
 from mlplatform.origin import Origin
 from serving.errors import InputError
-from serving.inputs import SCORE_COLUMNS, records_frame, table_check
+from serving.inputs import (
+    SCORE_COLUMNS,
+    RowLabel,
+    body_check,
+    file_lines,
+    overflow_error,
+    record_rows,
+    records_frame,
+    table_check,
+)
 from serving.loading import ServedModel, served_model
 from serving.models import ScoringRun
 
@@ -36,10 +46,21 @@ class Scores:
     decisions: np.ndarray
 
 
-def _score(model: ServedModel, frame: pd.DataFrame) -> Scores:
+def _score(model: ServedModel, frame: pd.DataFrame, label: RowLabel = record_rows) -> Scores:
+    """Score the frame. Finite values can still be too large for a model (a
+    scaler or a weighted sum overflows on 1e308): the rows it cannot score
+    are an InputError naming the columns, not a crash."""
     from experiments import training  # scikit-learn, loaded with the model already
 
-    probabilities = training.predict_scores(model.estimator, frame, list(model.feature_columns))
+    features = list(model.feature_columns)
+    try:
+        with np.errstate(all="ignore"):
+            probabilities = training.predict_scores(model.estimator, frame, features)
+    except ValueError as error:  # scikit-learn's check of an overflowed intermediate
+        raise overflow_error(frame, features, None, label) from error
+    unscored = np.flatnonzero(~np.isfinite(probabilities))
+    if unscored.size:
+        raise overflow_error(frame, features, unscored.tolist(), label)
     # The rule the training metrics used: positive when score >= threshold.
     decisions = (probabilities >= model.threshold).astype(np.int8)
     return Scores(model=model, probabilities=probabilities, decisions=decisions)
@@ -52,6 +73,24 @@ def model_predict(
     with the one now in `stage`. InputError names the columns and rows that
     cannot be scored; ModelNotFound / ModelUnavailable when nothing can."""
     model = served_model(model_name=model_name, version=version, stage=stage)
+    frame = records_frame(records, model.feature_columns, max_rows=settings.SERVING_MAX_RECORDS)
+    return _score(model, frame)
+
+
+def model_predict_body(
+    *,
+    model_name: str,
+    body: bytes,
+    parse: Callable[[bytes], object],
+    version: int | None = None,
+    stage: str = "",
+) -> Scores:
+    """Score the records of a raw request body: its size is checked against
+    the model's features before `parse` (the API's JSON reader, which returns
+    the records) spends time on it."""
+    model = served_model(model_name=model_name, version=version, stage=stage)
+    body_check(body, len(model.feature_columns), max_records=settings.SERVING_MAX_RECORDS)
+    records = parse(body)
     frame = records_frame(records, model.feature_columns, max_rows=settings.SERVING_MAX_RECORDS)
     return _score(model, frame)
 
@@ -84,7 +123,10 @@ def scoring_run_create(
         table_check(frame, model.feature_columns)
     except InputError as error:
         raise ValidationError(f"{source.name}: {error.message}") from None
-    scores = _score(model, frame)
+    try:
+        scores = _score(model, frame, file_lines)
+    except InputError as error:
+        raise ValidationError(f"{source.name}: {error.message}") from None
     _write_output(frame, scores, destination)
     try:
         return ScoringRun.objects.create(
@@ -114,6 +156,7 @@ def _output_file(output_path: str | os.PathLike[str], source: Path, *, overwrite
     destination = Path(output_path).expanduser().absolute()
     if destination.resolve() == source:
         raise ValidationError("the output would overwrite the input; choose another --output")
+    _refuse_platform_file(destination.resolve())
     if destination.is_dir():
         raise ValidationError(f"{destination} is a directory; give a file name for the output")
     if not destination.parent.is_dir():
@@ -121,6 +164,36 @@ def _output_file(output_path: str | os.PathLike[str], source: Path, *, overwrite
     if destination.exists() and not overwrite:
         raise ValidationError(f"{destination} already exists (--force replaces it)")
     return destination
+
+
+def _refuse_platform_file(destination: Path) -> None:
+    """Scoring writes where it is told, but never over what the platform
+    keeps: the artifact store, the var folder (caches, the SQLite database),
+    the database file, a registered data set's file. --force or not."""
+    from datasets.models import DatasetVersion
+
+    database = settings.DATABASES["default"]
+    places = {
+        "the artifact store": Path(settings.ARTIFACT_ROOT),
+        "the var folder": Path(settings.VAR_DIR),
+        "the data set cache": Path(settings.DATASET_CACHE_ROOT),
+    }
+    for what, place in places.items():
+        if destination.is_relative_to(place.resolve()):
+            raise ValidationError(
+                f"the output would be written inside {what}; choose another --output"
+            )
+    if database["ENGINE"].endswith("sqlite3") and destination == Path(database["NAME"]).resolve():
+        raise ValidationError("the output would overwrite the database; choose another --output")
+    data_root = Path(settings.DATA_ROOT).resolve()
+    if destination.is_relative_to(data_root):
+        relative = destination.relative_to(data_root).as_posix()
+        registered = DatasetVersion.objects.filter(path=relative).select_related("dataset").first()
+        if registered is not None:
+            raise ValidationError(
+                f"the output would overwrite the file of data set {registered.label}; "
+                "choose another --output"
+            )
 
 
 def _read_input(source: Path) -> tuple[str, pd.DataFrame]:

@@ -178,3 +178,84 @@ def test_it_answers_409_when_the_artifact_fails_verification(
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "model_unavailable"
+
+
+def test_it_refuses_finite_values_too_large_for_the_model_naming_the_column(
+    api: Any, records: list[dict[str, Any]]
+) -> None:
+    """1e308 is finite, but a scaler or a weighted sum overflows on it."""
+    rows = [dict(row) for row in records[:3]]
+    rows[1] = dict.fromkeys(rows[1], 1e308)
+
+    error = error_of(api.post(PRODUCTION, {"records": rows}))
+
+    assert error["code"] == "invalid_records"
+    assert error["message"].startswith("records: ")
+    assert any(
+        "too large to score (up to 1e+308)" in messages[0] for messages in error["fields"].values()
+    )
+    assert all(key.startswith("records.") for key in error["fields"])
+    assert all("in row 1" in messages[0] for messages in error["fields"].values())
+
+
+def test_it_refuses_a_record_with_thousands_of_unknown_keys_unread(
+    api: Any, records: list[dict[str, Any]], production_version: ModelVersion
+) -> None:
+    """The probe: 1,250,000 unknown keys, 14.4 MiB of compact JSON, under the
+    16 MiB body limit; it took 70 s to refuse. Now it is refused unread."""
+    import orjson
+
+    flood = {**records[0], **dict.fromkeys((f"k{i}" for i in range(1_250_000)), 1)}
+    body = orjson.dumps({"records": [flood]}).decode()
+
+    error = error_of(api.post(PRODUCTION, body))
+
+    assert error["message"].startswith("records: at most 50 keys per record (the model's 30")
+    assert "this body holds about 1,250,031 keys in 1 record" in error["message"]
+
+
+def test_it_names_a_few_unknown_keys_and_counts_the_rest(
+    api: Any, records: list[dict[str, Any]]
+) -> None:
+    noisy = {**records[0], **{f"extra_{i:02d}": 1 for i in range(12)}}
+
+    error = error_of(api.post(PRODUCTION, {"records": [noisy]}))
+
+    assert sorted(error["fields"]) == [
+        "records.and 7 more unknown keys",
+        *(f"records.extra_{i:02d}" for i in range(5)),
+    ]
+
+
+def test_the_size_of_a_body_is_checked_before_it_is_parsed(
+    production_version: ModelVersion,
+) -> None:
+    from serving.errors import InputError
+    from serving.services import model_predict_body
+
+    flood = dict.fromkeys((f"k{i}" for i in range(100_000)), 1)
+    body = json.dumps({"records": [flood]}).encode()
+    parsed: list[bytes] = []
+
+    with pytest.raises(InputError, match="at most 50 keys per record"):
+        model_predict_body(
+            model_name="fraud_detector", stage="production", body=body, parse=parsed.append
+        )
+    assert parsed == []
+
+
+def test_it_answers_503_for_a_model_too_large_to_serve(
+    api: Any, records: list[dict[str, Any]], production_version: ModelVersion, settings: Settings
+) -> None:
+    from experiments.models import Experiment
+
+    settings.SERVING_MAX_MODEL_MB = 1
+    Experiment.objects.filter(pk=production_version.experiment_id).update(
+        artifact_size=2 * 1024 * 1024
+    )
+
+    response = api.post(PRODUCTION, {"records": records[:1]})
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "model_too_large"
+    assert "SERVING_MAX_MODEL_MB" in response.json()["error"]["message"]

@@ -165,4 +165,4 @@ def test_it_answers_404_for_what_is_not_there(
     response = api.get(path)
 
     assert response.status_code == 404
-    assert response.json()["error"] == {"code": "not_found", "message": message, "fields": {}}
+    assert response.json()["error"] == {"code": "not_found", "message": message}

@@ -109,8 +109,8 @@ def test_it_names_an_unknown_model(api_as: Callable[..., Any], experimenter: Use
 
     response = api_as(experimenter).post(URL, body)
 
-    assert response.status_code == 400
-    assert response.json()["error"]["message"] == "no model named 'nope'"
+    assert response.status_code == 404
+    assert response.json()["error"] == {"code": "not_found", "message": "no model named 'nope'"}
 
 
 def test_it_approves_and_records_the_api_channel(
@@ -218,3 +218,17 @@ def test_it_answers_404_for_an_unknown_request(
     response = api_as(approver).post(f"{URL}424242/approve/", {"reason": "x"})
 
     assert response.status_code == 404
+
+
+def test_it_answers_409_for_a_decision_on_a_decided_request(
+    api_as: Callable[..., Any], approver: User, experimenter: User, pending: StageRequest
+) -> None:
+    assert api_as(approver).post(f"{URL}{pending.pk}/reject/", {"reason": "no"}).status_code == 200
+
+    for who, action in ((approver, "approve"), (approver, "reject"), (experimenter, "withdraw")):
+        response = api_as(who).post(f"{URL}{pending.pk}/{action}/", {"reason": "again"})
+        assert response.status_code == 409, action
+        assert response.json()["error"] == {
+            "code": "conflict",
+            "message": f"request #{pending.pk} was already rejected",
+        }

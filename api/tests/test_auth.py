@@ -135,7 +135,6 @@ def test_it_names_the_permission_and_role_a_user_lacks(
         "code": "permission_denied",
         "message": "vera may not do this: it needs experiments.add_experiment "
         "(granted by the role experimenter)",
-        "fields": {},
     }
 
 

@@ -1,6 +1,6 @@
 """The one error boundary: every error under /api/ is
-{"error": {"code", "message", "fields"}} with a 4xx for bad input, whatever
-produced it."""
+{"error": {"code", "message"}} (and "fields" when an input is at fault)
+with a 4xx for bad input, whatever produced it."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
     assert response["Content-Type"] == "application/json"
     body = response.json()
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "fields"}
+    # `fields` only where an input is at fault, then never empty.
+    assert set(body["error"]) in ({"code", "message"}, {"code", "message", "fields"})
+    assert body["error"].get("fields", {"x": 1})
     error: dict[str, Any] = body["error"]
     return error
 
@@ -122,6 +124,25 @@ def test_it_answers_a_method_the_path_does_not_allow_with_a_json_405(api: Any) -
     assert response["Allow"] == "GET, POST"
 
 
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def test_its_reshaped_errors_carry_the_security_headers(api: Any) -> None:
+    """404 and 405 are reshaped into the API's JSON; they still leave with
+    the headers every other response has."""
+    for response in (
+        api.get("/api/v1/no-such-thing/"),
+        api.client.delete("/api/v1/experiments/", headers=api.headers),
+        api.get("/api/v1/me/"),
+    ):
+        for header, value in SECURITY_HEADERS.items():
+            assert response[header] == value, (response.status_code, header)
+
+
 def test_it_answers_a_crash_with_a_json_500_and_logs_it(
     api: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -136,7 +157,6 @@ def test_it_answers_a_crash_with_a_json_500_and_logs_it(
     assert error == {
         "code": "internal_error",
         "message": "an unexpected error; it has been logged",
-        "fields": {},
     }
     assert "a bug" not in str(error)
     assert any("a bug" in str(record.exc_info) for record in caplog.records)

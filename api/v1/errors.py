@@ -2,6 +2,8 @@
 
     {"error": {"code": "<stable code>", "message": "<for people>", "fields": {...}}}
 
+(`fields` only when an input is at fault)
+
 with a 4xx status for anything the client can fix (a 500 only for a bug,
 logged with its traceback). `fields` maps an input ("config", "limit",
 "records.V3") to its messages. Clients branch on `code`, never on the
@@ -31,7 +33,7 @@ from experiments.artifacts import ArtifactIntegrityError
 from mlplatform.outage_responses import RETRY_AFTER_SECONDS
 from mlplatform.outages import database_unavailable_message, is_database_outage
 from registry.services.stage_requests import ApprovalRefused, PromotionConflict
-from serving.errors import InputError, ModelNotFound, ModelUnavailable
+from serving.errors import InputError, ModelNotFound, ModelTooLarge, ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +75,11 @@ class ApiError(Exception):
 def error_response(
     status: int, code: str, message: str, fields: dict[str, list[str]] | None = None
 ) -> JsonResponse:
-    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+    # `fields` only where an input is at fault: its absence says none is.
+    error: dict[str, object] = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    body = {"error": error}
     response = JsonResponse(body, status=status)
     if status == 401:
         response["WWW-Authenticate"] = BEARER_CHALLENGE
@@ -103,6 +109,8 @@ def api_error_from(exc: Exception) -> ApiError:
             return ApiError(400, "invalid_records", exc.message, exc.fields)
         case ModelUnavailable():
             return ApiError(409, "model_unavailable", str(exc))
+        case ModelTooLarge():
+            return ApiError(503, "model_too_large", str(exc))
         case ArtifactIntegrityError():
             return ApiError(409, "artifact_integrity", str(exc))
         case PromotionConflict():

@@ -18,6 +18,11 @@ def json_body(request: HttpRequest) -> Any:
     """The request's JSON document; ApiError 415 for another media type, 400
     for text that is not JSON (or nests too deep to parse), 413 past the body
     limit (raised by Django as the body is read)."""
+    return json_document(json_bytes(request))
+
+
+def json_bytes(request: HttpRequest) -> bytes:
+    """The raw body of a JSON request; 415 for another media type, 413 past the limit."""
     media_type = (request.content_type or "").lower()
     if media_type not in JSON_TYPES and not media_type.endswith("+json"):
         raise ApiError(
@@ -25,7 +30,11 @@ def json_body(request: HttpRequest) -> Any:
             "unsupported_media_type",
             f"send the body as application/json, not {request.content_type or 'no media type'}",
         )
-    body = request.body  # RequestDataTooBig past DATA_UPLOAD_MAX_MEMORY_SIZE: a 413
+    return request.body  # RequestDataTooBig past DATA_UPLOAD_MAX_MEMORY_SIZE: a 413
+
+
+def json_document(body: bytes) -> Any:
+    """A JSON document; 400 for text that is not JSON."""
     try:
         # orjson parses a large predict body four times faster than json.
         return orjson.loads(body)

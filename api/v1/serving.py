@@ -12,10 +12,10 @@ from ninja import Field, Path, Router, Schema
 
 from api.v1.auth import requires
 from api.v1.errors import ApiError
-from api.v1.parser import json_body
+from api.v1.parser import json_bytes, json_document
 from api.v1.registry import READ, ModelName, VersionNumber
 from api.v1.schemas import InputSchema, responses
-from serving.services import Scores, model_predict
+from serving.services import Scores, model_predict_body
 
 router = Router(tags=["serving"])
 
@@ -59,7 +59,7 @@ PREDICT_BODY = {
         "content": {"application/json": {"schema": PredictIn.model_json_schema()}},
     }
 }
-PREDICT_ERRORS = (404, 409, 413, 415)
+PREDICT_ERRORS = (404, 409, 413, 415, 503)
 
 
 def _answer(scores: Scores) -> HttpResponse:
@@ -90,8 +90,9 @@ def _answer(scores: Scores) -> HttpResponse:
 def predict_stage(request: HttpRequest, name: ModelName, stage: ServedStage) -> HttpResponse:
     """Score transactions with the version now in the stage (production for
     live traffic). A promotion is served from the next request on."""
-    records = _records(json_body(request))
-    return _answer(model_predict(model_name=name, stage=stage, records=records))
+    return _answer(
+        model_predict_body(model_name=name, stage=stage, body=json_bytes(request), parse=_records)
+    )
 
 
 @router.post(
@@ -102,12 +103,16 @@ def predict_stage(request: HttpRequest, name: ModelName, stage: ServedStage) -> 
 )
 def predict_version(request: HttpRequest, name: ModelName, version: VersionNumber) -> HttpResponse:
     """Score transactions with one version, whatever its stage."""
-    records = _records(json_body(request))
-    return _answer(model_predict(model_name=name, version=version, records=records))
+    return _answer(
+        model_predict_body(
+            model_name=name, version=version, body=json_bytes(request), parse=_records
+        )
+    )
 
 
-def _records(document: object) -> object:
+def _records(body: bytes) -> object:
     """The body's `records`; the shape of each row is the service's to check."""
+    document = json_document(body)
     if not isinstance(document, dict) or set(document) != {"records"}:
         raise ApiError(
             400,

@@ -180,7 +180,7 @@ def stage_request_reject_endpoint(
 
 @router.post(
     "/stage-requests/{request_id}/withdraw/",
-    response=responses(StageRequestDetailOut, 404),
+    response=responses(StageRequestDetailOut, 404, 409),
     auth=requires("registry.request_stage_change"),
 )
 def stage_request_withdraw_endpoint(

@@ -168,7 +168,7 @@ def test_it_falls_back_to_the_csv_when_the_cache_is_corrupt(
     frame = dataset_version_load(version=registered_dataset)
 
     assert len(frame) == 4000
-    pd.testing.assert_frame_equal(files.read_cache_frame(cache), frame)
+    pd.testing.assert_frame_equal(pd.read_feather(cache), frame)
 
 
 def test_it_ignores_a_cache_with_other_columns(
@@ -198,3 +198,34 @@ def test_it_round_trips_a_full_size_file(data_root: Path, settings: Settings) ->
     assert 140_000_000 < version.size_bytes < 160_000_000
     assert cache_file(version, settings).is_file()
     pd.testing.assert_frame_equal(from_cache, from_csv)
+
+
+def test_it_never_returns_a_value_changed_in_the_cache(
+    registered_dataset: DatasetVersion, settings: Settings
+) -> None:
+    """The probe: one value changed in the Arrow cache was returned by the
+    next load (training and the gate read it) while verify_datasets said OK."""
+    first = dataset_version_load(version=registered_dataset)  # writes the cache
+    cache = cache_file(registered_dataset, settings)
+    tampered = pd.read_feather(cache)
+    tampered.loc[7, "V1"] = 12345.0
+    tampered.to_feather(cache, compression="uncompressed")
+
+    again = dataset_version_load(version=registered_dataset)
+
+    original = float(first["V1"].iloc[7])
+    assert float(again["V1"].iloc[7]) == original != 12345.0
+    pd.testing.assert_frame_equal(pd.read_feather(cache), first)  # rebuilt from the file
+
+
+def test_it_reads_a_cache_whose_digest_it_recorded(
+    registered_dataset: DatasetVersion, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset_version_load(version=registered_dataset)
+    parsed: list[Path] = []
+    monkeypatch.setattr(files, "hash_and_read_csv", lambda path: parsed.append(path))
+
+    frame = dataset_version_load(version=registered_dataset)  # the cache: no CSV parse
+
+    assert len(frame) == 4000
+    assert parsed == []

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from pytest_django.fixtures import Settings
 
 from datasets.models import DatasetVersion
 from datasets.services import dataset_register
@@ -62,3 +63,22 @@ def test_it_fails_when_a_file_is_changed_or_missing(
 
 def test_it_says_when_there_is_nothing_to_verify(db: None) -> None:
     assert run() == "0 dataset versions verified.\n"
+
+
+def test_it_finds_and_removes_a_tampered_cache(
+    registered_dataset: DatasetVersion, settings: Settings
+) -> None:
+    import pandas as pd
+
+    from datasets.services import dataset_version_load
+
+    dataset_version_load(version=registered_dataset)  # writes the cache
+    cache = Path(settings.DATASET_CACHE_ROOT) / f"{registered_dataset.sha256}.arrow"
+    tampered = pd.read_feather(cache)
+    tampered.loc[0, "Amount"] = 99999.0
+    tampered.to_feather(cache, compression="uncompressed")
+
+    with pytest.raises(CommandError, match="1 of 1 dataset versions failed verification"):
+        run()
+
+    assert not cache.exists()

@@ -45,8 +45,20 @@ class PolicyBounds:
     min_confidence: float = 0.80
     max_confidence: float = 0.999
     min_positives: int = 20
+    # The loosest comparison with production the primary metric may have
+    # (GATE_POLICY_MAX_DROP, GATE_POLICY_MAX_RELATIVE_DROP: settings may only
+    # lower them), and the floors below which a threshold checks nothing: a
+    # random model's ROC AUC is 0.5, its average precision the share of
+    # positives (`positive_share`, when the model's data is known).
+    max_drop: float = 0.10
+    max_relative_drop: float = 0.50
+    positive_share: float | None = None
 
     def __post_init__(self) -> None:
+        if self.max_drop > PolicyBounds.max_drop or self.max_drop <= 0:
+            raise ValueError("the loosest allowed max_drop must be in (0, 0.10]")
+        if self.max_relative_drop > PolicyBounds.max_relative_drop or self.max_relative_drop <= 0:
+            raise ValueError("the loosest allowed max_relative_drop must be in (0, 0.50]")
         # The class attributes are the dataclass defaults.
         if self.min_resamples < PolicyBounds.min_resamples:
             raise ValueError("the smallest allowed resamples cannot go below 200")
@@ -94,7 +106,7 @@ def parse_gate_policy(document: Any, bounds: PolicyBounds) -> GateSpec:
     root = Section(document, "", errors)
     spec = _parse_policy(root, bounds)
     if not errors:
-        _require_comparison_and_floor(root, spec)
+        _require_comparison_and_floor(root, spec, bounds)
     if errors:
         raise ConfigError(errors)
     return spec
@@ -130,7 +142,7 @@ def _parse_policy(root: Section, bounds: PolicyBounds) -> GateSpec:
     )  # fmt: skip
 
 
-def _require_comparison_and_floor(root: Section, spec: GateSpec) -> None:
+def _require_comparison_and_floor(root: Section, spec: GateSpec, bounds: PolicyBounds) -> None:
     """A policy is a regression gate: its primary metric is compared with
     production, and at least one absolute floor binds a model's first version."""
     primary = spec.rule_for(spec.primary_metric)
@@ -146,6 +158,47 @@ def _require_comparison_and_floor(root: Section, spec: GateSpec) -> None:
             "set at least one absolute floor (threshold): it is all that binds a model's "
             "first version",
         )
+    _refuse_checking_nothing(root, spec, bounds)
+
+
+def _refuse_checking_nothing(root: Section, spec: GateSpec, bounds: PolicyBounds) -> None:
+    """A comparison that lets any candidate through, or a floor that a random
+    model clears, is no gate: refused with the bound it passes."""
+    primary = spec.rule_for(spec.primary_metric)
+    where = f"metrics.{spec.primary_metric}"
+    if primary is not None and primary.max_drop is not None and primary.max_drop > bounds.max_drop:
+        root.fail(
+            f"{where}.max_drop",
+            f"{primary.max_drop:g} lets a much worse candidate through: the primary metric's "
+            f"max_drop may be at most {bounds.max_drop:g} (GATE_POLICY_MAX_DROP)",
+        )
+    relative = primary.max_relative_drop if primary is not None else None
+    if relative is not None and relative > bounds.max_relative_drop:
+        root.fail(
+            f"{where}.max_relative_drop",
+            f"{relative:g} lets a much worse candidate through: the primary metric's "
+            f"max_relative_drop may be at most {bounds.max_relative_drop:g} "
+            "(GATE_POLICY_MAX_RELATIVE_DROP)",
+        )
+    for rule in spec.rules:
+        floor, why = _chance_floor(rule.metric, bounds)
+        if rule.threshold is not None and floor is not None and rule.threshold <= floor:
+            root.fail(
+                f"metrics.{rule.metric}.threshold",
+                f"{rule.threshold:g} checks nothing: {why} scores {floor:.4g}; "
+                f"set a floor above it",
+            )
+
+
+def _chance_floor(metric: str, bounds: PolicyBounds) -> tuple[float | None, str]:
+    """What a model that knows nothing scores on `metric`, and why."""
+    if metric == "roc_auc":
+        return 0.5, "a random model"
+    if metric == "average_precision":
+        if bounds.positive_share is None:
+            return 0.0, "a model that knows nothing"
+        return bounds.positive_share, "a random model on this model's data (its share of positives)"
+    return None, ""
 
 
 # -------------------------------------------------------------------- shared

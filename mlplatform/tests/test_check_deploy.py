@@ -49,3 +49,19 @@ def test_it_warns_about_the_local_defaults() -> None:
     result = run_check()
     assert result.returncode != 0
     assert "security.W012" in result.stderr  # SESSION_COOKIE_SECURE is off locally
+
+
+def test_it_refuses_the_published_local_key_in_production() -> None:
+    result = run_check(
+        DJANGO_ENV="production",
+        SECRET_KEY="local-only-insecure-key-set-SECRET_KEY-in-production",
+        ALLOWED_HOSTS="example.com",
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is the local key published with the project" in result.stderr
+
+
+def test_it_refuses_a_short_key_in_production() -> None:
+    result = run_check(DJANGO_ENV="production", SECRET_KEY="k" * 49, ALLOWED_HOSTS="example.com")
+    assert result.returncode != 0
+    assert "SECRET_KEY has 49 characters; production needs at least 50" in result.stderr

@@ -75,3 +75,64 @@ def test_it_loads_every_view_as_a_worker_starts(clean_environment: pytest.Monkey
     load()["post_worker_init"](object())
 
     assert loaded == [True]
+
+
+def test_it_trusts_no_scheme_header_unless_told(clean_environment: pytest.MonkeyPatch) -> None:
+    assert load()["secure_scheme_headers"] == {}
+    clean_environment.setenv("SECURE_PROXY_SSL_HEADER_TRUSTED", "1")
+    assert load()["secure_scheme_headers"] == {"X-FORWARDED-PROTO": "https"}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_client_claiming_https_is_still_redirected_to_https(tmp_path: Path) -> None:
+    """gunicorn as shipped, DJANGO_ENV=production, no proxy trusted: a client
+    that sends the scheme headers itself gets the https redirect."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from experiments.tests.rq_helpers import database_url, wait_for
+    from mlplatform.redis_server import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "x" * 20 + "-a-long-random-test-key-" + "y" * 20,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url(),
+        "WEB_BIND": f"127.0.0.1:{port}",
+        "WEB_WORKERS": "1",
+        "SECURE_PROXY_SSL_HEADER_TRUSTED": "",
+    }
+    log = (tmp_path / "gunicorn.log").open("wb")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--config", str(CONF), "mlplatform.wsgi"],
+        cwd=str(CONF.parent), env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/accounts/login/"
+    try:
+
+        def answering() -> httpx.Response | None:
+            assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
+            try:
+                return httpx.get(url, timeout=2)
+            except httpx.HTTPError:
+                return None
+
+        assert wait_for(answering, timeout=60, what="gunicorn").status_code == 301
+        for header, value in (
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Ssl", "on"),
+            ("X-Forwarded-Protocol", "ssl"),
+        ):
+            answer = httpx.get(url, headers={header: value}, timeout=10)
+            assert answer.status_code == 301, header
+            assert answer.headers["location"].startswith("https://")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()

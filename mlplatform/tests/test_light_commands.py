@@ -44,7 +44,7 @@ POLICY = {
     "primary_metric": "average_precision",
     "min_positives": 20,
     "bootstrap": {"resamples": 200, "confidence": 0.95, "seed": 3},
-    "metrics": {"average_precision": {"threshold": 0.0, "max_drop": 0.05}},
+    "metrics": {"average_precision": {"threshold": 0.05, "max_drop": 0.05}},
 }
 
 

@@ -33,7 +33,9 @@ CHANGE_PERMISSION = "registry.change_gatepolicy"
 DEFAULT_ACTOR = "project default"
 
 
-def policy_bounds() -> PolicyBounds:
+def policy_bounds(*, positive_share: float | None = None) -> PolicyBounds:
+    """The bounds no policy may leave, from settings; with the share of
+    positives of a model's data, a floor at or below it checks nothing."""
     from experiments.configs import PolicyBounds
 
     try:
@@ -41,18 +43,37 @@ def policy_bounds() -> PolicyBounds:
             min_resamples=settings.GATE_POLICY_MIN_RESAMPLES,
             min_confidence=settings.GATE_POLICY_MIN_CONFIDENCE,
             min_positives=settings.GATE_POLICY_MIN_POSITIVES,
+            max_drop=settings.GATE_POLICY_MAX_DROP,
+            max_relative_drop=settings.GATE_POLICY_MAX_RELATIVE_DROP,
+            positive_share=positive_share,
         )
     except ValueError as error:
-        raise ImproperlyConfigured(f"GATE_POLICY_MIN_*: {error}") from None
+        raise ImproperlyConfigured(f"GATE_POLICY_*: {error}") from None
 
 
-def policy_spec_parse(text: str) -> GateSpec:
+def positive_share_of(registered_model: RegisteredModel) -> float | None:
+    """The share of positives in the data set of the model's newest version
+    (what a random model's average precision comes to), if it has one."""
+    version = (
+        registered_model.versions.select_related("experiment__dataset_version")
+        .order_by("-version")
+        .first()
+    )
+    if version is None:
+        return None
+    counts = version.experiment.dataset_version.class_counts or {}
+    label = version.experiment.dataset_version.positive_label or "1"
+    total = sum(int(count) for count in counts.values())
+    return int(counts.get(label, 0)) / total if total else None
+
+
+def policy_spec_parse(text: str, *, positive_share: float | None = None) -> GateSpec:
     """A policy document (YAML or JSON) as a GateSpec within the bounds, or a
     ValidationError naming every problem by its key path."""
     from experiments.configs import ConfigError, load_gate_policy
 
     try:
-        return load_gate_policy(text, policy_bounds())
+        return load_gate_policy(text, policy_bounds(positive_share=positive_share))
     except ConfigError as error:
         raise ValidationError([f"{path}: {message}" for path, message in error.errors]) from None
 
@@ -146,7 +167,7 @@ def gate_policy_set(
     if not reason.strip():
         raise ValidationError("a reason is required for every gate policy change")
     registered_model = _model_named(model_name)
-    spec = policy_spec_parse(text)
+    spec = policy_spec_parse(text, positive_share=positive_share_of(registered_model))
     with transaction.atomic():
         locked_model(registered_model.name)
         current = gate_policy_current(registered_model=registered_model)

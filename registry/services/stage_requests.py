@@ -139,8 +139,8 @@ def model_version_get(*, model_name: str, version: int) -> ModelVersion:
         ).get(registered_model__name=model_name, version=version)
     except ModelVersion.DoesNotExist:
         if not RegisteredModel.objects.filter(name=model_name).exists():
-            raise ValidationError(f"no model named {model_name!r}") from None
-        raise ValidationError(f"model {model_name!r} has no version {version}") from None
+            raise ModelVersion.DoesNotExist(f"no model named {model_name!r}") from None
+        raise ModelVersion.DoesNotExist(f"model {model_name!r} has no version {version}") from None
 
 
 # ------------------------------------------------------------------ requests
@@ -357,11 +357,11 @@ def _check_decision(
     """Returns whether this approval overrides a failed gate. `user` may approve
     (_require_perm)."""
     if request.status == StageRequest.Status.GATING:
-        raise ValidationError(
+        raise PromotionConflict(
             f"request #{request.pk} is still being gated; decide it once its report is in"
         )
     if request.status != StageRequest.Status.PENDING:
-        raise ValidationError(f"request #{request.pk} was already {request.status}")
+        raise PromotionConflict(f"request #{request.pk} was already {request.status}")
     if request.requested_by_id == user.pk:
         raise PermissionDenied("you requested this; another approver must decide")
     gate_failed = request.gate is not None and not request.gate.passed
@@ -585,7 +585,7 @@ def requests_supersede_stale(
         if claimed:
             _record(
                 request, None, StageTransition.Decision.SUPERSEDED, reason, origin,
-                actor_label="superseded",
+                actor_label="the platform",
             )  # fmt: skip
     return [request.pk for request in stale]
 
@@ -613,7 +613,7 @@ def stage_request_withdraw(
             decision_reason=reason,
         )
         if claimed != 1:
-            raise ValidationError(f"request #{request.pk} was already {request.status}")
+            raise PromotionConflict(f"request #{request.pk} was already {request.status}")
         _record(request, user, StageTransition.Decision.WITHDRAWN, reason, origin)
     request.refresh_from_db()
     return request

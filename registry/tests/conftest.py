@@ -51,13 +51,15 @@ def registered(trained: Callable[..., Experiment]) -> Callable[..., ModelVersion
     return register
 
 
-# A zero floor: registration with no production yet passes whatever the quality;
-# against a production model the max_drop still applies.
+# A low floor, just above what a random model scores on the small data (its
+# share of frauds, 0.03; the underfit stump scores 0.21): registration with no
+# production yet passes almost whatever the quality; against a production
+# model the max_drop still applies.
 LAX_POLICY = {
     "primary_metric": "average_precision",
     "min_positives": 20,
     "bootstrap": {"resamples": 200, "confidence": 0.95, "seed": 3},
-    "metrics": {"average_precision": {"threshold": 0.0, "max_drop": 0.05}},
+    "metrics": {"average_precision": {"threshold": 0.05, "max_drop": 0.05}},
 }
 
 

@@ -280,3 +280,22 @@ def test_it_lists_requests_in_few_columns_with_iso_dates(
     assert "Staging \u2192 Archived" in content
     assert '<td class="field-decision">pending</td>' in content
     assert "field-from_stage" not in content
+
+
+def test_it_shows_the_chain_heads_and_verifies_them(
+    admin_client: Client, registered: Callable[..., ModelVersion]
+) -> None:
+    from registry.models import HistoryChain
+
+    registered()
+    head = HistoryChain.objects.get(table="registry_stagetransition")
+
+    page = admin_client.get("/admin/registry/historychain/").content.decode()
+    verified = admin_client.post(
+        "/admin/registry/historychain/",
+        {"action": "verify_chains", "_selected_action": [head.pk], "index": 0},
+        follow=True,
+    ).content.decode()
+
+    assert head.head_hash in page
+    assert f"Chain registry_stagetransition: OK, 1 row, head {head.head_hash}" in verified

@@ -188,9 +188,9 @@ def test_it_refuses_an_artifact_whose_digest_no_longer_matches(
 def test_it_names_an_unknown_model_or_version(registered: Callable[..., ModelVersion]) -> None:
     registered()
 
-    with pytest.raises(ValidationError, match="has no version 9"):
+    with pytest.raises(ModelVersion.DoesNotExist, match="has no version 9"):
         model_version_get(model_name="fraud_detector", version=9)
-    with pytest.raises(ValidationError, match="no model named 'nope'"):
+    with pytest.raises(ModelVersion.DoesNotExist, match="no model named 'nope'"):
         model_version_get(model_name="nope", version=1)
 
 

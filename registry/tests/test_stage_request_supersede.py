@@ -38,7 +38,7 @@ def test_it_supersedes_requests_gated_against_the_previous_production(
     assert "production of fraud_detector changed" in stale.decision_reason
     entry = StageTransition.objects.get(request=stale)
     assert entry.decision == StageTransition.Decision.SUPERSEDED
-    assert entry.actor_label == "superseded"
+    assert entry.actor_label == "the platform"
     assert entry.channel == "web"
     # The version can be requested again, gated against the new production.
     again = ask(second, experimenter)

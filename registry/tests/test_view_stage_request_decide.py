@@ -137,7 +137,7 @@ def test_it_refuses_to_decide_twice(client: Client, approver: User, pending: Sta
     client.force_login(approver)
     client.post(url(pending), {"decision": "reject", "reason": "no"})
     response = client.post(url(pending), {"decision": "approve", "reason": "yes"})
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "was already rejected" in response.content.decode()
     pending.refresh_from_db()
     assert pending.status == StageRequest.Status.REJECTED
@@ -154,7 +154,7 @@ def test_it_refuses_a_request_superseded_when_production_changed(
     client.force_login(approver)
     client.post(url(first_request), {"decision": "approve", "reason": "first"})
     response = client.post(url(second_request), {"decision": "approve", "reason": "second"})
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "was already superseded" in response.content.decode()
     second.refresh_from_db()
     assert second.stage == Stage.STAGING

@@ -133,7 +133,7 @@ def stage_request_withdraw_view(request: HttpRequest, request_id: int) -> HttpRe
                 reason=form.cleaned_data["reason"],
                 origin=Origin.web(),
             )
-        except ValidationError as error:
+        except ValidationError as error:  # PromotionConflict too: decided meanwhile
             messages.error(request, "; ".join(error.messages))
         else:
             messages.success(request, f"Request #{stage_request.pk} is withdrawn.")

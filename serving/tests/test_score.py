@@ -74,3 +74,48 @@ def test_it_fails_with_a_clear_message(
 def test_it_needs_a_stage_or_a_version(small_fraud_csv: Path, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="one of the arguments --stage --version is required"):
         score("fraud_detector", "--input", str(small_fraud_csv), "--output", "x.csv")
+
+
+def test_it_names_the_column_a_model_overflows_on(
+    production_version: ModelVersion, small_fraud_csv: Path, tmp_path: Path
+) -> None:
+    frame = pd.read_csv(small_fraud_csv).head(5)
+    features = production_version.experiment.feature_columns
+    frame.loc[3, features] = 1e308
+    source = small_fraud_csv.parent / "extreme.csv"
+    frame.to_csv(source, index=False)
+
+    with pytest.raises(CommandError, match=r"too large to score \(up to 1e\+308\).*in line 5"):
+        score(
+            "fraud_detector", "--stage", "production", "--input", str(source),
+            "--output", str(tmp_path / "out.csv"),
+        )  # fmt: skip
+    assert not ScoringRun.objects.exists()
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_it_never_writes_over_what_the_platform_keeps(
+    production_version: ModelVersion, small_fraud_csv: Path, tmp_path: Path
+) -> None:
+    from django.conf import settings
+
+    registered = small_fraud_csv.read_bytes()
+    other = small_fraud_csv.parent / "copy.csv"
+    other.write_bytes(registered)
+    artifact = Path(settings.ARTIFACT_ROOT) / production_version.experiment.artifact_path
+    model_bytes = artifact.read_bytes()
+
+    for target, message in (
+        (small_fraud_csv, "overwrite the file of data set small_fraud:v1"),
+        (artifact, "inside the artifact store"),
+        (Path(settings.ARTIFACT_ROOT) / "new.csv", "inside the artifact store"),
+    ):
+        with pytest.raises(CommandError, match=message):
+            score(
+                "fraud_detector", "--stage", "production", "--input", str(other),
+                "--output", str(target), "--force",
+            )  # fmt: skip
+
+    assert small_fraud_csv.read_bytes() == registered
+    assert artifact.read_bytes() == model_bytes
+    assert not ScoringRun.objects.exists()

@@ -144,3 +144,37 @@ def test_it_loads_a_version_once_when_requests_arrive_together(
     assert loads == [production_version.pk]
     assert len(served) == 4
     assert all(model is served[0] for model in served)
+
+
+def test_a_forest_predicts_on_the_serving_budget_not_its_training_n_jobs(
+    registered: Callable[..., ModelVersion], settings: Settings
+) -> None:
+    version = registered(model_type="random_forest", params={"n_estimators": 5})
+    settings.SERVING_THREADS = 3
+
+    model = served_model(model_name="fraud_detector", version=version.version)
+
+    forest = model.estimator.steps[-1][1] if hasattr(model.estimator, "steps") else model.estimator
+    assert forest.n_jobs == 3
+
+
+def test_each_version_has_its_own_load_lock() -> None:
+    assert loading._load_lock((1, "a")) is loading._load_lock((1, "a"))
+    assert loading._load_lock((1, "a")) is not loading._load_lock((2, "b"))
+
+
+def test_a_model_larger_than_allowed_is_not_loaded(
+    production_version: ModelVersion, settings: Settings
+) -> None:
+    from experiments.models import Experiment
+    from serving.errors import ModelTooLarge
+
+    settings.SERVING_MAX_MODEL_MB = 1
+    Experiment.objects.filter(pk=production_version.experiment_id).update(
+        artifact_size=3 * 1024 * 1024
+    )
+
+    with pytest.raises(
+        ModelTooLarge, match=r"3\.0 MiB, larger than .* \(1 MiB, SERVING_MAX_MODEL_MB\)"
+    ):
+        served_model(model_name="fraud_detector", stage=Stage.PRODUCTION)

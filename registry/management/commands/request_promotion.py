@@ -16,7 +16,7 @@ from mlplatform.cli import (
 )
 from mlplatform.origin import Origin
 from registry import gate
-from registry.models import Stage, StageRequest
+from registry.models import ModelVersion, Stage, StageRequest
 from registry.services import model_version_get, stage_request_create
 
 GATE_FAILED_EXIT = 3
@@ -55,6 +55,8 @@ class Command(JsonCommand):
             )
         except (ValidationError, PermissionDenied) as error:
             raise CommandError(_messages(error)) from None
+        except ModelVersion.DoesNotExist as error:
+            raise CommandError(str(error)) from None
         if request.status == StageRequest.Status.GATING:
             # The gate lost the database and let go of the request.
             raise CommandError(

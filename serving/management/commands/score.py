@@ -11,7 +11,7 @@ from mlplatform import numbers
 from mlplatform.cli import PlatformCommand, command_user, identity_arguments
 from mlplatform.origin import Origin, os_account
 from registry.models import Stage
-from serving.errors import ModelNotFound, ModelUnavailable
+from serving.errors import ModelNotFound, ModelTooLarge, ModelUnavailable
 from serving.models import ScoringRun
 from serving.services import scoring_run_create
 
@@ -54,7 +54,7 @@ class Command(PlatformCommand):
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
-        except (ModelNotFound, ModelUnavailable) as error:
+        except (ModelNotFound, ModelUnavailable, ModelTooLarge) as error:
             raise CommandError(str(error)) from None
         if options["json"]:
             self.stdout.write(json.dumps(scoring_run_summary(run), indent=2))
