@@ -41,8 +41,10 @@ class InputSchema(Schema):
 class ErrorDetail(Schema):
     code: str = Field(description="Stable, for programs to branch on.")
     message: str = Field(description="For people; may change between releases.")
-    fields: dict[str, list[str]] = Field(
-        description='Input -> its problems, e.g. {"config": ["..."], "records.V3": ["..."]}.'
+    fields: dict[str, list[str]] | None = Field(
+        None,
+        description="Only when an input is at fault: input -> its problems, e.g. "
+        '{"config": ["..."], "records.V3": ["..."]}.',
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import StringIO
 
 import pytest
@@ -59,15 +59,25 @@ def drop_guard() -> None:
 
 
 def restore_guard() -> None:
-    """What a careful forger does afterwards."""
+    """What a careful forger does afterwards (and every test, at its end)."""
     from registry import history_guard
 
     if connection.vendor == "sqlite":
         statements = history_guard._sqlite_install(TABLE)
     else:
-        statements = history_guard._postgres_install(TABLE)[:1]
+        statements = [
+            *history_guard._postgres_uninstall(TABLE),
+            *history_guard._postgres_install(TABLE),
+        ]
     for sql in statements:
         raw(sql)
+
+
+@pytest.fixture(autouse=True)
+def guard_put_back() -> Iterator[None]:
+    """The triggers a test dropped are installed again for the tests after it."""
+    yield
+    restore_guard()
 
 
 @pytest.fixture
