@@ -332,12 +332,21 @@ class Soak:
                 "GET", "/api/v1/stage-requests/?status=pending", self.tokens["approver"]
             ) or {"results": []}
             for request in pending["results"]:
-                action = "approve" if request.get("gate_passed") else "reject"
                 self.api(
                     "POST",
-                    f"/api/v1/stage-requests/{request['id']}/{action}/",
+                    f"/api/v1/stage-requests/{request['id']}/approve/",
                     self.tokens["approver"],
-                    {"reason": f"soak: {action}"},
+                    {"reason": "soak: approve"},
+                )
+            failed = self.api(
+                "GET", "/api/v1/stage-requests/?status=gate_failed", self.tokens["experimenter"]
+            ) or {"results": []}
+            for request in failed["results"]:  # the requester takes it back
+                self.api(
+                    "POST",
+                    f"/api/v1/stage-requests/{request['id']}/withdraw/",
+                    self.tokens["experimenter"],
+                    {"reason": "soak: the gate failed"},
                 )
             versions = self.api(
                 "GET",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
@@ -53,6 +53,16 @@ def artifact_verify(*, path: str, sha256: str) -> None:
             f"artifact {path} does not match its recorded SHA-256 "
             f"(recorded {sha256[:12]}…, found {digest.hexdigest()[:12]}…)"
         )
+
+
+def experiment_artifact_open(*, experiment: Any) -> IO[bytes]:
+    """The model file of a COMPLETED experiment, registered or not, checked
+    against the digest recorded when it completed (ArtifactIntegrityError if
+    it changed or is gone; LookupError if the experiment has no model). The
+    page and the API download through here. The caller closes it."""
+    if experiment.status != "completed" or not experiment.artifact_path:
+        raise LookupError(f"experiment #{experiment.pk} has no model: it is {experiment.status}")
+    return artifact_open(path=experiment.artifact_path, sha256=experiment.artifact_sha256)
 
 
 def artifact_read(*, path: str, sha256: str) -> bytes:

@@ -5,8 +5,10 @@ config differences and the one-parameter sweep. No queries in here.
 Rules a reader of the page relies on:
 - Only quality metrics (experiments.metrics.METRIC_DIRECTIONS) have a "best"
   cell; counts and timings are shown and differenced, never ranked.
-- A delta is the column's value minus the baseline's, in the metric's units;
-  "better" or "worse" is said only where the direction is known.
+- A quality metric's delta is how much better the column is than the
+  baseline, in the metric's units: positive is better, whatever the
+  direction (for log loss, baseline minus column), as in the gate report.
+  Counts and timings have no better side: theirs is the plain difference.
 - An interval appears only when a stored gate evaluation compared exactly
   this pair: the page never invents an uncertainty.
 """
@@ -91,9 +93,10 @@ def _best(values: list[float | None], higher: bool) -> float | None:
 
 
 def _trend(name: str, delta: float) -> str:
+    """delta is improvement-oriented for quality metrics (positive: better)."""
     if name not in METRIC_DIRECTIONS or delta == 0:
         return ""
-    return "better" if (delta > 0) == METRIC_DIRECTIONS[name] else "worse"
+    return "better" if delta > 0 else "worse"
 
 
 def _interval_text(interval: GateInterval | None) -> str:
@@ -115,14 +118,17 @@ def _cell(
     is_best = best is not None and value == best
     if is_baseline or value is None or baseline is None:
         return MetricCell(text, best=is_best)
-    delta = value - baseline
+    if name in METRIC_DIRECTIONS:  # positive: the column is better, as in the gate
+        delta = value - baseline if METRIC_DIRECTIONS[name] else baseline - value
+    else:
+        delta = value - baseline
     # A relative change says something about a score; about a row count it is noise.
     relative = delta / abs(baseline) if baseline and name in METRIC_DIRECTIONS else None
     return MetricCell(
         text,
         best=is_best,
         delta=format_metric_delta(name, delta) if delta else "no change",
-        relative=numbers.signed_percent(relative) if relative else "",
+        relative=numbers.relative_change(relative, value=value, base=baseline) if relative else "",
         trend=_trend(name, delta),
         interval=_interval_text(interval),
     )
@@ -179,8 +185,10 @@ class ConfigRow:
 
 
 def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested config -> {"model.params.C": 1.0, ...}."""
-    if isinstance(config, dict) and config:
+    """Nested config -> {"model.params.C": 1.0, ...}. An empty section (a
+    `gate: {}` that sets nothing) contributes nothing: its keys are "not set"
+    like those of a run without the section."""
+    if isinstance(config, dict):
         flat: dict[str, Any] = {}
         for key, value in config.items():
             flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))

@@ -67,6 +67,24 @@ def format_metric_delta(name: str, delta: float | None) -> str:
     return numbers.signed(delta)
 
 
+KIND_TITLES = {
+    MetricKind.QUALITY: "Quality",
+    MetricKind.COUNT: "Counts",
+    MetricKind.TIMING: "Timings",
+    MetricKind.OTHER: "Other",
+}
+
+
+def metrics_grouped(metrics: dict[str, float]) -> list[tuple[str, list[tuple[str, float]]]]:
+    """[(title, [(name, value), ...]), ...]: quality metrics first, in the
+    gate's order, then counts, timings and the rest; empty groups left out.
+    How every page lists one run's metrics."""
+    groups: dict[MetricKind, list[tuple[str, float]]] = {}
+    for name in sorted(metrics, key=metric_order):
+        groups.setdefault(metric_kind(name), []).append((name, metrics[name]))
+    return [(KIND_TITLES[kind], rows) for kind, rows in groups.items()]
+
+
 def metric_order(name: str) -> tuple[int, int, str]:
     """Quality metrics first (in the gate's order), then counts, timings, the rest."""
     kinds = list(MetricKind)

@@ -16,4 +16,5 @@ urlpatterns = [
     path("<int:experiment_id>/cancel/", views.experiment_cancel_view, name="cancel"),
     path("<int:experiment_id>/rerun/", views.experiment_rerun, name="rerun"),
     path("<int:experiment_id>/notes/", experiment_annotation, name="notes"),
+    path("<int:experiment_id>/model/", views.experiment_artifact_download, name="artifact"),
 ]

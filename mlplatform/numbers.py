@@ -33,14 +33,15 @@ def score(value: float | None) -> str:
 
 def quantity(value: float | None) -> str:
     """A data value (a column's min, max or mean): whole numbers as counts,
-    others with four decimals, tiny ones in four significant digits:
-    172792.0 -> "172,792", -56.40751 -> "-56.4075", 0.0000123 -> "1.23e-05"."""
+    others with four decimals like scores, and only values that four decimals
+    would show as 0 in scientific notation: 172792.0 -> "172,792",
+    -56.40751 -> "-56.4075", 0.0005926 -> "0.0006", 0.0000123 -> "1.23e-05"."""
     number = _finite(value)
     if number is None:
         return MISSING
     if float(number).is_integer():
         return count(number)
-    return f"{number:,.4f}" if abs(number) >= 0.001 else f"{number:.4g}"
+    return f"{number:,.4f}" if abs(number) >= 0.00005 else f"{number:.2e}"
 
 
 def signed(value: float | None) -> str:
@@ -53,6 +54,26 @@ def signed_percent(value: float | None) -> str:
     """A relative change given as a fraction: 0.1234 -> "+12.34%"."""
     number = _finite(value)
     return MISSING if number is None else f"{100 * number:+.2f}%"
+
+
+# A relative change beyond this many times the base reads as a ratio.
+RELATIVE_LIMIT = 10.0
+NEAR_ZERO = 1e-9
+
+
+def relative_change(
+    change: float | None, *, value: float | None = None, base: float | None = None
+) -> str:
+    """A relative change, signed: 0.1234 -> "+12.34%". Beyond +-1000 % it
+    reads as the ratio of the values, "x48.6" (value / base) when both are
+    given, else it is left out; and it is left out when the base is (near) 0."""
+    number = _finite(change)
+    if number is None or (base is not None and abs(base) < NEAR_ZERO):
+        return ""
+    if abs(number) <= RELATIVE_LIMIT:
+        return signed_percent(number)
+    ratio = None if value is None or base is None else value / base
+    return f"\u00d7{ratio:,.1f}" if ratio is not None and ratio > 0 else ""
 
 
 def signed_count(value: float | None) -> str:

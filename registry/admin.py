@@ -382,8 +382,8 @@ class StageRequestAdmin(ReadOnlyAdmin[StageRequest]):
 
     @admin.display(description="decision", ordering="status")
     def decision(self, obj: StageRequest) -> str:
-        if obj.status == StageRequest.Status.PENDING:
-            return "pending"
+        if obj.status in (StageRequest.Status.PENDING, StageRequest.Status.GATE_FAILED):
+            return obj.get_status_display().lower()
         who = obj.decided_by.get_username() if obj.decided_by else "?"
         return f"{obj.get_status_display().lower()} by {who}"
 
@@ -418,7 +418,15 @@ class StageRequestAdmin(ReadOnlyAdmin[StageRequest]):
         may_decide = request.user.has_perm("registry.approve_stage_change")
         return {
             "stage_request": stage_request,
-            "decision_open": stage_request.status == StageRequest.Status.PENDING and may_decide,
+            # A failed gate is decided only by an approver who may override it.
+            "decision_open": may_decide
+            and (
+                stage_request.status == StageRequest.Status.PENDING
+                or (
+                    stage_request.status == StageRequest.Status.GATE_FAILED
+                    and request.user.has_perm("registry.override_gate")
+                )
+            ),
             "own_request": stage_request.requested_by_id == request.user.pk,
             "gate_failed": stage_request.gate is not None and not stage_request.gate.passed,
             "can_override": request.user.has_perm("registry.override_gate"),

@@ -180,6 +180,9 @@ class StageRequest(OriginFields):
     class Status(models.TextChoices):
         GATING = "gating", "Gating"
         PENDING = "pending", "Pending"
+        # Gated, and the gate failed: decided only by an approver who may
+        # override it (approve with a justification, or reject), or withdrawn.
+        GATE_FAILED = "gate_failed", "Gate failed"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         SUPERSEDED = "superseded", "Superseded"
@@ -214,11 +217,12 @@ class StageRequest(OriginFields):
         ordering = ["-requested_at", "-id"]
         indexes = [models.Index(fields=["status", "-requested_at"], name="stage_request_status")]
         constraints = [
-            # The database, not only the code, keeps one open request per version and stage.
+            # The database, not only the code, keeps one open request per version,
+            # whatever the stage it asks for.
             models.UniqueConstraint(
-                fields=["model_version", "to_stage"],
-                condition=models.Q(status__in=["gating", "pending"]),
-                name="one_open_request_per_version_and_stage",
+                fields=["model_version"],
+                condition=models.Q(status__in=["gating", "pending", "gate_failed"]),
+                name="one_open_request_per_version",
             ),
         ]
 

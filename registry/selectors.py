@@ -27,10 +27,15 @@ def registered_models_with_versions() -> QuerySet[RegisteredModel]:
 
 
 def pending_stage_requests() -> QuerySet[StageRequest]:
-    """Open requests: waiting for their gate or for an approver."""
+    """Open requests: waiting for their gate or for an approver (one who may
+    override a failed gate, for gate_failed)."""
     return (
         StageRequest.objects.filter(
-            status__in=(StageRequest.Status.GATING, StageRequest.Status.PENDING)
+            status__in=(
+                StageRequest.Status.GATING,
+                StageRequest.Status.PENDING,
+                StageRequest.Status.GATE_FAILED,
+            )
         )
         .select_related("model_version__registered_model", "requested_by", "gate")
         .order_by("requested_at", "id")
@@ -267,8 +272,9 @@ def _facts(version: ModelVersion | None, gate: GateEvaluation | None) -> Registr
 
 @dataclass(frozen=True)
 class GateInterval:
-    """A stored gate's bootstrap interval of (column - baseline) for one
-    metric, in raw units (not the gate's "positive is better" orientation)."""
+    """A stored gate's bootstrap interval of how much better the column is
+    than the baseline for one metric: the gate's own orientation, positive
+    is better (so its signs read as in the gate report)."""
 
     low: float
     high: float
@@ -310,9 +316,8 @@ def _intervals(evaluation: GateEvaluation, *, reversed_pair: bool) -> dict[str, 
         low, high = entry.get("ci_low"), entry.get("ci_high")
         if not isinstance(low, int | float) or not isinstance(high, int | float):
             continue
-        # The gate's delta is "candidate better" positive; a page compares raw values.
-        if not entry.get("greater_is_better", True):
-            low, high = -high, -low
+        # The gate's delta is "candidate better" positive, as the page's is; a
+        # pair gated the other way round reads from the other side.
         if reversed_pair:
             low, high = -high, -low
         intervals[entry["metric"]] = GateInterval(low, high, confidence, evaluation.pk)

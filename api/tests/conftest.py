@@ -14,6 +14,7 @@ from pytest_django.fixtures import Settings
 from api.services import api_token_create
 from mlplatform.testing import make_user
 from registry.tests.conftest import (  # noqa: F401 - fixtures shared with the registry's tests
+    lax_policy,
     policy_admin,
     production_version,
     registered,

@@ -280,3 +280,14 @@ def test_it_runs_a_config_again_as_a_new_experiment(api: Any, trained: Callable[
     assert again.pk != original.pk
     assert again.config_text == original.config_text
     assert (again.source, again.status, again.created_by_name) == ("rerun", Status.CREATED, "erin")
+
+
+def test_it_serves_the_model_of_any_completed_experiment(
+    api: Any, trained: Callable[..., Any]
+) -> None:
+    experiment = trained(model_name=None)  # never registered
+
+    response = api.get(f"{URL}{experiment.pk}/artifact/")
+
+    assert response.status_code == 200
+    assert response["X-Artifact-SHA256"] == experiment.artifact_sha256

@@ -167,8 +167,8 @@ def test_it_refuses_a_failed_gate_without_the_override(
 
     response = api_as(approver).post(f"{URL}{request.pk}/approve/", {"reason": "meh"})
 
-    assert response.status_code == 400
-    assert "without the override permission" in response.json()["error"]["message"]
+    assert response.status_code == 403
+    assert "only an approver who may override the gate" in response.json()["error"]["message"]
 
 
 def test_it_answers_409_when_the_candidate_changed_after_its_gate(
@@ -232,3 +232,17 @@ def test_it_answers_409_for_a_decision_on_a_decided_request(
             "code": "conflict",
             "message": f"request #{pending.pk} was already rejected",
         }
+
+
+def test_it_refuses_a_second_open_request_on_a_version(
+    api_as: Callable[..., Any], experimenter: User, pending: StageRequest
+) -> None:
+    version = pending.model_version
+    body = {"model": "fraud_detector", "version": version.version, "to_stage": "archived",
+            "reason": "old"}  # fmt: skip
+
+    response = api_as(experimenter).post(URL, body)
+
+    assert response.status_code == 400
+    assert "already has an open request" in response.json()["error"]["message"]
+    assert StageRequest.objects.filter(model_version=version).count() == 1

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest
 from ninja import Field, Path, Query, Router, Schema
 from ninja.responses import Status
 
@@ -26,6 +26,7 @@ from api.v1.schemas import (
     page_of,
     responses,
 )
+from experiments.artifacts import experiment_artifact_open
 from experiments.configs import MAX_DOCUMENT_BYTES, MODEL_TYPES
 from experiments.elapsed import elapsed
 from experiments.forms import ExperimentFilterForm
@@ -394,3 +395,42 @@ def experiment_register_endpoint(
     experiment = _found(experiment_id)
     registration_retry(experiment_id=experiment.pk, user=caller(request))
     return Status(202, _detail(_found(experiment_id)))
+
+
+EXPERIMENT_ARTIFACT_RESPONSE = {
+    200: {
+        "description": "The model file (skops), verified against the experiment's SHA-256.",
+        "headers": {
+            "X-Artifact-SHA256": {
+                "description": "The SHA-256 the bytes were checked against.",
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            }
+        },
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.get(
+    "/experiments/{experiment_id}/artifact/",
+    response=responses(None, 404, 409),
+    auth=requires("experiments.view_experiment", "registry.view_modelversion"),
+    openapi_extra={"responses": EXPERIMENT_ARTIFACT_RESPONSE},
+)
+def experiment_artifact_endpoint(request: HttpRequest, experiment_id: ExperimentId) -> FileResponse:
+    """The model file of a COMPLETED experiment, registered or not, served only
+    if its bytes match the digest recorded when it completed (409
+    artifact_integrity otherwise; 404 for an experiment with no model)."""
+    experiment = _found(experiment_id)
+    try:
+        artifact = experiment_artifact_open(experiment=experiment)
+    except LookupError as error:
+        raise Http404(str(error)) from None
+    response = FileResponse(
+        artifact,
+        as_attachment=True,
+        filename=f"experiment-{experiment.pk}.skops",
+        content_type="application/octet-stream",
+    )
+    response["X-Artifact-SHA256"] = experiment.artifact_sha256
+    return response

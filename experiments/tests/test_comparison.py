@@ -56,3 +56,10 @@ def test_it_says_better_or_worse_only_where_the_direction_is_known() -> None:
     assert (recall.delta, recall.relative, recall.trend) == ("-0.1000", "-20.00%", "worse")
     iterations = groups[MetricKind.COUNT].rows[0].cells[1]
     assert (iterations.text, iterations.delta, iterations.trend) == ("12", "+2", "")
+
+
+def test_an_empty_section_is_not_a_config_row() -> None:
+    """The probe: a row "gate {} {} not set {}" when some runs had `gate: {}`."""
+    from experiments.comparison import flatten
+
+    assert flatten({"gate": {}, "model": {"type": "x", "params": {}}}) == {"model.type": "x"}

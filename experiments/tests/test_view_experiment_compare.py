@@ -174,7 +174,8 @@ def test_it_takes_the_first_run_as_baseline_and_signs_the_deltas(
     assert baseline_cell.delta == ""
     assert (other.delta, other.relative, other.trend) == ("+0.0500", "+6.25%", "better")
     _, loss = cells(response, "log_loss")
-    assert (loss.delta, loss.trend) == ("-0.1000", "better")  # lower is better
+    # Lower is better, and a delta is "how much better": positive, as in the gate.
+    assert (loss.delta, loss.trend) == ("+0.1000", "better")
     assert other.interval == ""  # no gate compared this pair
 
 
@@ -240,7 +241,8 @@ def test_it_shows_the_gate_interval_of_a_stored_evaluation_of_the_pair(
     response = compare(client, production, candidate, unrelated)
     _, ap, unrelated_ap = cells(response, "average_precision")
     assert ap.interval == "95% CI [+0.0100, +0.0900]"
-    assert cells(response, "log_loss")[1].interval == "95% CI [-0.1500, -0.0500]"
+    # The gate's own orientation and signs (positive: better), not the raw difference.
+    assert cells(response, "log_loss")[1].interval == "95% CI [+0.0500, +0.1500]"
     assert unrelated_ap.interval == ""
     # With the candidate as baseline the same gate gives production's interval, reversed.
     reverse = compare(client, production, candidate, baseline=candidate.pk)

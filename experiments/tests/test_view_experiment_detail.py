@@ -40,7 +40,12 @@ def test_it_shows_config_metrics_confusion_matrix_and_curves(
     assert "average_precision" in content
     assert "true positives" in content
     confusion = response.context["confusion"]
-    metrics = dict(response.context["metrics"])
+    groups = response.context["metrics"]
+    metrics = {name: value for _, rows in groups for name, value in rows}
+    # Grouped, quality first in the gate's order, then counts and timings.
+    assert [title for title, _ in groups][:3] == ["Quality", "Counts", "Timings"]
+    assert [name for name, _ in groups[0][1]][:2] == ["average_precision", "roc_auc"]
+    assert "tp" in dict(groups[1][1])
     assert confusion["tp"] == metrics["tp"]
     assert confusion["tp"] + confusion["fn"] == metrics["holdout_positives"]
     titles = [chart.title for chart in response.context["charts"]]

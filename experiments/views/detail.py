@@ -5,12 +5,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
+from experiments.artifacts import ArtifactIntegrityError, experiment_artifact_open
 from experiments.elapsed import elapsed
+from experiments.metrics import metrics_grouped
 from experiments.models import REGISTRATION_RETRYABLE, Experiment, Status
 from experiments.progress import fit_progress_of
 from experiments.selectors import (
@@ -25,6 +27,8 @@ from experiments.services import experiment_cancel, experiment_submit
 from experiments.views.charts import Chart, Run, loss_chart, pr_chart, roc_chart
 from mlplatform.typing import HtmxHttpRequest
 from notes.selectors import annotation_of
+
+DIGEST_HEADER = "X-Artifact-SHA256"
 
 CONFUSION_CELLS = ("tn", "fp", "fn", "tp")
 
@@ -69,7 +73,7 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
         "elapsed": elapsed(experiment),
         "fit_progress": fit_progress_of(experiment),
         "submission_stale": experiment.status != Status.CREATED,
-        "metrics": sorted(metrics.items()),
+        "metrics": metrics_grouped(metrics),
         "confusion": _confusion(metrics),
         "charts": _charts(experiment, metrics, stepped),
         "model_version": getattr(experiment, "model_version", None),
@@ -144,3 +148,26 @@ def experiment_rerun(request: HttpRequest, experiment_id: int) -> HttpResponse:
     level = messages.SUCCESS if submission.enqueued else messages.WARNING
     messages.add_message(request, level, submission.message, extra_tags=SUBMISSION_TAG)
     return redirect("experiments:detail", experiment_id=submission.experiment.pk)
+
+
+@login_required
+@permission_required(
+    ["experiments.view_experiment", "registry.view_modelversion"], raise_exception=True
+)
+@require_GET
+def experiment_artifact_download(request: HttpRequest, experiment_id: int) -> HttpResponseBase:
+    """The model of any COMPLETED experiment, registered or not, served only if
+    its bytes still match the digest recorded when it completed; the same
+    permission as a registered version's download."""
+    experiment = get_object_or_404(Experiment, pk=experiment_id)
+    try:
+        artifact = experiment_artifact_open(experiment=experiment)
+    except LookupError as error:
+        raise Http404(str(error)) from None
+    except ArtifactIntegrityError as error:
+        context = {"experiment": experiment, "error": str(error)}
+        return render(request, "experiments/artifact_error.html", context, status=409)
+    filename = f"experiment-{experiment.pk}.skops"
+    response = FileResponse(artifact, as_attachment=True, filename=filename)
+    response[DIGEST_HEADER] = experiment.artifact_sha256
+    return response

@@ -84,6 +84,8 @@ def experiment_list_view(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": None,
         "key_metrics": metrics,
+        # The chosen columns first, in the user's order; a box ticked now comes after them.
+        "picker_metrics": [*metrics, *(name for name in known_metrics if name not in metrics)],
         "known_metrics": known_metrics,
         "tag_names": tag_names(),
         "max_metric_columns": MAX_METRIC_COLUMNS,
@@ -106,6 +108,13 @@ def experiment_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "experiments/list.html", context)
 
 
+def _in_chosen_order(ticked: list[str], order: str) -> list[str]:
+    """The ticked metrics in the order the page's script recorded (the order
+    they were ticked), then any it did not (no script: the picker's order)."""
+    ordered = [name for name in order.split(",") if name in ticked]
+    return [*dict.fromkeys(ordered), *(name for name in ticked if name not in ordered)]
+
+
 def _extra_metric_column(sort: str, metrics: tuple[str, ...]) -> str | None:
     """A metric sorted by that is not already a column gets one."""
     return None if sort in FIELD_SORTS or sort in metrics else sort
@@ -125,7 +134,9 @@ def experiment_list_columns_view(request: HttpRequest) -> HttpResponse:
     try:
         experiment_list_columns_set(
             user=request.user,
-            metrics=request.POST.getlist("metrics"),
+            metrics=_in_chosen_order(
+                request.POST.getlist("metrics"), request.POST.get("order", "")
+            ),
             known_metrics=scalar_metric_names(),
         )
     except ValidationError as error:

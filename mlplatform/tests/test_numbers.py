@@ -75,7 +75,31 @@ def test_it_shows_a_share_as_a_percentage() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(172792.0, "172,792"), (-56.40751, "-56.4075"), (0.0000123, "1.23e-05"), (None, "-")],
+    [
+        (172792.0, "172,792"),
+        (-56.40751, "-56.4075"),
+        (0.0005926, "0.0006"),  # the probe: "0.0005926", "0.000988", "-0.0028" side by side
+        (0.000988, "0.0010"),
+        (-0.0028, "-0.0028"),
+        (0.0000123, "1.23e-05"),
+        (None, "-"),
+    ],
 )
 def test_it_shows_data_values_readably(value: float | None, text: str) -> None:
     assert numbers.quantity(value) == text
+
+
+@pytest.mark.parametrize(
+    ("change", "value", "base", "text"),
+    [
+        (0.1234, 0.9, 0.8, "+12.34%"),
+        (-0.5, 0.4, 0.8, "-50.00%"),
+        (48.5882, 0.0999, 0.002, "\u00d750.0"),  # the probe read "+4858.82 %"
+        (0.3, 0.1, 0.0, ""),  # a base of (nearly) zero says nothing relative
+        (None, 0.1, 0.1, ""),
+    ],
+)
+def test_it_shows_a_relative_change_or_a_ratio_beyond_1000_percent(
+    change: float | None, value: float, base: float, text: str
+) -> None:
+    assert numbers.relative_change(change, value=value, base=base) == text

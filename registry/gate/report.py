@@ -321,7 +321,12 @@ def _row(entry: dict[str, Any]) -> list[str]:
         numbers.score(_number(entry.get("candidate"))),
         numbers.score(_number(entry.get("production"))),
         numbers.signed(_number(entry.get("delta"))),
-        numbers.signed_percent(_number(entry.get("relative_delta"))),
+        numbers.relative_change(
+            _number(entry.get("relative_delta")),
+            value=_number(entry.get("candidate")),
+            base=_number(entry.get("production")),
+        )
+        or "-",
         interval,
         _rule_text(entry.get("rule") or {}, entry.get("greater_is_better", True)),
         result,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlplatform import numbers
+
 if TYPE_CHECKING:
     from experiments.configs import MetricRule
 
@@ -21,7 +23,7 @@ def _floor_check(rule: MetricRule, threshold: float, candidate: float) -> dict[s
     return _check(
         "threshold",
         passed,
-        f"candidate {candidate:.4g} {verdict} the {word} {threshold:.4g}",
+        f"candidate {numbers.score(candidate)} {verdict} the {word} {numbers.score(threshold)}",
     )
 
 
@@ -34,13 +36,13 @@ def _drop_check(
 ) -> dict[str, Any]:
     """delta >= -allowed; with an interval, its lower bound must be (non-inferiority)."""
     if interval is None:
-        shown = f"candidate is {abs(delta):.4g} {'better' if delta >= 0 else 'worse'}"
-        return _check(name, delta >= -allowed, f"{shown}; allowed drop {allowed:.4g}")
+        shown = f"candidate is {numbers.score(abs(delta))} {'better' if delta >= 0 else 'worse'}"
+        return _check(name, delta >= -allowed, f"{shown}; allowed drop {numbers.score(allowed)}")
     low, high = interval
     verdict = "at or above" if low >= -allowed else "below"
     detail = (
-        f"non-inferiority: {confidence:.0%} CI of delta [{low:+.4g}, {high:+.4g}], "
-        f"lower bound {verdict} -{allowed:.4g}"
+        f"non-inferiority: {confidence:.0%} CI of delta {numbers.interval(low, high)}, "
+        f"lower bound {verdict} {numbers.signed(-allowed)}"
     )
     return _check(name, low >= -allowed, detail)
 
@@ -75,7 +77,9 @@ def rule_checks(
     if rule.max_relative_drop is not None:
         allowed = rule.max_relative_drop * abs(production)
         check = _drop_check("max_relative_drop", allowed, delta, interval, confidence)
-        check["detail"] += f" ({rule.max_relative_drop:.2%} of |production| {abs(production):.4g})"
+        check["detail"] += (
+            f" ({rule.max_relative_drop:.2%} of |production| {numbers.score(abs(production))})"
+        )
         checks.append(check)
     return checks
 

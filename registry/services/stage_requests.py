@@ -59,7 +59,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REQUESTABLE_STAGES = (Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
-OPEN_STATUSES = (StageRequest.Status.GATING, StageRequest.Status.PENDING)
+OPEN_STATUSES = (
+    StageRequest.Status.GATING,
+    StageRequest.Status.PENDING,
+    StageRequest.Status.GATE_FAILED,
+)
+# Gated and waiting for a decision: a passed gate (any approver) or a failed
+# one (an approver who may override it).
+DECIDABLE_STATUSES = (StageRequest.Status.PENDING, StageRequest.Status.GATE_FAILED)
 MAX_GATE_ATTEMPTS = 3
 
 
@@ -96,13 +103,12 @@ def _validate_request(version: ModelVersion, to_stage: str) -> None:
         raise ValidationError(f"{version} is already in {to_stage}")
     if version.experiment.status != Status.COMPLETED:
         raise ValidationError(f"{version}: its experiment is {version.experiment.status.upper()}")
-    open_request = version.stage_requests.filter(
-        status__in=OPEN_STATUSES, to_stage=to_stage
-    ).first()
+    open_request = version.stage_requests.filter(status__in=OPEN_STATUSES).first()
     if open_request is not None:
         raise ValidationError(
-            f"{version} already has an open request to {to_stage} (#{open_request.pk}, "
-            f"{open_request.status}); withdraw it or wait for its decision"
+            f"{version} already has an open request (#{open_request.pk}, to "
+            f"{open_request.to_stage}, {open_request.get_status_display().lower()}); a version "
+            "holds one open request at a time: withdraw it or wait for its decision"
         )
 
 
@@ -307,9 +313,12 @@ def _gate_record_if_current(request: StageRequest, run: GateRun, owner: str) -> 
 
 
 def _gating_done(request: StageRequest, evaluation: GateEvaluation, owner: str) -> None:
+    """gating -> pending (the gate passed) or gate_failed (it did not: only an
+    approver who may override it can then approve)."""
+    status = StageRequest.Status.PENDING if evaluation.passed else StageRequest.Status.GATE_FAILED
     moved = StageRequest.objects.filter(
         pk=request.pk, status=StageRequest.Status.GATING, gate_owner=owner
-    ).update(status=StageRequest.Status.PENDING, gate=evaluation)
+    ).update(status=status, gate=evaluation)
     if moved != 1:
         transaction.set_rollback(True)  # withdrawn or taken over meanwhile: keep nothing
 
@@ -360,10 +369,17 @@ def _check_decision(
         raise PromotionConflict(
             f"request #{request.pk} is still being gated; decide it once its report is in"
         )
-    if request.status != StageRequest.Status.PENDING:
+    if request.status not in DECIDABLE_STATUSES:
         raise PromotionConflict(f"request #{request.pk} was already {request.status}")
     if request.requested_by_id == user.pk:
         raise PermissionDenied("you requested this; another approver must decide")
+    if request.status == StageRequest.Status.GATE_FAILED and not user.has_perm(
+        "registry.override_gate"
+    ):
+        raise PermissionDenied(
+            f"request #{request.pk}: its regression gate failed; only an approver who may "
+            "override the gate decides it (its requester may withdraw it)"
+        )
     gate_failed = request.gate is not None and not request.gate.passed
     if not approve or not gate_failed:
         return False
@@ -471,7 +487,7 @@ def _claim_request(
     request: StageRequest, user: User, approve: bool, reason: str, override: bool
 ) -> None:
     status = StageRequest.Status.APPROVED if approve else StageRequest.Status.REJECTED
-    claimed = StageRequest.objects.filter(pk=request.pk, status=StageRequest.Status.PENDING).update(
+    claimed = StageRequest.objects.filter(pk=request.pk, status__in=DECIDABLE_STATUSES).update(
         status=status,
         decided_by=user,
         decided_at=timezone.now(),
@@ -557,7 +573,7 @@ def _archive_production(
 def requests_supersede_stale(
     *, registered_model: RegisteredModel, reason: str, origin: Origin
 ) -> list[int]:
-    """Pending production requests gated against another production version or
+    """Decidable production requests gated against another production version or
     another gate policy than the model's current ones: `superseded`, each with
     a history row; their versions can be requested again. Call inside the
     transaction that changed production or the policy, with the model locked."""
@@ -568,16 +584,14 @@ def requests_supersede_stale(
         for request in StageRequest.objects.select_related("gate", "model_version").filter(
             model_version__registered_model=registered_model,
             to_stage=Stage.PRODUCTION,
-            status=StageRequest.Status.PENDING,
+            status__in=DECIDABLE_STATUSES,
         )
         if request.gate is None
         or request.gate.baseline_version_id != (current.pk if current else None)
         or request.gate.policy_id != policy.pk
     ]
     for request in stale:
-        claimed = StageRequest.objects.filter(
-            pk=request.pk, status=StageRequest.Status.PENDING
-        ).update(
+        claimed = StageRequest.objects.filter(pk=request.pk, status__in=DECIDABLE_STATUSES).update(
             status=StageRequest.Status.SUPERSEDED,
             decided_at=timezone.now(),
             decision_reason=reason,

@@ -118,7 +118,11 @@ def _row(entry: dict[str, Any], confidence: float) -> Row:
         candidate=numbers.score(_number(entry.get("candidate"))),
         production=numbers.score(_number(entry.get("production"))),
         delta=numbers.signed(_number(entry.get("delta"))),
-        relative=numbers.signed_percent(_number(entry.get("relative_delta"))),
+        relative=numbers.relative_change(
+            _number(entry.get("relative_delta")),
+            value=_number(entry.get("candidate")),
+            base=_number(entry.get("production")),
+        ),
         interval=numbers.interval(_number(entry.get("ci_low")), _number(entry.get("ci_high"))),
         rule=_rule_text(entry.get("rule") or {}, greater),
         checks=checks,

@@ -192,6 +192,39 @@ def test_it_sorts_the_list_keeps_chosen_columns_and_tags_runs(
     assert AnnotationRevision.objects.count() == 2
 
 
+def test_six_chosen_columns_keep_their_order_and_scroll_inside_their_card(
+    live_server: LiveServer, browser: Browser, experimenter: User
+) -> None:
+    """The probe: at 1,440 px six metric columns overflowed the page (precision,
+    recall and roc_auc cut off) and came back in alphabetical order."""
+    version = make_dataset_version()
+    chosen = ["roc_auc", "recall", "precision", "f1", "average_precision", "log_loss"]
+    for n in range(3):
+        make_experiment(
+            version,
+            name=f"a_rather_long_experiment_name_number_{n}",
+            metrics=dict.fromkeys(chosen, 0.5 + n / 10),
+        )
+    page = log_in(browser, live_server.url, "erin")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto("/experiments/")
+    page.click("#column-picker summary")
+    for name in ["average_precision", "roc_auc", "f1"]:  # the defaults, unticked
+        page.uncheck(f"#column-picker input[value={name}]")
+    for name in chosen:  # ticked in this order
+        page.check(f"#column-picker input[value={name}]")
+    page.click("#save-columns")
+
+    headers = page.locator("table.experiments thead th[data-sort]")
+    keys = list(headers.evaluate_all("hs => hs.map(h => h.dataset.sort)"))
+    assert keys[-6:] == chosen
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 1440, f"the page is {page_width} px wide: the table overflows it"
+    wrap = page.locator(".table-card .table-wrap")
+    assert wrap.evaluate("w => w.scrollWidth > w.clientWidth"), "the table should scroll"
+    shot(page, "experiments-list-six-columns")
+
+
 def test_it_approves_a_request_on_its_own_page_of_the_admin_desk(
     live_server: LiveServer, browser: Browser, experimenter: User
 ) -> None:

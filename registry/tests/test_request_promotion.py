@@ -57,7 +57,7 @@ def test_it_exits_three_when_the_gate_fails(
     assert caught.value.code == 3
     payload = json.loads(out.getvalue())
     assert payload["gate_passed"] is False
-    assert payload["status"] == "pending"
+    assert payload["status"] == "gate_failed"
     assert payload["gate_report"]["reasons"]
 
 
@@ -121,3 +121,20 @@ def test_it_lists_the_stages_by_name_when_one_is_unknown(db: None) -> None:
         CommandError, match="'prod' is not a stage; choose from staging, production, archived"
     ):
         run("fraud_detector", "1", stage="prod", user="erin", reason="x")
+
+
+def test_it_refuses_a_second_open_request_on_a_version(
+    registered: Callable[..., ModelVersion], experimenter: User
+) -> None:
+    version = registered()
+    call_command(
+        "request_promotion", "fraud_detector", str(version.version), stage="production",
+        user="erin", reason="ship", stdout=StringIO(),
+    )  # fmt: skip
+
+    with pytest.raises(CommandError, match="already has an open request"):
+        call_command(
+            "request_promotion", "fraud_detector", str(version.version), stage="archived",
+            user="erin", reason="old", stdout=StringIO(),
+        )  # fmt: skip
+    assert version.stage_requests.count() == 1

@@ -54,7 +54,7 @@ def test_it_records_a_failed_gate_with_the_request(
         reason="try",
     )
 
-    assert request.status == StageRequest.Status.PENDING
+    assert request.status == StageRequest.Status.GATE_FAILED
     assert request.gate is not None
     assert not request.gate.passed
     assert request.gate.baseline_version == strong
@@ -142,8 +142,9 @@ def test_it_refuses_an_unknown_stage(
         )
 
 
-def test_it_refuses_a_second_pending_request_to_the_same_stage(
-    registered: Callable[..., ModelVersion], experimenter: User
+@pytest.mark.parametrize("second_stage", [Stage.PRODUCTION, Stage.ARCHIVED])
+def test_it_refuses_a_second_open_request_whatever_its_stage(
+    registered: Callable[..., ModelVersion], experimenter: User, second_stage: str
 ) -> None:
     version = registered()
     stage_request_create(
@@ -154,14 +155,15 @@ def test_it_refuses_a_second_pending_request_to_the_same_stage(
         reason="one",
     )
 
-    with pytest.raises(ValidationError, match="already has an open request to production"):
+    with pytest.raises(ValidationError, match=r"already has an open request \(#\d+, to production"):
         stage_request_create(
             origin=Origin.cli(),
             model_version=version,
-            to_stage=Stage.PRODUCTION,
+            to_stage=second_stage,
             user=experimenter,
             reason="two",
         )
+    assert version.stage_requests.count() == 1
 
     assert StageRequest.objects.count() == 1
 

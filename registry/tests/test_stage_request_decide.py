@@ -166,27 +166,31 @@ def test_it_refuses_to_approve_a_failed_gate(
 ) -> None:
     weak, request = weak_request(registered, experimenter, approver)
 
-    with pytest.raises(ValidationError, match="gate failed"):
-        stage_request_decide(
-            origin=Origin.cli(), request_id=request.pk, user=approver, approve=True, reason="meh"
-        )
+    for approve in (True, False):  # neither decision is a plain approver's
+        with pytest.raises(PermissionDenied, match="only an approver who may override the gate"):
+            stage_request_decide(
+                origin=Origin.cli(), request_id=request.pk, user=approver, approve=approve,
+                reason="meh",
+            )  # fmt: skip
 
     weak.refresh_from_db()
     assert weak.stage == Stage.STAGING
+    assert StageRequest.objects.get(pk=request.pk).status == StageRequest.Status.GATE_FAILED
 
 
-def test_it_lets_a_failed_gate_be_rejected(
+def test_it_lets_an_overriding_approver_reject_a_failed_gate(
     lax_policy: GatePolicy,
     registered: Callable[..., ModelVersion],
     experimenter: User,
     approver: User,
 ) -> None:
     _, request = weak_request(registered, experimenter, approver)
+    overrider = make_user("olga", "approver", permissions=("registry.override_gate",))
 
     decided = stage_request_decide(
         origin=Origin.cli(),
         request_id=request.pk,
-        user=approver,
+        user=overrider,
         approve=False,
         reason="decided",
     )

@@ -88,12 +88,15 @@ def test_it_refuses_to_approve_a_failed_gate_without_override(
     request = ask(weak, experimenter)
     assert request.gate is not None
     assert not request.gate.passed
+    assert request.status == StageRequest.Status.GATE_FAILED
     client.force_login(approver)
-    page = client.get(f"/registry/models/fraud_detector/versions/{weak.version}/")
-    assert "needs the override permission" in page.content.decode()
+    page = client.get(f"/registry/models/fraud_detector/versions/{weak.version}/").content.decode()
+    assert "only an approver who may override the gate can decide" in page
+    assert f'id="approve-{request.pk}"' not in page  # no button this approver cannot use
+    assert f'id="reject-{request.pk}"' not in page
     response = client.post(url(request), {"decision": "approve", "reason": "meh"})
-    assert response.status_code == 400
-    assert "without the override permission" in response.content.decode()
+    assert response.status_code == 403
+    assert "only an approver who may override the gate" in response.content.decode()
     weak.refresh_from_db()
     assert weak.stage == Stage.STAGING
 
@@ -110,6 +113,10 @@ def test_it_records_an_override_with_its_justification(
     request = ask(weak, experimenter)
     overrider = make_user("olga", "approver", permissions=("registry.override_gate",))
     client.force_login(overrider)
+    page = client.get(f"/registry/models/fraud_detector/versions/{weak.version}/").content.decode()
+    assert f'id="id_override_{request.pk}"' in page
+    assert f'id="reject-{request.pk}"' in page
+    assert "Approve with override" in page
     response = client.post(
         url(request),
         {"decision": "approve", "reason": "ok", "override_justification": "incident 42"},
@@ -179,3 +186,31 @@ def test_it_answers_404_for_an_unknown_request(client: Client, approver: User) -
     client.force_login(approver)
     response = client.post("/registry/requests/4242/decide/", {"decision": "approve"})
     assert response.status_code == 404
+
+
+def test_a_failed_gate_shows_each_role_what_it_can_do(
+    client: Client,
+    approver: User,
+    experimenter: User,
+    viewer: User,
+    registered: Callable[..., ModelVersion],
+    lax_policy: GatePolicy,
+) -> None:
+    weak = registered(name="weak", **UNDERFIT)
+    promote(registered(name="strong"), experimenter, approver)
+    request = ask(weak, experimenter)
+    page_url = f"/registry/models/fraud_detector/versions/{weak.version}/"
+
+    def page_as(user: User) -> str:
+        client.force_login(user)
+        return client.get(page_url).content.decode()
+
+    as_requester, as_viewer = page_as(experimenter), page_as(viewer)
+
+    assert request.status == StageRequest.Status.GATE_FAILED
+    assert "you can withdraw it" in as_requester
+    assert f'id="withdraw-{request.pk}"' in as_requester
+    assert f'id="approve-{request.pk}"' not in as_requester
+    for button in (f'id="approve-{request.pk}"', f'id="reject-{request.pk}"', "withdraw-"):
+        assert button not in as_viewer
+    assert "only an approver who may override the gate can decide" in as_viewer

@@ -88,9 +88,10 @@ def test_it_refuses_a_second_pending_request(
     registered()
     client.force_login(experimenter)
     client.post(URL, {"to_stage": "archived", "reason": "old"})
-    response = client.post(URL, {"to_stage": "archived", "reason": "again"})
+    response = client.post(URL, {"to_stage": "production", "reason": "again"})
     assert response.status_code == 400
-    assert "already has an open request to archived" in response.content.decode()
+    assert "already has an open request" in response.content.decode()
+    assert "to archived, pending" in response.content.decode()
     assert StageRequest.objects.count() == 1
 
 

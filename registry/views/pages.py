@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from experiments.metrics import metrics_grouped
 from experiments.selectors import KEY_METRICS, experiment_scalar_metrics
 from notes.selectors import annotation_of
 from registry.forms import DecisionForm, StageRequestForm, WithdrawForm
@@ -76,7 +77,11 @@ def _approver_warnings(version: ModelVersion, metrics: dict[str, float]) -> dict
 
 
 def _is_open(stage_request: StageRequest) -> bool:
-    return stage_request.status in (StageRequest.Status.GATING, StageRequest.Status.PENDING)
+    return stage_request.status in (
+        StageRequest.Status.GATING,
+        StageRequest.Status.PENDING,
+        StageRequest.Status.GATE_FAILED,
+    )
 
 
 def render_version(
@@ -95,12 +100,15 @@ def render_version(
         for stage_request in requests
         if _is_open(stage_request)
     ]
-    # A decision on a request that is no longer pending, or on one's own
-    # request, has no form on the page to show its error next to.
+    # A decision on a request that is no longer pending, on one's own
+    # request, or on a failed gate one may not override, has no form on the
+    # page to show its error next to.
+    can_override = request.user.has_perm("registry.override_gate")
     pending_ids = {
         stage_request.pk
         for stage_request, _ in pending
         if stage_request.requested_by_id != request.user.pk
+        and (stage_request.status != StageRequest.Status.GATE_FAILED or can_override)
     }
     decision_errors = [
         f"Request #{request_id}: {error}"
@@ -119,7 +127,7 @@ def render_version(
     context: dict[str, Any] = {
         "version": version,
         "experiment": version.experiment,
-        "metrics": sorted(metrics.items()),
+        "metrics": metrics_grouped(metrics),
         "transitions": list(version.transitions.all()),
         "pending": pending,
         "decision_errors": decision_errors,
@@ -127,7 +135,7 @@ def render_version(
         "gate_evaluations": evaluations,
         "gates_shown_with_requests": bool(shown_with_requests),
         "request_form": request_form or StageRequestForm(current_stage=version.stage),
-        "can_override": request.user.has_perm("registry.override_gate"),
+        "can_override": can_override,
         "withdraw_form": WithdrawForm(),
         "annotation": annotation_of(version),
         **_approver_warnings(version, metrics),

@@ -26,7 +26,8 @@ STAGES = [Stage.STAGING.value, Stage.PRODUCTION.value, Stage.ARCHIVED.value]
 class Command(JsonCommand):
     help = (
         "Request a stage change for a model version. A request to production runs the "
-        "regression gate first. Exit 0: pending approval; 3: the gate failed."
+        "regression gate first. Exit 0: pending approval; 3: the gate failed (the request "
+        "is gate_failed)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -73,9 +74,15 @@ class Command(JsonCommand):
             raise SystemExit(GATE_FAILED_EXIT)
 
     def _print(self, request: StageRequest, report: dict[str, Any] | None) -> None:
+        states: dict[str, str] = {
+            StageRequest.Status.PENDING: "pending approval",
+            StageRequest.Status.GATE_FAILED: "refused by the regression gate (only an approver "
+            "who may override the gate can decide it; withdraw it with withdraw_request)",
+        }
+        state = states.get(str(request.status), str(request.status))
         self.stdout.write(
             f"request #{request.pk}: {request.model_version} "
-            f"{request.from_stage} -> {request.to_stage}, pending approval"
+            f"{request.from_stage} -> {request.to_stage}, {state}"
         )
         if report is not None:
             self.stdout.write(gate.format_report(report))
