@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,12 +29,12 @@ SMALL_FRAUD_ROWS = 4000
 SMALL_FRAUD_FRAUDS = 120
 
 
-@pytest.fixture
-def data_root(tmp_path: Path, settings: Settings) -> Path:
-    """A private DATA_ROOT; the dataset cache and artifacts live beside it."""
-    root = tmp_path / "data"
-    root.mkdir()
-    settings.DATA_ROOT = root
+@pytest.fixture(autouse=True)
+def runtime_folders(tmp_path: Path, settings: Settings) -> Path:
+    """Every runtime folder in this test's own temporary folder: the data
+    root, the dataset cache, the artifacts, VAR_DIR. Created when used."""
+    settings.VAR_DIR = tmp_path / "var"
+    settings.DATA_ROOT = tmp_path / "data"
     settings.DATASET_CACHE_ROOT = tmp_path / "cache" / "datasets"
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     settings.STORAGES = {
@@ -42,7 +44,24 @@ def data_root(tmp_path: Path, settings: Settings) -> Path:
             "OPTIONS": {"location": str(settings.ARTIFACT_ROOT)},
         },
     }
+    return tmp_path
+
+
+@pytest.fixture
+def data_root(runtime_folders: Path, settings: Settings) -> Path:
+    """This test's DATA_ROOT, created; the dataset cache and artifacts live beside it."""
+    root = Path(settings.DATA_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's folders (mlplatform.testing_settings) go with it, once the
+    test databases are gone."""
+    from mlplatform import testing_settings
+
+    if testing_settings.CREATED_HERE:
+        shutil.rmtree(os.environ[testing_settings.ROOT_VARIABLE], ignore_errors=True)
 
 
 @pytest.fixture

@@ -118,7 +118,7 @@ class Round:
         arguments = [PYTHON, MANAGE_PY, *self.arguments(command)]
         seconds, cpu, output = timed_run_cpu(arguments, env=self.scratch.env())
         if command == "request_promotion":
-            self.request_id = str(json.loads(output)["request_id"])
+            self.request_id = str(json.loads(output)["id"])
         return seconds, cpu
 
 

@@ -120,7 +120,7 @@ def prepare(scratch: Scratch, options: argparse.Namespace) -> str:
         "request_promotion", "fraud_detector", "1", "--stage", "production",
         "--user", "bench_experimenter", "--reason", "serving benchmark", "--json",
     )  # fmt: skip
-    request_id = str(json.loads(requested.stdout)["request_id"])
+    request_id = str(json.loads(requested.stdout)["id"])
     scratch.manage("approve_promotion", request_id, "--user", "bench_approver", "--reason", "ok")
     from django.contrib.auth.models import User
 

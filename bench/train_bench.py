@@ -125,7 +125,7 @@ def run_once(
     summary = json.loads(output)
     if summary["status"] != "completed":
         raise RuntimeError(f"run_experiment did not complete: {summary}")
-    inside = summary["elapsed_seconds"]
+    inside = summary["command_seconds"]
     return seconds, {**summary["metrics"], "in_command_seconds": inside, "cpu_seconds": cpu}
 
 

@@ -32,3 +32,35 @@ def elapsed(experiment: Experiment) -> Elapsed:
 
 def _seconds(start: datetime, end: datetime) -> float:
     return max(0.0, (end - start).total_seconds())
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the timeline on the experiment's page: when it happened and
+    how long after the step before it (the wait in the queue, the run)."""
+
+    name: str
+    at: datetime | None
+    after: float | None
+
+
+def timeline(experiment: Experiment) -> list[Step]:
+    """created, queued, started, finished (or how it ended), each with the
+    seconds since the previous one: "started ... (+4.6 s)" is the wait the
+    status line counted as "queued for". The times are the database's, and
+    in order: a job is stamped enqueued before it is pushed, so no worker can
+    start it earlier."""
+    ended = "finished" if experiment.is_active else experiment.get_status_display().lower()
+    moments = (
+        ("created", experiment.created_at),
+        ("queued", experiment.enqueued_at),
+        ("started", experiment.started_at),
+        (ended, experiment.finished_at),
+    )
+    steps: list[Step] = []
+    previous: datetime | None = None
+    for name, at in moments:
+        after = _seconds(previous, at) if previous is not None and at is not None else None
+        steps.append(Step(name, at, after if name != "created" else None))
+        previous = at or previous
+    return steps

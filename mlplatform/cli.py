@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.serializers.json import DjangoJSONEncoder
 
 from mlplatform.checks import CHECKS_WITHOUT_URLS
 from mlplatform.outages import (
@@ -30,6 +31,12 @@ EXIT_ERROR = 1  # refused or failed, with a message saying why
 BAD_ARGUMENTS_EXIT = 2  # what argparse exits with
 EXIT_GATE_REFUSED = 3
 EXIT_UNAVAILABLE = 4  # the database or the queue (Redis) could not be reached
+
+
+def document_json(document: Any) -> str:
+    """A document (experiments.documents, registry.documents) as JSON, encoded
+    as the API encodes it (Django's encoder: times as "2026-12-08T01:02:03.456Z")."""
+    return json.dumps(document, cls=DjangoJSONEncoder, indent=2)
 
 
 class PlatformCommand(BaseCommand):

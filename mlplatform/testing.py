@@ -3,15 +3,74 @@ Loaded from the root conftest.py through pytest_plugins."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
 
 from datasets.models import DatasetVersion
 from registry.roles import roles_ensure
+
+CHECKOUT = Path(settings.BASE_DIR)
+RUNTIME_FOLDERS = (CHECKOUT / "var", CHECKOUT / "data")
+# What a running demo server writes on its own (bin/demo): its database and
+# its worker's log. No test can reach them: every setting points elsewhere.
+DEMO_SERVER_FILES = (
+    "mlplatform.sqlite3",
+    "mlplatform.sqlite3-wal",
+    "mlplatform.sqlite3-shm",
+    "demo-worker.log",
+)
+
+
+def folder_state(folders: tuple[Path, ...] = RUNTIME_FOLDERS) -> dict[str, tuple[int, int]]:
+    """Every file and folder under `folders`: (size, modification time)."""
+    state: dict[str, tuple[int, int]] = {}
+    for folder in folders:
+        for directory, subfolders, files in os.walk(folder):
+            for name in (*subfolders, *files):
+                path = Path(directory, name)
+                if path.parent == folder and folder.name == "var" and name in DEMO_SERVER_FILES:
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    found = path.lstat()
+                    size = 0 if name in subfolders else found.st_size
+                    state[str(path.relative_to(folder.parent))] = (size, found.st_mtime_ns)
+    return state
+
+
+@contextlib.contextmanager
+def checkout_guarded(folders: tuple[Path, ...] = RUNTIME_FOLDERS) -> Iterator[None]:
+    """Fails (pytest.fail) when anything under `folders` was created,
+    changed or removed meanwhile, naming what."""
+    before = folder_state(folders)
+    yield
+    after = folder_state(folders)
+    if after != before:
+        changed = sorted(
+            path for path in before.keys() | after.keys() if before.get(path) != after.get(path)
+        )
+        pytest.fail(
+            "the test changed the checkout's runtime folders (tests have their own, "
+            "see mlplatform/testing_settings.py): " + ", ".join(changed[:10]),
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def checkout_untouched() -> Iterator[None]:
+    """Fails the test that creates, changes or removes anything under the
+    checkout's var/ or data/ (bin/demo's database, cache and artifacts):
+    tests run in folders of their own (mlplatform.testing_settings, and
+    runtime_folders in the root conftest.py)."""
+    with checkout_guarded():
+        yield
 
 
 def make_user(username: str, *groups: str, permissions: tuple[str, ...] = ()) -> User:

@@ -160,7 +160,9 @@ def test_it_shows_status_progress_metrics_curves_and_registration(
     assert set(body["curves"]) == {"pr", "roc"}
     assert len(body["curves"]["roc"]["fpr"]) == len(body["curves"]["roc"]["tpr"])
     assert body["artifact"]["sha256"] == production_version.artifact_sha256
-    assert body["model_version"] == {"model": "fraud_detector", "version": 1, "stage": "production"}
+    assert body["model_version"] == {
+        "model": "fraud_detector", "version": 1, "stage": "production", "identical_to": [],
+    }  # fmt: skip
     assert [run["purpose"] for run in body["gate_runs"]] == ["promotion", "registration"]
     assert body["config"]["threshold"] == 0.5
     assert body["registration"] == {

@@ -3,13 +3,11 @@ sorts), read one (status, progress, metrics, curves), cancel, run again."""
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest
 from ninja import Field, Path, Query, Router, Schema
@@ -28,18 +26,13 @@ from api.v1.schemas import (
 )
 from experiments.artifacts import experiment_artifact_open
 from experiments.configs import MAX_DOCUMENT_BYTES, MODEL_TYPES
-from experiments.elapsed import elapsed
+from experiments.documents import experiment_document, experiment_item
 from experiments.forms import ExperimentFilterForm
 from experiments.models import Experiment
 from experiments.models import Status as RunStatus
-from experiments.progress import fit_progress_of
 from experiments.selectors import (
-    FIELD_SORTS,
-    KEY_METRICS,
     experiment_detail,
     experiment_list,
-    experiment_scalar_metrics,
-    experiment_stepped_metrics,
     scalar_metric_names,
 )
 from experiments.services import Submission, experiment_cancel, experiment_submit
@@ -112,6 +105,9 @@ class VersionRefOut(Schema):
     model: str
     version: int
     stage: str
+    identical_to: list[int] = Field(
+        description="Other versions of the model trained from the same config on the same data."
+    )
 
 
 class GateRunOut(Schema):
@@ -154,6 +150,9 @@ class ExperimentOut(ExperimentItemOut):
     artifact: ArtifactOut | None
     model_version: VersionRefOut | None
     gate_runs: list[GateRunOut]
+    gate_report: dict[str, Any] | None = Field(
+        description="The newest gate run's full report (registry.gate), or null."
+    )
 
 
 class SubmissionOut(ExperimentOut):
@@ -195,92 +194,6 @@ class ExperimentFilters(PageQuery):
 # ------------------------------------------------------------------ rendering
 
 
-def _item(experiment: Experiment, sort: str = "") -> dict[str, Any]:
-    metrics = {name: getattr(experiment, f"metric_{name}", None) for name in KEY_METRICS}
-    if sort and sort not in FIELD_SORTS:  # sorted by a metric: show it too
-        metrics[sort] = getattr(experiment, "sort_metric", None)
-    return {
-        "id": experiment.pk,
-        "name": experiment.name,
-        "status": experiment.status,
-        "phase": experiment.phase,
-        "model_type": experiment.model_type,
-        "dataset": experiment.dataset_version.label,
-        "source": experiment.source,
-        "created_by": experiment.created_by_name,
-        "created_at": experiment.created_at,
-        "started_at": experiment.started_at,
-        "finished_at": experiment.finished_at,
-        "metrics": metrics,
-    }
-
-
-def _fit_progress(experiment: Experiment) -> dict[str, Any] | None:
-    progress = fit_progress_of(experiment)
-    if progress is None:
-        return None
-    return {**dataclasses.asdict(progress), "text": progress.text}
-
-
-def _detail(experiment: Experiment) -> dict[str, Any]:
-    stepped = experiment_stepped_metrics(experiment_id=experiment.pk)
-    version = getattr(experiment, "model_version", None)
-    return {
-        **_item(experiment),
-        "metrics": experiment_scalar_metrics(experiment_id=experiment.pk),
-        "progress": {
-            "phase": experiment.phase,
-            "elapsed_seconds": elapsed(experiment).seconds,
-            "heartbeat_at": experiment.heartbeat_at,
-            "worker_name": experiment.worker_name,
-            "fit": _fit_progress(experiment),
-        },
-        "registration": {
-            "state": experiment.registration,
-            "message": experiment.registration_message,
-            "attempts": experiment.registration_attempts,
-            "max_attempts": settings.REGISTRATION_MAX_ATTEMPTS,
-            "next_retry_at": experiment.registration_retry_at,
-        },
-        "error_message": experiment.error_message,
-        "enqueued_at": experiment.enqueued_at,
-        "timeout_seconds": experiment.timeout_seconds,
-        "config": experiment.config,
-        "config_text": experiment.config_text,
-        "config_sha256": experiment.config_sha256,
-        "series": {
-            name: [{"step": step, "value": value} for step, value in steps]
-            for name, steps in stepped.items()
-        },
-        "curves": experiment.curves or {},
-        "artifact": (
-            {"sha256": experiment.artifact_sha256, "size_bytes": experiment.artifact_size}
-            if experiment.artifact_sha256
-            else None
-        ),
-        "model_version": (
-            {
-                "model": version.registered_model.name,
-                "version": version.version,
-                "stage": version.stage,
-            }
-            if version is not None
-            else None
-        ),
-        "gate_runs": [
-            {
-                "id": run.pk,
-                "model": run.registered_model.name,
-                "purpose": run.purpose,
-                "passed": run.passed,
-                "baseline_version": run.baseline_version.version if run.baseline_version else None,
-                "created_at": run.created_at,
-            }
-            for run in experiment.gate_evaluations.all()
-        ],
-    }
-
-
 def _found(experiment_id: int) -> Experiment:
     try:
         return experiment_detail(experiment_id=experiment_id)
@@ -290,7 +203,7 @@ def _found(experiment_id: int) -> Experiment:
 
 def _submitted(submission: Submission) -> Status[dict[str, Any]]:
     body = {
-        **_detail(_found(submission.experiment.pk)),
+        **experiment_document(_found(submission.experiment.pk)),
         "enqueued": submission.enqueued,
         "message": submission.message,
     }
@@ -314,7 +227,9 @@ def experiment_list_endpoint(
     if not form.is_valid():
         raise form_error(form)
     chosen = form.filters()
-    return page_of(experiment_list(**chosen), filters, partial(_item, sort=chosen["sort"]))
+    return page_of(
+        experiment_list(**chosen), filters, partial(experiment_item, sort=chosen["sort"])
+    )
 
 
 @router.post(
@@ -337,7 +252,7 @@ def experiment_submit_endpoint(
     auth=requires("experiments.view_experiment"),
 )
 def experiment_detail_endpoint(request: HttpRequest, experiment_id: ExperimentId) -> dict[str, Any]:
-    return _detail(_found(experiment_id))
+    return experiment_document(_found(experiment_id))
 
 
 @router.post(
@@ -357,7 +272,7 @@ def experiment_cancel_endpoint(request: HttpRequest, experiment_id: ExperimentId
             f"experiment #{experiment.pk} is {experiment.status.upper()}; "
             "only CREATED or RUNNING experiments can be cancelled",
         )
-    return _detail(_found(experiment_id))
+    return experiment_document(_found(experiment_id))
 
 
 @router.post(
@@ -394,7 +309,7 @@ def experiment_register_endpoint(
     `pending`; poll the experiment until it has an outcome."""
     experiment = _found(experiment_id)
     registration_retry(experiment_id=experiment.pk, user=caller(request))
-    return Status(202, _detail(_found(experiment_id)))
+    return Status(202, experiment_document(_found(experiment_id)))
 
 
 EXPERIMENT_ARTIFACT_RESPONSE = {

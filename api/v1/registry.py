@@ -20,6 +20,7 @@ from api.v1.schemas import (
     responses,
 )
 from experiments.selectors import KEY_METRICS, experiment_scalar_metrics
+from registry.documents import stage_request_item
 from registry.models import (
     GateEvaluation,
     ModelVersion,
@@ -228,27 +229,6 @@ def _transition(transition: StageTransition) -> dict[str, Any]:
     }
 
 
-def stage_request_json(request: StageRequest) -> dict[str, Any]:
-    version = request.model_version
-    return {
-        "id": request.pk,
-        "model": version.registered_model.name,
-        "version": version.version,
-        "from_stage": request.from_stage,
-        "to_stage": request.to_stage,
-        "status": request.status,
-        "reason": request.reason,
-        "requested_by": request.requested_by.get_username(),
-        "requested_at": request.requested_at,
-        "gate_passed": request.gate.passed if request.gate is not None else None,
-        "decided_by": _username(request.decided_by),
-        "decided_at": request.decided_at,
-        "decision_reason": request.decision_reason,
-        "override": request.override,
-        "channel": request.channel,
-    }
-
-
 def _scoring_run(run: ScoringRun) -> dict[str, Any]:
     return {
         "id": run.pk,
@@ -358,7 +338,7 @@ def model_version_stage_requests(
 ) -> list[dict[str, Any]]:
     """Requests to move the version, newest first."""
     found = _version_or_404(name, version)
-    return [stage_request_json(row) for row in found.stage_requests.all()]
+    return [stage_request_item(row) for row in found.stage_requests.all()]
 
 
 @router.get(

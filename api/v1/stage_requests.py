@@ -14,7 +14,7 @@ from ninja import Field, Path, Query, Router
 from ninja.responses import Status
 
 from api.v1.auth import caller, requires
-from api.v1.registry import StageRequestOut, StageRequestStatus, stage_request_json
+from api.v1.registry import StageRequestOut, StageRequestStatus
 from api.v1.schemas import (
     MAX_ID,
     MAX_VERSION,
@@ -26,6 +26,7 @@ from api.v1.schemas import (
     responses,
 )
 from mlplatform.origin import Origin
+from registry.documents import stage_request_document, stage_request_item
 from registry.models import StageRequest
 from registry.selectors import stage_request_get, stage_requests_list
 from registry.services import (
@@ -85,7 +86,7 @@ class StageRequestDetailOut(StageRequestOut):
 def stage_request_list(request: HttpRequest, filters: Query[StageRequestFilters]) -> dict[str, Any]:
     """Stage requests, newest first; ?status=pending for those awaiting a decision."""
     rows = stage_requests_list(status=filters.status or "", model_name=filters.model or "")
-    return page_of(rows, filters, stage_request_json)
+    return page_of(rows, filters, stage_request_item)
 
 
 @router.get(
@@ -103,14 +104,7 @@ def _detail(request_id: int) -> dict[str, Any]:
         found = stage_request_get(request_id=request_id)
     except StageRequest.DoesNotExist:
         raise Http404(f"there is no stage request #{request_id}") from None
-    gate = found.gate
-    return {
-        **stage_request_json(found),
-        "gate_report": gate.report if gate is not None else None,
-        "gate_baseline_version": (
-            gate.baseline_version.version if gate is not None and gate.baseline_version else None
-        ),
-    }
+    return stage_request_document(found)
 
 
 @router.post(

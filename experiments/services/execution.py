@@ -152,9 +152,17 @@ def _train_and_store(
 
     config = parse_config(experiment.config_text)
     report(Phase.LOADING)
-    frame = dataset_version_load(version=experiment.dataset_version)
+    # Both read and write rows (the file check, the cache digest, the row
+    # identities): a database restart meanwhile is waited out, not a FAILED run.
+    frame = database_write(
+        lambda: dataset_version_load(version=experiment.dataset_version),
+        what=f"data of experiment #{experiment.pk}",
+    )
     # Stored once per version: the gate tells by them which rows a model saw.
-    dataset_version_row_identities(version=experiment.dataset_version, frame=frame)
+    database_write(
+        lambda: dataset_version_row_identities(version=experiment.dataset_version, frame=frame),
+        what=f"row identities of experiment #{experiment.pk}",
+    )
     result = training.train(
         frame,
         config=config,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from experiments import queue
@@ -118,14 +119,19 @@ def enqueue_if_created(experiment_id: int, redis_connection: Any) -> bool | None
     experiment = Experiment.objects.filter(pk=experiment_id, status=Status.CREATED).first()
     if experiment is None:
         return None
+    # Stamped before the push: no worker can start the job earlier, so the
+    # timeline reads created <= queued <= started.
+    pushed_at = timezone.now()
     added = queue.job_enqueue(
         experiment_id=experiment_id,
         timeout_seconds=experiment.timeout_seconds,
         connection=redis_connection,
     )
     if added:
-        # A timestamp, not a status: written whatever the worker did meanwhile.
-        Experiment.objects.filter(pk=experiment_id).update(
-            enqueued_at=timezone.now(), job_id=queue.job_id_for(experiment_id)
-        )
+        # A timestamp, not a status: written even when a quick worker has
+        # already started the run, but a push that found the run started (the
+        # worker discards that job) leaves the first stamp alone.
+        Experiment.objects.filter(pk=experiment_id).filter(
+            Q(status=Status.CREATED) | Q(enqueued_at__isnull=True)
+        ).update(enqueued_at=pushed_at, job_id=queue.job_id_for(experiment_id))
     return added

@@ -132,7 +132,12 @@ def test_it_prints_a_registration_error_and_how_to_retry(
     monkeypatch.setattr(registration_module, "gate_compute", unavailable)
     out, err = StringIO(), StringIO()
 
-    call_command("run_experiment", config=write(tmp_path, make_config()), stdout=out, stderr=err)
+    with pytest.raises(SystemExit) as exited:  # a registration error: exit 1
+        call_command(
+            "run_experiment", config=write(tmp_path, make_config()), stdout=out, stderr=err
+        )
+
+    assert exited.value.code == 1
 
     experiment = Experiment.objects.get()
     assert experiment.status == Status.COMPLETED
@@ -171,7 +176,7 @@ def test_it_flags_a_registration_identical_to_an_earlier_version(
     third_config = write(tmp_path, make_config())
     call_command("run_experiment", config=third_config, stdout=again)
 
-    assert json.loads(out.getvalue())["registration"]["identical_to"] == [1]
+    assert json.loads(out.getvalue())["model_version"]["identical_to"] == [1]
     assert (
         "note: identical to fraud_detector v1, v2 (same config SHA-256 and dataset SHA-256)"
         in again.getvalue()

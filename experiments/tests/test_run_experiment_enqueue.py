@@ -61,13 +61,17 @@ def test_it_prints_one_json_object_with_json(
     )
 
     experiment = Experiment.objects.get()
-    assert json.loads(out.getvalue()) == {
+    printed = json.loads(out.getvalue())
+    # The experiment as the API's POST /experiments/ answers it.
+    assert {key: printed[key] for key in ("id", "name", "status", "enqueued", "message")} == {
         "id": experiment.pk,
         "name": "small_baseline",
         "status": "created",
         "enqueued": True,
         "message": f"Experiment #{experiment.pk} is queued; a worker will start it shortly.",
     }
+    assert printed["registration"]["state"] == ""
+    assert printed["enqueued_at"] is not None
 
 
 def test_it_records_the_experiment_and_says_so_when_redis_is_down(

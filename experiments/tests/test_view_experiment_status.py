@@ -198,3 +198,32 @@ def test_it_shows_only_the_phase_while_fitting_a_model_that_does_not_tell(
     content = response.content.decode()
     assert "Fitting" in content
     assert 'id="fit-progress"' not in content
+
+
+def test_its_timeline_gives_the_wait_in_the_queue_and_the_run_time(
+    client: Client, viewer: User, version: DatasetVersion
+) -> None:
+    """The status line said "queued for 4.6 s" while the timeline's started
+    time read the same second as created: each step now says how long after
+    the one before it happened, so the two agree."""
+    created = timezone.now() - timedelta(minutes=5)
+    experiment = make_experiment(
+        version,
+        status=Status.COMPLETED,
+        enqueued_at=created + timedelta(seconds=0.2),
+        started_at=created + timedelta(seconds=4.8),
+        finished_at=created + timedelta(seconds=7.6),
+    )
+    Experiment.objects.filter(pk=experiment.pk).update(created_at=created)
+    client.force_login(viewer)
+    content = client.get(f"/experiments/{experiment.pk}/status/").content.decode()
+
+    steps = content.split('<ol class="timeline">')[1].split("</ol>")[0].split("<li")[1:]
+    assert [step.split("<span>")[1].split("</span>")[0] for step in steps] == [
+        "created", "queued", "started", "completed",
+    ]  # fmt: skip
+    assert "after" not in steps[0]
+    assert '<span class="muted after">+0.2 s</span>' in steps[1]
+    assert '<span class="muted after">+4.6 s</span>' in steps[2]
+    assert '<span class="muted after">+2.8 s</span>' in steps[3]
+    assert 'ran for <strong id="elapsed">2.8 s</strong>' in content

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HTMX_STOP_POLLING
 
 from experiments.artifacts import ArtifactIntegrityError, experiment_artifact_open
-from experiments.elapsed import elapsed
+from experiments.elapsed import elapsed, timeline
 from experiments.metrics import metrics_grouped
 from experiments.models import REGISTRATION_RETRYABLE, Experiment, Status
 from experiments.progress import fit_progress_of
@@ -71,6 +71,7 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
     context = {
         "experiment": experiment,
         "elapsed": elapsed(experiment),
+        "timeline": timeline(experiment),
         "fit_progress": fit_progress_of(experiment),
         "submission_stale": experiment.status != Status.CREATED,
         "metrics": metrics_grouped(metrics),
@@ -108,6 +109,7 @@ def experiment_status(request: HtmxHttpRequest, experiment_id: int) -> HttpRespo
     context = {
         "experiment": experiment,
         "elapsed": elapsed(experiment),
+        "timeline": timeline(experiment),
         "fit_progress": fit_progress_of(experiment),
         # Once the run has left the queue, the "queued" flash above is stale.
         "drop_submission_message": request.htmx and experiment.status != Status.CREATED,

@@ -36,8 +36,8 @@ def test_it_approves_and_applies_the_request(
     )
 
     payload = json.loads(out.getvalue())
-    assert payload["status"] == "approved"
-    assert payload["stage"] == "production"
+    assert (payload["status"], payload["to_stage"]) == ("approved", "production")
+    assert payload["decided_by"] == "arthur"
     version.refresh_from_db()
     assert version.stage == Stage.PRODUCTION
     assert StageTransition.objects.filter(approved_by=approver, decision="approved").exists()

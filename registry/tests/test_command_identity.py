@@ -67,9 +67,9 @@ def test_one_os_account_with_two_tokens_records_both_users_and_the_account(
         "request_promotion", version.registered_model.name, str(version.version),
         stage="production", reason="ship", as_token=token(experimenter), json=True,
     )  # fmt: skip
-    run("approve_promotion", str(asked["request_id"]), reason="ok", as_token=token(approver))
+    run("approve_promotion", str(asked["id"]), reason="ok", as_token=token(approver))
 
-    request = StageRequest.objects.get(pk=asked["request_id"])
+    request = StageRequest.objects.get(pk=asked["id"])
     assert (request.requested_by, request.decided_by) == (experimenter, approver)
     assert request.os_user == ACCOUNT
     approval = StageTransition.objects.get(request=request, decision="approved")
@@ -92,7 +92,7 @@ def test_one_token_cannot_approve_its_own_request(
     )  # fmt: skip
 
     with pytest.raises(CommandError, match="another approver must decide"):
-        run("approve_promotion", str(asked["request_id"]), reason="ok", as_token=secret)
+        run("approve_promotion", str(asked["id"]), reason="ok", as_token=secret)
 
 
 def test_it_refuses_user_in_production_naming_the_token(
@@ -151,7 +151,7 @@ def test_it_reads_the_token_from_a_file(
         stage="archived", reason="old", token_file=token_file, json=True,
     )  # fmt: skip
 
-    assert StageRequest.objects.get(pk=asked["request_id"]).requested_by == experimenter
+    assert StageRequest.objects.get(pk=asked["id"]).requested_by == experimenter
 
 
 def test_only_a_superuser_creates_a_token_for_another_user_in_production(

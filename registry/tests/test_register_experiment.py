@@ -58,9 +58,9 @@ def test_it_registers_after_the_production_artifact_is_restored(
     code, text = run(str(experiment.pk), json=True)
     payload = json.loads(text)
     assert code == 0
-    assert payload["registration"] == "registered"
-    assert payload["version"] == 2
-    assert payload["gate_passed"] is True
+    assert payload["registration"]["state"] == "registered"
+    assert payload["model_version"]["version"] == 2
+    assert payload["gate_report"]["passed"] is True
     entry = StageTransition.objects.get(model_version__version=2)
     assert entry.channel == "cli"
     assert entry.os_user

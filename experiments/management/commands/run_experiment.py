@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -13,16 +12,24 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
+from experiments.documents import experiment_document
 from experiments.fit_progress import FitProgress
 from experiments.limits import memory_limited
 from experiments.metrics import format_metric
-from experiments.models import Experiment, Phase, Status
+from experiments.models import Experiment, Phase, Registration, Status
 from experiments.progress import describe, progress_detail, seconds_left
-from experiments.selectors import experiment_scalar_metrics
+from experiments.selectors import experiment_detail, experiment_scalar_metrics
 from experiments.services import experiment_create, experiment_submit
 from experiments.services.heartbeat import heartbeat
 from mlplatform import numbers
-from mlplatform.cli import JsonCommand, command_user, identity_arguments
+from mlplatform.cli import (
+    EXIT_ERROR,
+    EXIT_GATE_REFUSED,
+    JsonCommand,
+    command_user,
+    document_json,
+    identity_arguments,
+)
 from mlplatform.origin import Origin, os_account
 from mlplatform.startup import collector_paused
 from registry import gate
@@ -101,15 +108,10 @@ class Command(JsonCommand):
         except ValidationError as error:
             raise CommandError(f"invalid config {path}: " + "; ".join(error.messages)) from None
         experiment = submission.experiment
-        if self.as_json:
-            payload = {
-                "id": experiment.pk,
-                "name": experiment.name,
-                "status": experiment.status,
-                "enqueued": submission.enqueued,
-                "message": submission.message,
-            }
-            self.stdout.write(json.dumps(payload, indent=2, sort_keys=True))
+        if self.as_json:  # as the API answers a submission
+            document = experiment_document(experiment_detail(experiment_id=experiment.pk))
+            document |= {"enqueued": submission.enqueued, "message": submission.message}
+            self.stdout.write(document_json(document))
             return
         self.stdout.write(f"experiment #{experiment.pk} {experiment.name} created")
         (self.stdout if submission.enqueued else self.stderr).write(submission.message)
@@ -160,27 +162,38 @@ class Command(JsonCommand):
         return heartbeat(self.tick, name="run-experiment-ticker", interval=min(1.0, TICK_SECONDS))
 
     def finish(self, experiment_id: int, registration: dict[str, Any] | None) -> None:
-        experiment = Experiment.objects.get(pk=experiment_id)
-        metrics = experiment_scalar_metrics(experiment_id=experiment_id)
-        summary = {
+        """The outcome: --json prints the experiment as the API shows it
+        (experiments.documents) and the command's seconds; the exit code follows the table of every
+        command: 0 done, 1 failed (a FAILED run, a registration error),
+        3 refused by the regression gate."""
+        experiment = experiment_detail(experiment_id=experiment_id)
+        if self.as_json:  # plus the one thing only the command knows: its own time
+            document = experiment_document(experiment)
+            document["command_seconds"] = round(time.monotonic() - self.started, 3)
+            self.stdout.write(document_json(document))
+        else:
+            self.print_summary(self.summary(experiment, registration))
+        if experiment.status != Status.COMPLETED:
+            raise SystemExit(EXIT_ERROR)
+        if experiment.registration == Registration.GATE_FAILED:
+            raise SystemExit(EXIT_GATE_REFUSED)
+        if experiment.registration == Registration.ERROR:
+            raise SystemExit(EXIT_ERROR)
+
+    def summary(
+        self, experiment: Experiment, registration: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        return {
             "id": experiment.pk,
             "name": experiment.name,
             "status": experiment.status,
-            "dataset": str(experiment.dataset_version),
-            "metrics": metrics,
-            "artifact_sha256": experiment.artifact_sha256 or None,
+            "metrics": experiment_scalar_metrics(experiment_id=experiment.pk),
             "error": experiment.error_message or None,
             # The run as its page shows it (started to finished), and the whole command.
             "run_seconds": _run_seconds(experiment),
             "elapsed_seconds": round(time.monotonic() - self.started, 3),
             "registration": registration,
         }
-        if self.as_json:
-            self.stdout.write(json.dumps(summary, indent=2, sort_keys=True))
-        else:
-            self.print_summary(summary)
-        if experiment.status != Status.COMPLETED:
-            raise SystemExit(1)
 
     def print_summary(self, summary: dict[str, Any]) -> None:
         ran = summary["run_seconds"]
@@ -240,11 +253,7 @@ def _registration(experiment: Experiment, evaluation: Any, version: Any) -> dict
         "message": experiment.registration_message,
         "attempts": experiment.registration_attempts,
         "max_attempts": settings.REGISTRATION_MAX_ATTEMPTS,
-        "next_retry_at": (
-            experiment.registration_retry_at.isoformat()
-            if experiment.registration_retry_at
-            else None
-        ),
+        "next_retry_at": experiment.registration_retry_at,
         "version": version.version if version is not None else None,
         "stage": version.stage if version is not None else None,
         "gate_passed": evaluation.passed if evaluation is not None else None,
@@ -256,7 +265,8 @@ def _registration(experiment: Experiment, evaluation: Any, version: Any) -> dict
 def _retry_text(registration: dict[str, Any]) -> str:
     attempt = f"attempt {registration['attempts']} of {registration['max_attempts']}"
     if registration["next_retry_at"]:
-        return f"{attempt}; the reconciler tries again at {registration['next_retry_at']}"
+        when = registration["next_retry_at"]
+        return f"{attempt}; the reconciler tries again at {when:%Y-%m-%d %H:%M:%S} UTC"
     return f"{attempt}; no automatic attempt left"
 
 

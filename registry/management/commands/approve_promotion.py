@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from mlplatform.cli import JsonCommand, command_user, identity_arguments
+from mlplatform.cli import JsonCommand, command_user, document_json, identity_arguments
 from mlplatform.origin import Origin
+from registry.documents import stage_request_document
 from registry.management.commands.request_promotion import _messages
 from registry.services import stage_request_decide
 
@@ -44,19 +44,10 @@ class Command(JsonCommand):
             raise CommandError(_messages(error)) from None
         version = request.model_version
         version.refresh_from_db()
-        result = {
-            "request_id": request.pk,
-            "status": request.status,
-            "model": version.registered_model.name,
-            "version": version.version,
-            "stage": version.stage,
-            "decided_by": user.get_username() if user else None,  # decide refuses None
-            "override": request.override,
-        }
-        if options["json"]:
-            self.stdout.write(json.dumps(result, indent=2))
+        if options["json"]:  # the request as the API shows it
+            self.stdout.write(document_json(stage_request_document(request)))
             return
         self.stdout.write(
-            f"request #{request.pk} {request.status} by {result['decided_by']}: "
+            f"request #{request.pk} {request.status} by {user.get_username() if user else '-'}: "
             f"{version} is now {version.stage}"
         )

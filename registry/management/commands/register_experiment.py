@@ -1,18 +1,23 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
+from experiments.documents import experiment_document
 from experiments.models import Experiment, Registration
-from mlplatform.cli import PlatformCommand, command_user, identity_arguments
+from experiments.selectors import experiment_detail
+from mlplatform.cli import (
+    EXIT_ERROR,
+    EXIT_GATE_REFUSED,
+    PlatformCommand,
+    command_user,
+    document_json,
+    identity_arguments,
+)
 from mlplatform.origin import Origin
 from registry import gate
-
-GATE_FAILED_EXIT = 3
 
 
 class Command(PlatformCommand):
@@ -50,30 +55,15 @@ class Command(PlatformCommand):
         experiment = Experiment.objects.get(pk=experiment_id)
         self.report(experiment, evaluation, version, options["json"])
         if experiment.registration == Registration.GATE_FAILED:
-            raise SystemExit(GATE_FAILED_EXIT)
+            raise SystemExit(EXIT_GATE_REFUSED)
         if experiment.registration != Registration.REGISTERED:
-            raise SystemExit(1)
+            raise SystemExit(EXIT_ERROR)
 
     def report(self, experiment: Experiment, evaluation: Any, version: Any, as_json: bool) -> None:
-        if as_json:
-            payload = {
-                "experiment_id": experiment.pk,
-                "registration": experiment.registration,
-                "message": experiment.registration_message,
-                "attempts": experiment.registration_attempts,
-                "max_attempts": settings.REGISTRATION_MAX_ATTEMPTS,
-                "next_retry_at": (
-                    experiment.registration_retry_at.isoformat()
-                    if experiment.registration_retry_at
-                    else None
-                ),
-                "model": version.registered_model.name if version else None,
-                "version": version.version if version else None,
-                "stage": version.stage if version else None,
-                "gate_passed": evaluation.passed if evaluation else None,
-                "gate_report": evaluation.report if evaluation else None,
-            }
-            self.stdout.write(json.dumps(payload, indent=2))
+        if as_json:  # the experiment as the API shows it
+            self.stdout.write(
+                document_json(experiment_document(experiment_detail(experiment_id=experiment.pk)))
+            )
             return
         self.stdout.write(
             f"experiment #{experiment.pk}: {experiment.get_registration_display()}"

@@ -1,25 +1,26 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
 from mlplatform.cli import (
+    EXIT_GATE_REFUSED,
     EXIT_UNAVAILABLE,
     JsonCommand,
     choice_of,
     choices_metavar,
     command_user,
+    document_json,
     identity_arguments,
 )
 from mlplatform.origin import Origin
 from registry import gate
+from registry.documents import stage_request_document
 from registry.models import ModelVersion, Stage, StageRequest
 from registry.services import model_version_get, stage_request_create
 
-GATE_FAILED_EXIT = 3
 STAGES = [Stage.STAGING.value, Stage.PRODUCTION.value, Stage.ARCHIVED.value]
 
 
@@ -66,12 +67,12 @@ class Command(JsonCommand):
                 returncode=EXIT_UNAVAILABLE,
             )
         report = request.gate.report if request.gate else None
-        if options["json"]:
-            self.stdout.write(json.dumps(_as_json(request, report), indent=2))
+        if options["json"]:  # the request as the API shows it
+            self.stdout.write(document_json(stage_request_document(request)))
         else:
             self._print(request, report)
         if request.gate is not None and not request.gate.passed:
-            raise SystemExit(GATE_FAILED_EXIT)
+            raise SystemExit(EXIT_GATE_REFUSED)
 
     def _print(self, request: StageRequest, report: dict[str, Any] | None) -> None:
         states: dict[str, str] = {
@@ -86,19 +87,6 @@ class Command(JsonCommand):
         )
         if report is not None:
             self.stdout.write(gate.format_report(report))
-
-
-def _as_json(request: StageRequest, report: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "request_id": request.pk,
-        "model": request.model_version.registered_model.name,
-        "version": request.model_version.version,
-        "from_stage": request.from_stage,
-        "to_stage": request.to_stage,
-        "status": request.status,
-        "gate_passed": None if report is None else report["passed"],
-        "gate_report": report,
-    }
 
 
 def _messages(error: ValidationError | PermissionDenied) -> str:

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from mlplatform.cli import JsonCommand, command_user, identity_arguments
+from mlplatform.cli import JsonCommand, command_user, document_json, identity_arguments
 from mlplatform.origin import Origin
+from registry.documents import stage_request_document
 from registry.management.commands.request_promotion import _messages
 from registry.services import stage_request_withdraw
 
@@ -34,14 +34,9 @@ class Command(JsonCommand):
             )
         except (ValidationError, PermissionDenied) as error:
             raise CommandError(_messages(error)) from None
-        result = {
-            "request_id": request.pk,
-            "status": request.status,
-            "model": request.model_version.registered_model.name,
-            "version": request.model_version.version,
-            "withdrawn_by": user.get_username() if user else None,
-        }
-        if options["json"]:
-            self.stdout.write(json.dumps(result, indent=2))
+        if options["json"]:  # the request as the API shows it
+            self.stdout.write(document_json(stage_request_document(request)))
             return
-        self.stdout.write(f"request #{request.pk} withdrawn by {result['withdrawn_by']}")
+        self.stdout.write(
+            f"request #{request.pk} withdrawn by {user.get_username() if user else '-'}"
+        )
