@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from datasets.models import DatasetVersion
 from experiments.models import Experiment, Status
+from mlplatform.cli import EXIT_GATE_REFUSED
 from mlplatform.origin import Origin
 from registry.models import ModelVersion, Stage
 from registry.services import (
@@ -49,7 +50,9 @@ class Command(BaseCommand):
         self.step_data(options["rows"], options["frauds"])
         self.step_baseline_in_production()
         self.step_experiment("fraud_hgb", "a stronger model: should pass the gate")
-        self.step_experiment("fraud_underfit", "a deliberately worse model: should fail the gate")
+        self.step_experiment(
+            "fraud_underfit", "a deliberately worse model: should fail the gate", refused=True
+        )
         self.stdout.write("\n==> registry")
         call_command("registry_status", stdout=self.stdout)
         self.print_logins()
@@ -119,15 +122,17 @@ class Command(BaseCommand):
             raise CommandError("the baseline did not pass its registration gate")
         return model_version_get(model_name=MODEL, version=version.version)
 
-    def step_experiment(self, config_name: str, purpose: str) -> None:
+    def step_experiment(self, config_name: str, purpose: str, *, refused: bool = False) -> None:
+        """Run a shipped config; `refused`: the regression gate is meant to
+        refuse it (run_experiment exits 3), which is then the demo's point."""
         self.section(f"{config_name}: {purpose}")
         done = Experiment.objects.filter(name=config_name, status=Status.COMPLETED)
         if done.filter(gate_evaluations__isnull=False).exists():
             self.stdout.write("already run and gated")
             return
-        self.run_config(config_name)
+        self.run_config(config_name, refused=refused)
 
-    def run_config(self, config_name: str) -> None:
+    def run_config(self, config_name: str, *, refused: bool = False) -> None:
         config = Path(settings.BASE_DIR) / "configs" / f"{config_name}.yaml"
         try:
             call_command(
@@ -137,6 +142,9 @@ class Command(BaseCommand):
                 stdout=self.stdout,
             )
         except SystemExit as exit_:
+            if refused and exit_.code == EXIT_GATE_REFUSED:
+                self.stdout.write("refused by the regression gate, as intended")
+                return
             raise CommandError(f"{config_name} did not complete (exit {exit_.code})") from None
 
     def print_logins(self) -> None:
