@@ -33,6 +33,7 @@ OPERATIONS = [
     ("get", "/api/v1/experiments/{first}/", READERS),
     ("post", "/api/v1/experiments/{second}/cancel/", EXPERIMENTERS),
     ("post", "/api/v1/experiments/{first}/rerun/", EXPERIMENTERS),
+    ("get", "/api/v1/experiments/{first}/artifact/", READERS),
     ("get", "/api/v1/models/", READERS),
     ("get", "/api/v1/models/fraud_detector/", READERS),
     ("get", "/api/v1/models/fraud_detector/versions/", READERS),

@@ -84,8 +84,13 @@ def experiment_list_view(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": None,
         "key_metrics": metrics,
-        # The chosen columns first, in the user's order; a box ticked now comes after them.
-        "picker_metrics": [*metrics, *(name for name in known_metrics if name not in metrics)],
+        # The chosen columns first, in the user's order; a box ticked now comes
+        # after them. Only metrics some experiment recorded can be chosen (a
+        # default column none has recorded yet is not offered).
+        "picker_metrics": [
+            *(name for name in metrics if name in known_metrics),
+            *(name for name in known_metrics if name not in metrics),
+        ],
         "known_metrics": known_metrics,
         "tag_names": tag_names(),
         "max_metric_columns": MAX_METRIC_COLUMNS,
